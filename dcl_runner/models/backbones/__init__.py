@@ -1,0 +1,1 @@
+"""Backbone modules, one per family; each registers its names in BACKBONES."""

@@ -1,0 +1,56 @@
+"""``deepid2``: the 4-convolution DeepID2 network (Sun et al. 2014) the DCL paper uses on CelebA.
+
+conv1 4x4x20 - max-pool - conv2 3x3x40 - max-pool - conv3 3x3x60 - max-pool - conv4 2x2x80, then
+the 160-d DeepID layer, fully connected to both the pooled conv3 map and the conv4 map.
+Choices where the DCL paper is silent (both in conf/backbone/deepid2.yaml):
+- conv4 is an ordinary convolution (the original is locally connected), so any input size works;
+- ``batch_norm: true`` adds BatchNorm after each convolution, which lets the net train from scratch
+  at the paper's small learning rate (0.003); set it false for the 2014 layout.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..base import BACKBONES, Backbone, scaled
+
+
+def _conv(cin: int, cout: int, k: int, bn: bool) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, k, bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class DeepID2(Backbone):
+    def __init__(self, in_channels: int, image_size: int, width: float = 1.0, feature_dim: int = 160, batch_norm: bool = True):
+        super().__init__()
+        c1, c2, c3, c4 = (scaled(c, width) for c in (20, 40, 60, 80))
+        self.block1 = nn.Sequential(_conv(in_channels, c1, 4, batch_norm), nn.MaxPool2d(2, ceil_mode=True))
+        self.block2 = nn.Sequential(_conv(c1, c2, 3, batch_norm), nn.MaxPool2d(2, ceil_mode=True))
+        self.block3 = nn.Sequential(_conv(c2, c3, 3, batch_norm), nn.MaxPool2d(2, ceil_mode=True))
+        self.conv4 = _conv(c3, c4, 2, batch_norm)
+        with torch.no_grad():
+            pool3 = self.block3(self.block2(self.block1(torch.zeros(1, in_channels, image_size, image_size))))
+            conv4 = self.conv4(pool3)
+        self.deepid = nn.Linear(pool3.numel() + conv4.numel(), feature_dim)
+        self.out_channels = c4
+        self.feature_dim = feature_dim
+
+    def forward(self, x: torch.Tensor):
+        pool3 = self.block3(self.block2(self.block1(x)))
+        conv4 = self.conv4(pool3)
+        features = torch.relu(self.deepid(torch.cat([pool3.flatten(1), conv4.flatten(1)], dim=1)))
+        return conv4, features
+
+
+@BACKBONES.register("deepid2")
+def deepid2(cfg, in_channels: int, image_size: int) -> DeepID2:
+    return DeepID2(
+        in_channels,
+        image_size,
+        width=float(cfg.get("width", 1.0)),
+        feature_dim=int(cfg.get("feature_dim", 160)),
+        batch_norm=bool(cfg.get("batch_norm", True)),
+    )

@@ -1,0 +1,77 @@
+"""ImageNet-style ResNets from torchvision (``resnet18``, ``resnet50``, ``resnext50``), randomly initialised.
+
+``stem: imagenet`` keeps the 7x7/2 convolution and max-pool; ``stem: cifar`` swaps them for a 3x3/1
+convolution without pooling (the usual CIFAR-style ResNet-18). ``width`` scales every stage
+(via torchvision's ``width_per_group`` for bottleneck nets and a rebuilt stem/stages otherwise is
+avoided: width != 1 is applied by scaling the base width of all layers). ``weights`` may name a
+local state-dict file (no downloads at run time).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models import resnet as tv
+
+from ...errors import ConfigError
+from ..base import BACKBONES, Backbone, scaled
+
+
+class _ScaledResNet(tv.ResNet):
+    """torchvision's ResNet with every stage's width multiplied by ``width``."""
+
+    def __init__(self, block, layers, width: float, **kwargs):
+        self._width = width
+        super().__init__(block, layers, **kwargs)
+        if width != 1.0:
+            self.inplanes = scaled(64, width)
+            self.conv1 = nn.Conv2d(3, self.inplanes, 7, 2, 3, bias=False)
+            self.bn1 = self._norm_layer(self.inplanes)
+            self.layer1 = self._make_layer(block, scaled(64, width), layers[0])
+            self.layer2 = self._make_layer(block, scaled(128, width), layers[1], stride=2)
+            self.layer3 = self._make_layer(block, scaled(256, width), layers[2], stride=2)
+            self.layer4 = self._make_layer(block, scaled(512, width), layers[3], stride=2)
+
+
+class TorchvisionResNet(Backbone):
+    def __init__(self, arch: str, in_channels: int, width: float, stem: str, weights: str | None):
+        super().__init__()
+        specs = {
+            "resnet18": (tv.BasicBlock, [2, 2, 2, 2], {}),
+            "resnet50": (tv.Bottleneck, [3, 4, 6, 3], {}),
+            "resnext50": (tv.Bottleneck, [3, 4, 6, 3], {"groups": 32, "width_per_group": 4}),
+        }
+        block, layers, kwargs = specs[arch]
+        net = _ScaledResNet(block, layers, width, **kwargs)
+        if weights:
+            net.load_state_dict(torch.load(weights, map_location="cpu"), strict=False)
+        first = net.conv1.out_channels
+        if stem == "cifar":
+            net.conv1 = nn.Conv2d(in_channels, first, 3, 1, 1, bias=False)
+            net.maxpool = nn.Identity()
+        elif stem == "imagenet":
+            if in_channels != 3:
+                net.conv1 = nn.Conv2d(in_channels, first, 7, 2, 3, bias=False)
+        else:
+            raise ConfigError(f"backbone.stem={stem!r}: choose imagenet or cifar")
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.stages = nn.Sequential(net.layer1, net.layer2, net.layer3, net.layer4)
+        self.out_channels = self.feature_dim = net.fc.in_features if width == 1.0 else self._last_channels()
+
+    def _last_channels(self) -> int:
+        last = self.stages[-1][-1]
+        return (last.bn3 if hasattr(last, "bn3") else last.bn2).num_features
+
+    def forward(self, x: torch.Tensor):
+        fmap = self.stages(self.stem(x))
+        return fmap, fmap.mean(dim=(2, 3))
+
+
+def _factory(arch: str):
+    def build(cfg, in_channels: int, image_size: int) -> TorchvisionResNet:
+        return TorchvisionResNet(arch, in_channels, float(cfg.get("width", 1.0)), cfg.get("stem", "imagenet"), cfg.get("weights"))
+
+    return build
+
+
+for _arch in ("resnet18", "resnet50", "resnext50"):
+    BACKBONES.register(_arch)(_factory(_arch))

@@ -1,0 +1,56 @@
+"""Backbones are names in a registry; a model is a backbone plus a head the method chooses.
+
+A backbone is an ``nn.Module`` whose ``forward(x)`` returns ``(feature_map, features)``:
+``feature_map`` [B, out_channels, h, w] is the last convolutional map (the two-head model's
+feature-balancing head reads it), ``features`` [B, feature_dim] is the pooled vector the
+classifier head reads. Constructors are registered with ``@BACKBONES.register(name)`` and take
+``(cfg, in_channels, image_size)`` where ``cfg`` is the ``backbone`` config node.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import torch
+from torch import nn
+
+from ..registry import Registry
+
+BACKBONES: Registry = Registry("backbone", "dcl_runner.models.backbones")
+
+
+class Backbone(nn.Module):
+    out_channels: int
+    feature_dim: int
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channel count times the width multiplier (``backbone.width``), at least 1."""
+    return max(1, int(round(channels * width)))
+
+
+class Classifier(nn.Module):
+    """Backbone + head. ``forward`` returns a dict: the head's outputs plus ``features``/``feature_map``."""
+
+    def __init__(self, backbone: Backbone, head: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        feature_map, features = self.backbone(x)
+        out = self.head(features, feature_map)
+        out.setdefault("features", features)
+        return out
+
+
+def build_backbone(cfg: Any, in_channels: int, image_size: int) -> Backbone:
+    try:
+        constructor = BACKBONES.get(cfg.name)
+    except KeyError as exc:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"backbone.name: {exc.args[0]}") from None
+    return constructor(cfg, in_channels=in_channels, image_size=image_size)
