@@ -30,11 +30,19 @@ class DeepID2(Backbone):
         self.block1 = nn.Sequential(_conv(in_channels, c1, 4, batch_norm), nn.MaxPool2d(2, ceil_mode=True))
         self.block2 = nn.Sequential(_conv(c1, c2, 3, batch_norm), nn.MaxPool2d(2, ceil_mode=True))
         self.block3 = nn.Sequential(_conv(c2, c3, 3, batch_norm), nn.MaxPool2d(2, ceil_mode=True))
-        self.conv4 = _conv(c3, c4, 2, batch_norm)
         with torch.no_grad():
-            pool3 = self.block3(self.block2(self.block1(torch.zeros(1, in_channels, image_size, image_size))))
+            pool2 = self.block2(self.block1(torch.zeros(2, in_channels, image_size, image_size)))
+            if pool2.shape[-1] < 3:
+                from ...errors import ConfigError
+
+                raise ConfigError(f"backbone=deepid2 needs dataset.image_size >= 16, got {image_size}")
+            pool3 = self.block3(pool2)
+            # conv4 is 2x2; on maps smaller than that (inputs under ~24 px) it pads by one pixel
+            self.conv4 = _conv(c3, c4, 2, batch_norm)
+            if pool3.shape[-1] < 2:
+                self.conv4[0].padding = (1, 1)
             conv4 = self.conv4(pool3)
-        self.deepid = nn.Linear(pool3.numel() + conv4.numel(), feature_dim)
+        self.deepid = nn.Linear(pool3[0].numel() + conv4[0].numel(), feature_dim)
         self.out_channels = c4
         self.feature_dim = feature_dim
 
