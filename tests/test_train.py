@@ -1,0 +1,171 @@
+"""The trainer end to end: both task types, the run folder, resume, interruption, bad values."""
+import json
+import os
+import signal
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dcl_runner.errors import ConfigError
+from dcl_runner.methods.base import Method
+from dcl_runner.testing import TINY, compose, run_cli
+from dcl_runner.train import RunInterrupted, Trainer, run_experiment
+
+ATTR = [*TINY, "trainer.epochs=2"]
+DIGITS = [*TINY, "dataset=digits_lt", "backbone=resnet32", "trainer.epochs=2"]
+
+
+def read_metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_attribute_run_writes_the_run_folder(tmp_path):
+    final = run_experiment(compose(ATTR), tmp_path)
+    record = read_metrics(tmp_path)
+    assert record["status"] == "completed" and record["epochs_completed"] == 2
+    assert record["metrics"]["mA"] == pytest.approx(final["mA"]) and 0 < final["mA"] <= 100
+    assert len(record["metrics"]["per_attribute_mA"]) == 40
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history.epoch) == [1, 2] and {"lr", "loss", "train_acc", "mA"} <= set(history.columns)
+    preds = np.load(tmp_path / "predictions.npz")
+    assert preds["scores"].shape == preds["targets"].shape == (64, 40)
+    assert (tmp_path / "checkpoints" / "last.pt").exists()
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def test_multiclass_run_reports_shot_groups(tmp_path):
+    final = run_experiment(compose(DIGITS), tmp_path)
+    assert {"top1", "mean_class_recall", "many_shot", "medium_shot", "few_shot"} <= set(final)
+    assert np.load(tmp_path / "predictions.npz")["scores"].shape[1] == 10
+
+
+class InterruptAt(Method):
+    """CE that sends itself SIGINT at a given global step, as a user's Ctrl-C would."""
+
+    calls = 0
+    at = None
+
+    def training_step(self, model, batch, epoch):
+        InterruptAt.calls += 1
+        if InterruptAt.calls == InterruptAt.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().training_step(model, batch, epoch)
+
+
+def _weights(run_dir):
+    return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["model"]
+
+
+@pytest.mark.parametrize("stop_at", [3, 4])  # mid-epoch, and on the last step of epoch 1
+def test_interrupt_then_resume_is_bit_identical(tmp_path, monkeypatch, stop_at):
+    overrides = [*ATTR, "trainer.epochs=2"]  # 128 samples / batch 32 = 4 steps per epoch
+    reference = run_experiment(compose(overrides), tmp_path / "ref")
+
+    import dcl_runner.train as train_module
+
+    InterruptAt.calls, InterruptAt.at = 0, stop_at
+    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: InterruptAt(cfg, task))
+    with pytest.raises(RunInterrupted):
+        run_experiment(compose(overrides), tmp_path / "run")
+    assert read_metrics(tmp_path / "run")["status"] == "interrupted"
+    assert not (tmp_path / "run" / "predictions.npz").exists()
+
+    InterruptAt.at = None
+    resumed = run_experiment(compose(overrides), tmp_path / "run", resume=True)
+    assert resumed["mA"] == reference["mA"]
+    assert resumed["per_attribute_mA"] == reference["per_attribute_mA"]
+    ref_w, run_w = _weights(tmp_path / "ref"), _weights(tmp_path / "run")
+    assert all(torch.equal(ref_w[k], run_w[k]) for k in ref_w)
+    ref_h = pd.read_csv(tmp_path / "ref" / "history.csv").drop(columns="time_s")
+    run_h = pd.read_csv(tmp_path / "run" / "history.csv").drop(columns="time_s")
+    pd.testing.assert_frame_equal(ref_h, run_h)
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    run_experiment(compose([*ATTR, "trainer.epochs=1"]), tmp_path)
+    with pytest.raises(ConfigError, match="different configuration"):
+        run_experiment(compose([*ATTR, "trainer.epochs=1", "seed=5"]), tmp_path, resume=True)
+
+
+def test_a_crash_marks_the_run_failed_with_its_reason(tmp_path, monkeypatch):
+    def explode(self, model, batch, epoch):
+        raise RuntimeError("boom in the loss")
+
+    monkeypatch.setattr(Method, "training_step", explode)
+    with pytest.raises(RuntimeError):
+        run_experiment(compose(ATTR), tmp_path)
+    record = read_metrics(tmp_path)
+    assert record["status"] == "failed" and "boom in the loss" in record["reason"]
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("trainer.epochs=-1", "trainer.epochs"),
+        ("trainer.batch_size=0", "trainer.batch_size"),
+        ("trainer.lr_schedule.name=multistep trainer.lr_schedule.milestones=[5,40] trainer.epochs=30", "milestones"),
+        ("trainer.optimizer.lr=0", "trainer.optimizer.lr"),
+        ("dataset.noise.rate=1.5", "dataset.noise.rate"),
+        ("trainer.precision=bf16 trainer.device=cpu", "trainer.precision"),
+    ],
+)
+def test_bad_values_fail_before_training_naming_the_key(tmp_path, override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        Trainer(compose(override.split()), tmp_path).build()
+
+
+def test_cli_default_run_prints_the_table_and_the_folder(out_root):
+    proc = run_cli([*ATTR, f"output_root={out_root}"])
+    assert proc.returncode == 0, proc.stderr
+    assert "Bald" in proc.stdout and "mA " in proc.stdout and "run folder:" in proc.stdout
+    run_dirs = list((out_root / "runs" / "synthetic_attributes" / "ce").iterdir())
+    assert len(run_dirs) == 1 and read_metrics(run_dirs[0])["choices"]["method"] == "ce"
+
+
+def test_cli_multirun_sweeps_seeds_into_separate_folders(out_root):
+    proc = run_cli(["-m", "seed=0,1", *DIGITS, "trainer.epochs=1", f"output_root={out_root}"])
+    assert proc.returncode == 0, proc.stderr
+    records = [read_metrics(p.parent) for p in (out_root / "multirun").rglob("metrics.json")]
+    assert sorted(r["seed"] for r in records) == [0, 1] and all(r["status"] == "completed" for r in records)
+
+
+def test_cli_bad_input_gives_one_clear_message(out_root, tmp_path):
+    proc = run_cli([*ATTR, "trainer.epochs=0", f"output_root={out_root}"])
+    assert proc.returncode == 2 and "trainer.epochs=0" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+    proc = run_cli([*ATTR, "dataset=cifar10", f"dataset.root={tmp_path}", f"output_root={out_root}"])
+    assert proc.returncode == 2 and "cifar-10-batches-py" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+    proc = run_cli(["method=no_such_method"])
+    assert proc.returncode != 0 and "Available options" in proc.stderr and "ce" in proc.stderr
+
+
+def test_cli_help_lists_every_group():
+    proc = run_cli(["--help"])
+    assert proc.returncode == 0
+    for group in ("dataset:", "backbone:", "method:", "scheduler:", "budget:"):
+        assert group in proc.stdout
+
+
+def test_cli_resume_by_path_and_by_true(out_root, monkeypatch):
+    import dcl_runner.train as train_module
+
+    overrides = [*ATTR, "trainer.epochs=2", f"output_root={out_root}"]
+    InterruptAt.calls, InterruptAt.at = 0, 6
+    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: InterruptAt(cfg, task))
+    run_dir = out_root / "runs" / "by_hand"
+    with pytest.raises(RunInterrupted):
+        run_experiment(compose(overrides), run_dir, overrides=overrides)
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+
+    proc = run_cli([f"resume={run_dir}"])  # the run's own overrides are read from .hydra
+    assert proc.returncode == 0, proc.stderr
+    assert read_metrics(run_dir)["status"] == "completed"
+    assert str(run_dir) in proc.stdout
+
+    # resume=true with nothing unfinished starts a fresh run
+    proc = run_cli([*overrides, "resume=true"])
+    assert proc.returncode == 0, proc.stderr
