@@ -220,6 +220,13 @@ class Trainer:
         self.augment = Augment(cfg.dataset.augment, size, cfg.dataset.mean, cfg.dataset.std, self.channels_last)
         n = len(self.data.train)
         self.steps_per_epoch = SplitLoader.num_batches(n, int(t.batch_size), bool(t.drop_last))
+        log.info(
+            "%s: %d train / %d %s images %s, %s task with %d outputs; %s on %s (%s, %s)",
+            cfg.dataset.name, n, len(eval_split), t.eval_split, self.task.image_shape, self.task.kind,
+            self.task.num_outputs, cfg.method.name, self.device, self.amp_dtype or "fp32",
+            "device-resident" if self.train_loader.resident else "DataLoader",
+        )
+        log.info("run folder: %s", self.run_dir)
 
     def train_context(self) -> TrainContext:
         def iterate_train(batch_size: int):

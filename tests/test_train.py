@@ -169,3 +169,29 @@ def test_cli_resume_by_path_and_by_true(out_root, monkeypatch):
     # resume=true with nothing unfinished starts a fresh run
     proc = run_cli([*overrides, "resume=true"])
     assert proc.returncode == 0, proc.stderr
+
+
+def test_dataloader_path_trains_exactly_like_the_resident_path(tmp_path):
+    resident = run_experiment(compose([*ATTR, "dataset.resident=true"]), tmp_path / "a")
+    loader = run_experiment(compose([*ATTR, "dataset.resident=false"]), tmp_path / "b")
+    assert loader["per_attribute_mA"] == resident["per_attribute_mA"]
+
+
+def test_resume_true_finds_the_newest_unfinished_identical_run(tmp_path):
+    from dcl_runner.io import atomic_write_json
+    from dcl_runner.resume import unfinished_run
+
+    def fake_run(name, status, config_hash, checkpoint=True):
+        run_dir = tmp_path / name
+        atomic_write_json(run_dir / "metrics.json", {"status": status, "config_hash": config_hash})
+        if checkpoint:
+            (run_dir / "checkpoints").mkdir()
+            (run_dir / "checkpoints" / "last.pt").write_bytes(b"x")
+        return run_dir
+
+    fake_run("done", "completed", "h1")
+    fake_run("other_config", "interrupted", "h2")
+    fake_run("no_checkpoint", "failed", "h1", checkpoint=False)
+    wanted = fake_run("wanted", "interrupted", "h1")
+    assert unfinished_run(tmp_path, "h1") == wanted
+    assert unfinished_run(tmp_path, "h3") is None
