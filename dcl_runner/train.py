@@ -326,7 +326,7 @@ class Trainer:
             order = torch.randperm(len(self.data.train), generator=gen)
         return order.detach().cpu().long()
 
-    def train_step(self, batch: Batch, epoch: int, sums: Dict[str, torch.Tensor]) -> None:
+    def train_step(self, batch: Batch, epoch: int, sums: Dict[str, Any]) -> None:
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else contextlib.nullcontext()
         with autocast:
             result = self.method.training_step(self.forward_model, batch, epoch)
@@ -339,24 +339,24 @@ class Trainer:
         self.scaler.update()
         self.accumulate(sums, result, batch)
 
-    def accumulate(self, sums: Dict[str, torch.Tensor], result, batch: Batch) -> None:
+    def accumulate(self, sums: Dict[str, Any], result, batch: Batch) -> None:
+        """Running sums for the epoch's history row; device tensors stay on the device (no sync)."""
+
         def add(key: str, value) -> None:
-            value = value.detach().float() if torch.is_tensor(value) else torch.tensor(float(value), device=self.device)
+            value = value.detach().float() if torch.is_tensor(value) else float(value)
             sums[key] = sums[key] + value if key in sums else value
 
         add("loss", result.loss)
-        add("_batches", 1.0)
+        add("_batches", 1)
         for key, value in result.parts.items():
             add(key, value)
         if result.logits is not None:
             logits = result.logits.detach()
             if self.task.is_multiclass:
-                correct = (logits.argmax(1) == batch.y).float().sum()
-                add("_correct", correct)
-                add("_seen", float(len(batch.y)))
+                add("_correct", (logits.argmax(1) == batch.y).sum())
             else:
                 add("_correct", ((logits > 0).float() == batch.y).float().mean(1).sum())
-                add("_seen", float(len(batch.y)))
+            add("_seen", len(batch.y))
 
     def run_epoch(self, progress: Progress, stop: StopRequest) -> bool:
         """Train one epoch from ``progress.step``; False if stopped by a signal (checkpoint saved)."""
@@ -365,7 +365,7 @@ class Trainer:
         if progress.order is None:
             progress.order = self.epoch_order(epoch)
         self.model.train()
-        sums: Dict[str, torch.Tensor] = {k: torch.tensor(v, device=self.device) for k, v in progress.sums.items()}
+        sums: Dict[str, Any] = dict(progress.sums)
         steps = SplitLoader.num_batches(len(progress.order), int(t.batch_size), bool(t.drop_last))
         bar = _progress_bar(t, steps, progress.step, f"epoch {epoch + 1}/{t.epochs}")
         tick = time.time()
@@ -446,12 +446,11 @@ class Trainer:
         progress = Progress()
         try:
             self.build()
+            self.method.setup(self.train_context())
             if resume and self.ckpt_path.exists():
-                progress = self.load_checkpoint()
-            else:
-                if resume:
-                    log.info("no checkpoint in %s: starting from the beginning", self.run_dir)
-                self.method.setup(self.train_context())
+                progress = self.load_checkpoint()  # loads the method's state over what setup built
+            elif resume:
+                log.info("no checkpoint in %s: starting from the beginning", self.run_dir)
             self.save_data_meta()
             self.write_status("running", progress)
             return self.loop(progress)

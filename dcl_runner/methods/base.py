@@ -4,7 +4,8 @@ The trainer calls, in order:
 
     method = METHODS.get(cfg.method.name)(cfg.method, task)
     head = method.build_head(backbone.feature_dim, backbone.out_channels)    # shape the model
-    method.setup(ctx)                                        # once, before epoch 0 (not on resume)
+    method.setup(ctx)                                        # once per process; on resume the
+                                                             # checkpoint's state is loaded over it
     for epoch:
         method.on_epoch_start(epoch)                         # scheduler values, deferred switches
         order = method.epoch_order(epoch, generator)         # which samples, in which order
@@ -100,7 +101,7 @@ class Method(nn.Module):
 
     # -- schedule ----------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
-        """Called once before the first epoch of a fresh run (a resumed run restores state instead)."""
+        """Called once before training, also when resuming (the checkpoint's state is then loaded over it)."""
 
     def on_epoch_start(self, epoch: int) -> None:
         """Called at the start of every epoch, also the first epoch after a resume."""
