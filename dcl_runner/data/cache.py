@@ -1,0 +1,92 @@
+"""Decode image files once into a uint8 array cache at training resolution.
+
+Large datasets (CelebA, RAP, ImageNet, ...) list image files; ``decode_to_cache`` decodes them in
+parallel into ``<cache_dir>/<name>-<hash>.npy`` ([N, 3, H, W] uint8), written to a temporary file
+and renamed when complete, so an interrupted decode never leaves a half cache. Later runs open the
+cache as a memmap and never touch a JPEG again. The hash covers the file list, size and resize mode.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import DatasetError
+
+RESIZE_MODES = ("stretch", "center_crop")
+
+
+def load_image(path: str, size: Tuple[int, int], mode: str = "stretch") -> np.ndarray:
+    """One image file -> uint8 [3, H, W]. ``center_crop``: resize the short side, crop the centre."""
+    from PIL import Image
+
+    h, w = size
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        if mode == "center_crop":
+            scale = max(h / img.height, w / img.width)
+            new = (max(w, round(img.width * scale)), max(h, round(img.height * scale)))
+            img = img.resize(new, Image.BILINEAR)
+            left, top = (img.width - w) // 2, (img.height - h) // 2
+            img = img.crop((left, top, left + w, top + h))
+        else:
+            img = img.resize((w, h), Image.BILINEAR)
+        return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).copy()
+
+
+def _decode_chunk(args) -> Tuple[int, np.ndarray]:
+    start, paths, size, mode = args
+    return start, np.stack([load_image(p, size, mode) for p in paths])
+
+
+def check_files_exist(paths: Sequence[str], listed_in: str) -> None:
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise DatasetError(
+            f"{len(missing)} image(s) listed in {listed_in} are missing, e.g. {missing[0]}. "
+            "Check dataset.root, or re-extract the image archive there."
+        )
+
+
+def decode_to_cache(
+    paths: List[str],
+    size: Tuple[int, int],
+    cache_dir: str | os.PathLike,
+    name: str,
+    mode: str = "stretch",
+    workers: int = 0,
+    chunk: int = 256,
+) -> np.ndarray:
+    """Return a read-only memmap [N, 3, H, W] of the decoded images, building it on first use."""
+    if mode not in RESIZE_MODES:
+        raise DatasetError(f"unknown resize mode {mode!r}; choose one of {RESIZE_MODES}")
+    cache_dir = Path(cache_dir)
+    digest = hashlib.sha1(json.dumps([list(map(str, paths)), list(size), mode]).encode()).hexdigest()[:12]
+    target = cache_dir / f"{name}-{size[0]}x{size[1]}-{mode}-{digest}.npy"
+    if target.exists():
+        return np.load(target, mmap_mode="r")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}.npy")
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(paths), 3, size[0], size[1]))
+    jobs = [(s, paths[s : s + chunk], size, mode) for s in range(0, len(paths), chunk)]
+    try:
+        if workers > 0 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for start, arr in pool.map(_decode_chunk, jobs):
+                    out[start : start + len(arr)] = arr
+        else:
+            for job in jobs:
+                start, arr = _decode_chunk(job)
+                out[start : start + len(arr)] = arr
+        out.flush()
+        del out
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return np.load(target, mmap_mode="r")

@@ -1,0 +1,1 @@
+"""Dataset classes, one module per dataset family; each registers itself in DATASETS."""
