@@ -195,3 +195,29 @@ def test_resume_true_finds_the_newest_unfinished_identical_run(tmp_path):
     wanted = fake_run("wanted", "interrupted", "h1")
     assert unfinished_run(tmp_path, "h1") == wanted
     assert unfinished_run(tmp_path, "h3") is None
+
+
+def test_lr_schedules_with_warmup():
+    from omegaconf import OmegaConf
+
+    from dcl_runner.train import lr_factor
+
+    def sched(**kw):
+        base = dict(name="constant", step_size=30, milestones=[], gamma=0.1, min_lr_factor=0.0, warmup_epochs=0)
+        return OmegaConf.create({**base, **kw})
+
+    assert lr_factor(sched(name="multistep", milestones=[120, 160]), 119.9, 200) == 1.0
+    assert lr_factor(sched(name="multistep", milestones=[120, 160]), 120.0, 200) == pytest.approx(0.1)
+    assert lr_factor(sched(name="multistep", milestones=[120, 160]), 170.0, 200) == pytest.approx(0.01)
+    assert lr_factor(sched(name="step", step_size=30), 65.0, 100) == pytest.approx(0.01)
+    assert lr_factor(sched(name="cosine"), 50.0, 100) == pytest.approx(0.5)
+    assert lr_factor(sched(name="cosine", min_lr_factor=0.1), 100.0, 100) == pytest.approx(0.1)
+    warm = sched(name="multistep", milestones=[160], warmup_epochs=5)
+    assert lr_factor(warm, 2.5, 200) == pytest.approx(0.5) and lr_factor(warm, 5.0, 200) == 1.0
+
+
+def test_hydra_run_folders_are_unique_per_process():
+    from dcl_runner.testing import compose
+
+    cfg = compose([], return_hydra_config=True)
+    assert str(os.getpid()) in cfg.hydra.run.dir
