@@ -65,12 +65,16 @@ def resolve_precision(name: str, device: torch.device) -> Optional[torch.dtype]:
     return torch.bfloat16 if name == "bf16" else torch.float16
 
 
-def seed_everything(seed: int, deterministic: bool) -> None:
+def seed_everything(seed: int, deterministic: bool, device: torch.device) -> None:
+    """Seed every generator. ``deterministic`` asks torch for deterministic kernels on CUDA; CPU kernels
+    are deterministic for a fixed thread count already, and asking there costs seconds per process
+    (torch imports its compiler stack to set the flag), so the CPU path skips the call."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    torch.backends.cudnn.benchmark = not deterministic
+    if device.type == "cuda":
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+        torch.backends.cudnn.benchmark = not deterministic
 
 
 def step_seed(seed: int, epoch: int, step: int) -> int:
@@ -194,7 +198,7 @@ class Trainer:
         self.device = resolve_device(t.device)
         self.amp_dtype = resolve_precision(t.precision, self.device)
         self.channels_last = (self.device.type == "cuda") if t.channels_last == "auto" else bool(t.channels_last)
-        seed_everything(int(cfg.seed), bool(t.deterministic))
+        seed_everything(int(cfg.seed), bool(t.deterministic), self.device)
 
         self.data: DataBundle = build_data(cfg.dataset, int(cfg.seed))
         self.task = self.data.task()

@@ -10,38 +10,42 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models import resnet as tv
 
 from ...errors import ConfigError
 from ..base import BACKBONES, Backbone, scaled
 
 
-class _ScaledResNet(tv.ResNet):
-    """torchvision's ResNet with every stage's width multiplied by ``width``."""
+ARCHITECTURES = {  # name -> (block, blocks per stage, extra ResNet kwargs)
+    "resnet18": ("BasicBlock", [2, 2, 2, 2], {}),
+    "resnet50": ("Bottleneck", [3, 4, 6, 3], {}),
+    "resnext50": ("Bottleneck", [3, 4, 6, 3], {"groups": 32, "width_per_group": 4}),  # ResNeXt-50 32x4d
+}
 
-    def __init__(self, block, layers, width: float, **kwargs):
-        self._width = width
-        super().__init__(block, layers, **kwargs)
-        if width != 1.0:
-            self.inplanes = scaled(64, width)
-            self.conv1 = nn.Conv2d(3, self.inplanes, 7, 2, 3, bias=False)
-            self.bn1 = self._norm_layer(self.inplanes)
-            self.layer1 = self._make_layer(block, scaled(64, width), layers[0])
-            self.layer2 = self._make_layer(block, scaled(128, width), layers[1], stride=2)
-            self.layer3 = self._make_layer(block, scaled(256, width), layers[2], stride=2)
-            self.layer4 = self._make_layer(block, scaled(512, width), layers[3], stride=2)
+
+def scaled_resnet(arch: str, width: float) -> nn.Module:
+    """torchvision's ResNet with every stage's width multiplied by ``width``."""
+    # imported here, not at module level: torchvision.models costs seconds to import and the
+    # backbone registry imports every backbone module to discover the names
+    from torchvision.models import resnet as tv
+
+    block_name, layers, kwargs = ARCHITECTURES[arch]
+    block = getattr(tv, block_name)
+    net = tv.ResNet(block, layers, **kwargs)
+    if width != 1.0:
+        net.inplanes = scaled(64, width)
+        net.conv1 = nn.Conv2d(3, net.inplanes, 7, 2, 3, bias=False)
+        net.bn1 = net._norm_layer(net.inplanes)
+        net.layer1 = net._make_layer(block, scaled(64, width), layers[0])
+        net.layer2 = net._make_layer(block, scaled(128, width), layers[1], stride=2)
+        net.layer3 = net._make_layer(block, scaled(256, width), layers[2], stride=2)
+        net.layer4 = net._make_layer(block, scaled(512, width), layers[3], stride=2)
+    return net
 
 
 class TorchvisionResNet(Backbone):
     def __init__(self, arch: str, in_channels: int, width: float, stem: str, weights: str | None):
         super().__init__()
-        specs = {
-            "resnet18": (tv.BasicBlock, [2, 2, 2, 2], {}),
-            "resnet50": (tv.Bottleneck, [3, 4, 6, 3], {}),
-            "resnext50": (tv.Bottleneck, [3, 4, 6, 3], {"groups": 32, "width_per_group": 4}),
-        }
-        block, layers, kwargs = specs[arch]
-        net = _ScaledResNet(block, layers, width, **kwargs)
+        net = scaled_resnet(arch, width)
         if weights:
             net.load_state_dict(torch.load(weights, map_location="cpu"), strict=False)
         first = net.conv1.out_channels
@@ -73,5 +77,5 @@ def _factory(arch: str):
     return build
 
 
-for _arch in ("resnet18", "resnet50", "resnext50"):
+for _arch in ARCHITECTURES:
     BACKBONES.register(_arch)(_factory(_arch))
