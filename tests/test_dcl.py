@@ -12,6 +12,9 @@ from dcl_runner.methods.rebalance import epoch_weights
 from dcl_runner.testing import TINY, compose
 from dcl_runner.train import run_experiment
 
+# small synthetic sets: generating the default 6000 + 2000 images dominates a tiny run
+RUN = [*TINY, "dataset.num_train=400", "dataset.num_test=200"]
+
 
 def gen(seed=0):
     g = torch.Generator()
@@ -199,7 +202,7 @@ def test_rebalancing_baselines_per_attribute():
 # ------------------------------------------------------------------------------------- training runs
 @pytest.mark.parametrize("method", ["dcl", "selective_learning", "crl_i", "oversample", "undersample", "cost_sensitive"])
 def test_every_dcl_method_trains_on_attributes(tmp_path, method):
-    final = run_experiment(compose([*TINY, f"method={method}"]), tmp_path)
+    final = run_experiment(compose([*RUN, f"method={method}"]), tmp_path)
     assert 0 < final["mA"] <= 100
     history = pd.read_csv(tmp_path / "history.csv")
     if method in ("dcl", "selective_learning", "crl_i"):
@@ -207,7 +210,7 @@ def test_every_dcl_method_trains_on_attributes(tmp_path, method):
 
 
 def test_dcl_history_follows_the_schedulers_and_runs_multiclass(tmp_path):
-    run_experiment(compose([*TINY, "method=dcl", "trainer.epochs=3", "dataset.max_train_samples=64"]), tmp_path / "a")
+    run_experiment(compose([*RUN, "method=dcl", "trainer.epochs=3", "dataset.max_train_samples=64"]), tmp_path / "a")
     history = pd.read_csv(tmp_path / "a" / "history.csv")
     np.testing.assert_allclose(history.g_l, [1.0, np.cos(np.pi / 6), np.cos(np.pi / 3)])
     np.testing.assert_allclose(history.f_l, [1.1, 0.1, 0.1])  # p * L = 0.9: only epoch 0 is before it
@@ -216,7 +219,7 @@ def test_dcl_history_follows_the_schedulers_and_runs_multiclass(tmp_path):
 
 
 def test_dcl_g1_f0_run_equals_the_ce_run(tmp_path):
-    ce = run_experiment(compose([*TINY, "method=ce"]), tmp_path / "ce")
-    dcl = run_experiment(compose([*TINY, "method=dcl", "scheduler=constant", "method.loss_scheduler.name=constant",
+    ce = run_experiment(compose([*RUN, "method=ce"]), tmp_path / "ce")
+    dcl = run_experiment(compose([*RUN, "method=dcl", "scheduler=constant", "method.loss_scheduler.name=constant",
                                   "method.loss_scheduler.value=0", "method.loss_scheduler.p=null"]), tmp_path / "dcl")
     assert ce["mA"] == dcl["mA"] and ce["per_attribute_mA"] == dcl["per_attribute_mA"]
