@@ -223,3 +223,26 @@ def test_dcl_g1_f0_run_equals_the_ce_run(tmp_path):
     dcl = run_experiment(compose([*RUN, "method=dcl", "scheduler=constant", "method.loss_scheduler.name=constant",
                                   "method.loss_scheduler.value=0", "method.loss_scheduler.p=null"]), tmp_path / "dcl")
     assert ce["mA"] == dcl["mA"] and ce["per_attribute_mA"] == dcl["per_attribute_mA"]
+
+
+def test_sorted_hinge_sums_equal_the_brute_force_over_all_triplets():
+    g = gen(7)
+    embedding = torch.randn(48, 5, 8, generator=g, requires_grad=True)
+    scores = torch.rand(48, 5, generator=g)
+    minority = torch.rand(48, 5, generator=g) < 0.25
+    for anchors in ("easy", "all"):
+        t = mine_triplets(scores, minority, minority & (scores > 0.5), 6, anchors)
+        fast = triplet_loss(embedding, t, 0.5)
+        unit = torch.nn.functional.normalize(embedding, dim=-1)
+        total = torch.zeros(())
+        for task in range(5):  # every (anchor, positive, negative) triplet, one by one per task
+            a = t["anchor"][:, task][t["anchor_ok"][:, task]]
+            p = t["positive"][:, task][t["positive_ok"][:, task]]
+            n = t["negative"][:, task][t["negative_ok"][:, task]]
+            f = unit[:, task]
+            hinge = torch.relu(0.5 + torch.cdist(f[a], f[p]).unsqueeze(2) - torch.cdist(f[a], f[n]).unsqueeze(1))
+            total = total + (hinge.mean() if hinge.numel() else 0)
+        assert fast.item() == pytest.approx(total.item(), rel=1e-5)
+        fast_grad, = torch.autograd.grad(fast, embedding)
+        brute_grad, = torch.autograd.grad(total, embedding)
+        torch.testing.assert_close(fast_grad, brute_grad, atol=1e-5, rtol=1e-4)

@@ -86,9 +86,16 @@ def _top(scores: torch.Tensor, mask: torch.Tensor, k: int) -> Tuple[torch.Tensor
     return index, torch.isfinite(values)
 
 
-def _gather_features(embedding: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """embedding [B, T, D], index [k, T] -> [T, k, D]."""
-    return embedding.gather(0, index.unsqueeze(-1).expand(-1, -1, embedding.shape[-1])).transpose(0, 1)
+def _gather_features(embedding: torch.Tensor, *indices: torch.Tensor) -> torch.Tensor:
+    """embedding [B, T, D] and index sets [k_i, T] -> [T, sum k_i, D], the rows of each task.
+
+    One ``index_select`` on the flattened [B*T, D] features for all sets at once: its backward
+    is a single ``index_add_`` (cheaper than a gather per set)."""
+    batch, tasks, dim = embedding.shape
+    index = torch.cat(indices, 0)  # [K, T]
+    flat = index * tasks + torch.arange(tasks, device=index.device)
+    rows = embedding.reshape(batch * tasks, dim).index_select(0, flat.reshape(-1))
+    return rows.view(index.shape[0], tasks, dim).transpose(0, 1)
 
 
 def mine_triplets(scores: torch.Tensor, minority: torch.Tensor, correct: torch.Tensor, k: int, anchors: str = "easy") -> Dict[str, torch.Tensor]:
@@ -117,22 +124,50 @@ def mine_triplets(scores: torch.Tensor, minority: torch.Tensor, correct: torch.T
             "negative": negative, "negative_ok": negative_ok}
 
 
-def triplet_loss(embedding: torch.Tensor, triplets: Dict[str, torch.Tensor], margin: float, normalize: bool = True) -> torch.Tensor:
-    """DCL eq. 9 (or 8): per task, the mean over all (anchor, positive, negative) triplets of
-    max(0, m + d(a, p) - d(a, n)); summed over tasks (a task without a triplet adds 0).
+def pairwise_distances(anchor: torch.Tensor, other: torch.Tensor, unit: bool) -> torch.Tensor:
+    """Euclidean distances [T, ka, ko] between row sets [T, ka, D] and [T, ko, D] by one batched
+    matmul (cheaper than ``torch.cdist`` backward on a CPU); ``unit``: rows have norm 1."""
+    dot = torch.bmm(anchor, other.transpose(1, 2))
+    if unit:
+        squared = 2 - 2 * dot
+    else:
+        squared = anchor.pow(2).sum(-1, keepdim=True) + other.pow(2).sum(-1).unsqueeze(1) - 2 * dot
+    return squared.clamp_min(1e-12).sqrt()  # a point and itself: distance 0, gradient 0
 
-    embedding [B, T, D]; d is the Euclidean distance, on L2-normalised features if ``normalize``.
+
+def hinge_sums(d_pos: torch.Tensor, d_neg: torch.Tensor, neg_ok: torch.Tensor, margin: float) -> torch.Tensor:
+    """sum_n max(0, m + d(a, p) - d(a, n)) over the valid negatives n, for every (a, p): [T, ka, kp].
+
+    Exact, without the [T, ka, kp, kn] tensor of all triplets: with the distances to the negatives
+    sorted, the negatives inside the margin of (a, p) are the c = #{n : d(a, n) < m + d(a, p)}
+    nearest, and their hinges sum to c * (m + d(a, p)) - (sum of those c distances).
     """
+    far = torch.full_like(d_neg, float("inf"))
+    sorted_neg = torch.where(neg_ok, d_neg, far).sort(dim=-1).values.contiguous()  # invalid ones last
+    threshold = (margin + d_pos).contiguous()
+    inside = torch.searchsorted(sorted_neg.detach(), threshold.detach())  # [T, ka, kp] counts c
+    prefix = torch.cat([torch.zeros_like(sorted_neg[..., :1]), torch.where(torch.isfinite(sorted_neg), sorted_neg, torch.zeros_like(sorted_neg)).cumsum(-1)], -1)
+    return inside.to(threshold.dtype) * threshold - prefix.gather(-1, inside)
+
+
+def triplet_loss(embedding: torch.Tensor, triplets: Dict[str, torch.Tensor], margin: float, normalize: bool = True) -> torch.Tensor:
+    """DCL eq. 9 (or 8): per task, the mean over all (anchor, hard positive, hard negative)
+    combinations of max(0, m + d(a, p) - d(a, n)), summed over tasks (a task without a triplet adds 0).
+
+    embedding [B, T, D]; d is the Euclidean distance, between L2-normalised features if ``normalize``.
+    """
+    sizes = [triplets[key].shape[0] for key in ("anchor", "positive", "negative")]
+    rows = _gather_features(embedding, triplets["anchor"], triplets["positive"], triplets["negative"]).float()
     if normalize:
-        embedding = F.normalize(embedding.float(), dim=-1)
-    anchor = _gather_features(embedding, triplets["anchor"])
-    d_pos = torch.cdist(anchor, _gather_features(embedding, triplets["positive"]))  # [T, ka, kp]
-    d_neg = torch.cdist(anchor, _gather_features(embedding, triplets["negative"]))  # [T, ka, kn]
-    hinge = torch.relu(margin + d_pos.unsqueeze(3) - d_neg.unsqueeze(2))  # [T, ka, kp, kn]
-    valid = (triplets["anchor_ok"].t().unsqueeze(2).unsqueeze(3) & triplets["positive_ok"].t().unsqueeze(1).unsqueeze(3)
-             & triplets["negative_ok"].t().unsqueeze(1).unsqueeze(2)).to(hinge.dtype)
-    per_task = (hinge * valid).sum((1, 2, 3)) / valid.sum((1, 2, 3)).clamp_min(1)
-    return per_task.sum()
+        rows = F.normalize(rows, dim=-1)
+    anchor, positive, negative = rows.split(sizes, dim=1)
+    d_pos = pairwise_distances(anchor, positive, normalize)  # [T, ka, kp]
+    d_neg = pairwise_distances(anchor, negative, normalize)  # [T, ka, kn]
+    a_ok, p_ok, n_ok = triplets["anchor_ok"].t(), triplets["positive_ok"].t(), triplets["negative_ok"].t()
+    sums = hinge_sums(d_pos, d_neg, n_ok.unsqueeze(1).expand_as(d_neg), margin)
+    pairs = (a_ok.unsqueeze(2) & p_ok.unsqueeze(1)).to(sums.dtype)  # valid (anchor, positive) pairs
+    count = pairs.sum((1, 2)) * n_ok.sum(1).to(sums.dtype)  # |T| per task
+    return ((sums * pairs).sum((1, 2)) / count.clamp_min(1)).sum()
 
 
 # ---------------------------------------------------------------------------------------------
