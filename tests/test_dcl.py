@@ -200,12 +200,14 @@ def test_rebalancing_baselines_per_attribute():
 
 
 # ------------------------------------------------------------------------------------- training runs
-@pytest.mark.parametrize("method", ["dcl", "selective_learning", "crl_i", "oversample", "undersample", "cost_sensitive"])
+# one run per code path: DCL, its CRL variant, the re-balancing baselines (selective_learning and
+# oversample are the same code paths with other values; their values are tested above)
+@pytest.mark.parametrize("method", ["dcl", "crl_i", "undersample"])
 def test_every_dcl_method_trains_on_attributes(tmp_path, method):
     final = run_experiment(compose([*RUN, f"method={method}"]), tmp_path)
     assert 0 < final["mA"] <= 100
     history = pd.read_csv(tmp_path / "history.csv")
-    if method in ("dcl", "selective_learning", "crl_i"):
+    if method in ("dcl", "crl_i"):
         assert {"g_l", "f_l", "loss_dsl", "loss_triplet"} <= set(history.columns)
 
 
@@ -214,7 +216,7 @@ def test_dcl_history_follows_the_schedulers_and_runs_multiclass(tmp_path):
     history = pd.read_csv(tmp_path / "a" / "history.csv")
     np.testing.assert_allclose(history.g_l, [1.0, np.cos(np.pi / 6), np.cos(np.pi / 3)])
     np.testing.assert_allclose(history.f_l, [1.1, 0.1, 0.1])  # p * L = 0.9: only epoch 0 is before it
-    final = run_experiment(compose([*TINY, "method=dcl", "dataset=digits_lt", "backbone=resnet32"]), tmp_path / "b")
+    final = run_experiment(compose([*TINY, "method=dcl", "dataset=digits_lt", "dataset.max_train_samples=64"]), tmp_path / "b")
     assert "top1" in final
 
 
