@@ -1,15 +1,28 @@
-"""Scheduler functions of the DCL paper (sec. 3.1): SF(l) goes from 1 at epoch 0 towards 0 at epoch L.
+"""Scheduler functions of the DCL paper (sec. 3.1) and the two curricula built on them.
 
-``build_scheduler(cfg)`` turns a ``scheduler`` config node into a callable ``epoch -> value``;
-``L`` defaults to the run's total epochs. The sampling scheduler g (DCL eq. 5) is chosen with the
-``scheduler`` config group; the loss scheduler f (DCL eq. 11) names one of these in the method config.
+A scheduler function SF(l) goes from 1 at epoch 0 towards 0 at epoch L (eq. 1-4). DCL uses one
+for the sampling scheduler g (eq. 5: the batch target distribution D_train^g(l)) and one for the
+loss scheduler f (eq. 10-11: the weight of the triplet loss).
+
+- ``build_scheduler(cfg, total_epochs)``: a ``scheduler`` config node (``name``, optional ``L``
+  (null: the run's epochs), ``lam`` (concave), ``value`` (constant)) -> ``epoch -> value``.
+- ``target_distribution(counts, g, mode)``: eq. 5 for every attribute (or the C classes) at once.
+- ``build_loss_scheduler(cfg, total_epochs)``: eq. 11 around any scheduler function.
+
+``python -m dcl_runner.schedulers --plot FILE`` draws DCL Fig. 1 (the four functions).
 """
 from __future__ import annotations
 
+import argparse
 import math
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional, Sequence
+
+import numpy as np
 
 SchedulerFn = Callable[[float], float]
+
+# How the target distribution follows g (eq. 5 or Table 4's "linearly decreasing imbalance").
+TARGET_MODES = ("power", "linear")
 
 
 def convex(l: float, L: float) -> float:
@@ -33,7 +46,7 @@ def composite(l: float, L: float) -> float:
 
 
 def constant(l: float, L: float, value: float = 1.0) -> float:
-    """A constant, for the special cases of DCL Table 1 (g = 1: no re-balancing; f = 0 or eps)."""
+    """A constant, for the special cases of DCL Table 1 (g = 1: no re-balancing; g = 0: balanced; f = 0 or eps)."""
     return value
 
 
@@ -43,22 +56,133 @@ FUNCTIONS: Dict[str, Callable[..., float]] = {
     "concave": concave,
     "composite": composite,
     "constant": constant,
+    # DCL Table 4 (*): the same 1 - l/L, but the target distribution moves linearly (no power);
+    # its YAML sets ``target: linear`` (see target_distribution).
+    "linear_imbalance": linear,
 }
+
+
+def _config_error(message: str):
+    from .errors import ConfigError
+
+    return ConfigError(message)
 
 
 def build_scheduler(cfg: Any, total_epochs: int) -> SchedulerFn:
     """``cfg`` has ``name`` and optional ``L`` (null: total epochs), ``lam`` (concave), ``value`` (constant)."""
     name = cfg["name"]
     if name not in FUNCTIONS:
-        from .errors import ConfigError
-
-        raise ConfigError(f"scheduler.name={name!r}: choose one of {', '.join(sorted(FUNCTIONS))}")
+        raise _config_error(f"scheduler.name={name!r}: choose one of {', '.join(sorted(FUNCTIONS))}")
     L = float(cfg.get("L") or total_epochs)
+    if L <= 0:
+        raise _config_error(f"scheduler.L={cfg.get('L')!r}: expected a positive number of epochs (or null)")
     fn = FUNCTIONS[name]
     if name == "concave":
         lam = float(cfg.get("lam", 0.99))
+        if not 0 < lam < 1:
+            raise _config_error(f"scheduler.lam={lam!r}: DCL eq. 3 needs lambda in (0, 1)")
         return lambda l: fn(l, L, lam)
     if name == "constant":
         value = float(cfg.get("value", 1.0))
         return lambda l: fn(l, L, value)
     return lambda l: fn(l, L)
+
+
+def target_mode(cfg: Any) -> str:
+    mode = cfg.get("target", "power") or "power"
+    if mode not in TARGET_MODES:
+        raise _config_error(f"scheduler.target={mode!r}: choose power (DCL eq. 5) or linear (Table 4 *)")
+    return mode
+
+
+def target_distribution(counts, g: float, mode: str = "power"):
+    """DCL eq. 5, per row: D_target(l) = D_train^g(l), returned as fractions that sum to 1.
+
+    ``counts`` [..., K]: training samples per class (K = 2 for an attribute: negatives, positives;
+    K = C for a multi-class task). D_train = counts / min(counts) (a class with no training
+    sample counts as one, so that D stays finite). ``mode="linear"`` is Table 4's "linearly
+    decreasing imbalance": D_target = 1 + (D_train - 1) * g, no power. g = 1 gives the training
+    distribution, g = 0 the balanced one. Works on numpy arrays and torch tensors.
+    """
+    counts = counts.clamp_min(1) if hasattr(counts, "clamp_min") else np.maximum(counts, 1)
+    ratios = counts / counts.min(-1, keepdims=True) if isinstance(counts, np.ndarray) else counts / counts.min(-1, keepdim=True).values
+    if mode == "power":
+        target = ratios ** g
+    elif mode == "linear":
+        target = 1 + (ratios - 1) * g
+    else:
+        raise _config_error(f"target mode {mode!r}: choose one of {TARGET_MODES}")
+    return target / target.sum(-1, keepdims=True) if isinstance(target, np.ndarray) else target / target.sum(-1, keepdim=True)
+
+
+def loss_schedule(sf: SchedulerFn, L: float, p: float, eps: float) -> SchedulerFn:
+    """DCL eq. 11: f(l) = SF(l) + eps while l < p*L (the advanced self-learning point), eps after.
+
+    The paper writes it with the composite SF (eq. 4); any scheduler function works. f = SF + eps
+    is never below eps, so the triplet loss keeps the learnt feature structure in the
+    self-learning stage (sec. 3.4).
+    """
+    return lambda l: (sf(l) + eps) if l < p * L else eps
+
+
+def build_loss_scheduler(cfg: Any, total_epochs: int) -> SchedulerFn:
+    """``cfg``: a scheduler node (``name``, ``L``...) plus ``p`` (advanced self-learning point in
+    [0, 1]) and ``eps`` (self-learning ratio). ``p: null`` skips eq. 11 and uses SF alone (e.g.
+    a constant f for CRL-I or f = 0 for CE)."""
+    sf = build_scheduler(cfg, total_epochs)
+    p = cfg.get("p")
+    if p is None:
+        return sf
+    p, eps = float(p), float(cfg.get("eps", 0.0))
+    if not 0 <= p <= 1:
+        raise _config_error(f"loss_scheduler.p={p!r}: the advanced self-learning point is a fraction in [0, 1]")
+    if eps < 0:
+        raise _config_error(f"loss_scheduler.eps={eps!r}: expected a number >= 0")
+    return loss_schedule(sf, float(cfg.get("L") or total_epochs), p, eps)
+
+
+# ---------------------------------------------------------------------------------------------
+# DCL Fig. 1
+# ---------------------------------------------------------------------------------------------
+def figure1(path: str, L: int = 300, lam: float = 0.99, functions: Sequence[str] = ("convex", "linear", "concave", "composite")) -> str:
+    """Draw DCL Fig. 1: the scheduler functions over l = 0..L into ``path`` (any matplotlib format)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = np.arange(L + 1)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name in functions:
+        fn = build_scheduler({"name": name, "L": L, "lam": lam}, L)
+        label = f"{name} (lambda={lam})" if name == "concave" else name
+        ax.plot(epochs, [fn(float(l)) for l in epochs], label=label)
+    ax.set_xlabel("epoch l")
+    ax.set_ylabel("SF(l)")
+    ax.set_title(f"DCL scheduler functions (L = {L})")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m dcl_runner.schedulers", description="DCL scheduler functions (Fig. 1)")
+    parser.add_argument("--plot", metavar="FILE", help="draw DCL Fig. 1 into FILE (png, pdf, svg...)")
+    parser.add_argument("--epochs", type=int, default=300, help="L, the expected total epochs (default 300)")
+    parser.add_argument("--lam", type=float, default=0.99, help="lambda of the concave function (default 0.99)")
+    args = parser.parse_args(argv)
+    if args.plot:
+        print(figure1(args.plot, args.epochs, args.lam))
+        return
+    header = ["epoch", *[n for n in FUNCTIONS if n not in ("constant", "linear_imbalance")]]
+    print("  ".join(f"{h:>9}" for h in header))
+    for l in np.linspace(0, args.epochs, 11):
+        values = [build_scheduler({"name": n, "L": args.epochs, "lam": args.lam}, args.epochs)(float(l)) for n in header[1:]]
+        print("  ".join([f"{l:9.0f}", *[f"{v:9.4f}" for v in values]]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""DCL: DSL weights (eq. 6-7), triplet mining (eq. 8-9), the loss scheduler, the Table 1 special
+cases, the re-balancing baselines, and short training runs of every DCL method."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dcl_runner.data.base import ATTRIBUTES, MULTICLASS, TaskInfo
+from dcl_runner.methods.base import Batch, Method, build_method
+from dcl_runner.methods.dcl import dsl_weights, mine_triplets, triplet_loss
+from dcl_runner.methods.rebalance import epoch_weights
+from dcl_runner.testing import TINY, compose
+from dcl_runner.train import run_experiment
+
+# small synthetic sets: generating the default 6000 + 2000 images dominates a tiny run
+RUN = [*TINY, "dataset.num_train=400", "dataset.num_test=200"]
+
+
+def gen(seed=0):
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def column(*labels):
+    return torch.tensor(labels, dtype=torch.long).unsqueeze(1)
+
+
+# ---------------------------------------------------------------------------------------------- DSL
+def test_dsl_balanced_target_reweights_the_minority_and_keeps_part_of_the_majority():
+    labels = column(*([0] * 8 + [1] * 2))  # 8 negatives, 2 positives; target 50 : 50
+    w = dsl_weights(labels, torch.tensor([[0.5, 0.5]]), gen())[:, 0]
+    assert torch.all(w[8:] == 2.5)  # 0.5 / 0.2
+    kept = w[:8]
+    assert set(kept.tolist()) <= {0.0, 1.0} and kept.sum() == 5  # 0.5 * 10 of 8 negatives
+    assert w.sum() == pytest.approx(10)  # weighted class sizes = N * target
+
+
+def test_dsl_partial_target_and_seeded_subset():
+    labels = column(*([0] * 16 + [1] * 4))
+    target = torch.tensor([[0.75, 0.25]])  # D_train 9:1 at g = 0.5
+    w = dsl_weights(labels, target, gen(1))[:, 0]
+    assert w[:16].sum() == 15 and torch.all(w[16:] == 1.25)
+    assert torch.equal(w, dsl_weights(labels, target, gen(1))[:, 0])  # same generator seed, same subset
+    subsets = {tuple(dsl_weights(labels, target, gen(s))[:16].flatten().tolist()) for s in range(6)}
+    assert len(subsets) > 1  # the dropped sample is drawn, not always the same
+
+
+def test_dsl_batch_missing_a_class_and_batch_of_one_class():
+    target = torch.tensor([[0.5, 0.5]])
+    only_neg = dsl_weights(column(*([0] * 10)), target, gen())[:, 0]
+    assert only_neg.sum() == 5 and set(only_neg.tolist()) == {0.0, 1.0}  # the negatives keep their share
+    only_pos = dsl_weights(column(*([1] * 4)), target, gen())[:, 0]
+    assert only_pos.sum() == 2
+    minority_only = dsl_weights(column(1, 1), torch.tensor([[0.9, 0.1]]), gen())[:, 0]
+    assert minority_only.sum() == 0  # share 0.1 < current 1: round(0.1 * 2) = 0 of them kept
+
+
+def test_dsl_many_attributes_and_multiclass_at_once():
+    labels = torch.tensor([[0, 1], [0, 0], [0, 1], [1, 0]])  # two attributes
+    w = dsl_weights(labels, torch.tensor([[0.5, 0.5], [0.5, 0.5]]), gen())
+    assert w[3, 0] == 2.0 and w[:3, 0].sum() == 2  # attr 0: 3 neg, 1 pos
+    assert torch.all(w[:, 1] == 1)  # attr 1: already balanced
+    classes = column(0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2)  # one task of three classes
+    w = dsl_weights(classes, torch.full((1, 3), 1 / 3), gen())[:, 0]
+    assert w[:4].sum() == 4 and torch.all(w[4:6] == 2) and w[6:].sum() == 4
+
+
+# -------------------------------------------------------------------------------------------- triplets
+def hand_batch():
+    # one attribute; samples 0-2 are minority (positive), 3-5 majority. Scores = P(minority class).
+    scores = torch.tensor([[0.9], [0.6], [0.2], [0.7], [0.1], [0.4]])
+    minority = torch.tensor([[True], [True], [True], [False], [False], [False]])
+    correct = minority & (scores > 0.5)
+    return scores, minority, correct
+
+
+def test_easy_anchor_mining_picks_what_eq_9_says():
+    scores, minority, correct = hand_batch()
+    t = mine_triplets(scores, minority, correct, k=1)
+    assert (t["anchor"].item(), t["positive"].item(), t["negative"].item()) == (0, 2, 3)
+    t = mine_triplets(scores, minority, correct, k=2)
+    assert t["anchor"][:, 0].tolist() == [0, 1]  # correctly predicted minority, most confident first
+    assert t["positive"][:, 0].tolist() == [2, 1]  # lowest minority score first
+    assert t["negative"][:, 0].tolist() == [3, 5]  # highest minority score among the others
+    t = mine_triplets(scores, minority, correct, k=4)  # only 2 easy anchors and 3 minority samples exist
+    assert t["anchor_ok"][:, 0].tolist() == [True, True, False, False]
+    assert t["positive_ok"][:, 0].sum() == 3 and t["negative_ok"][:, 0].sum() == 3
+
+
+def test_crl_anchors_are_all_minority_samples():
+    scores, minority, correct = hand_batch()
+    t = mine_triplets(scores, minority, correct, k=1, anchors="all")
+    assert t["anchor_ok"][:, 0].tolist() == [True, True, True, False, False, False]
+
+
+def test_triplet_loss_value_on_hand_features():
+    scores, minority, correct = hand_batch()
+    feats = torch.tensor([[0.0, 0.0], [0.0, 0.1], [1.0, 0.0], [0.5, 0.0], [3.0, 0.0], [2.0, 0.0]]).unsqueeze(1)
+    t = mine_triplets(scores, minority, correct, k=1)
+    # anchor 0, positive 2 (d=1), negative 3 (d=0.5): max(0, 0.2 + 1 - 0.5) = 0.7
+    assert triplet_loss(feats, t, 0.2, normalize=False).item() == pytest.approx(0.7)
+    t = mine_triplets(scores, minority, correct, k=2)
+    d = torch.cdist(feats[[0, 1], 0], feats[:, 0])
+    expected = np.mean([max(0, 0.2 + d[a, p] - d[a, n]) for a in range(2) for p in (2, 1) for n in (3, 5)])
+    assert triplet_loss(feats, t, 0.2, normalize=False).item() == pytest.approx(expected, rel=1e-5)
+    no_anchor = mine_triplets(scores, minority, torch.zeros_like(correct), k=2)
+    assert triplet_loss(feats, no_anchor, 0.2).item() == 0.0
+
+
+# --------------------------------------------------------------------------------------- the method
+def attribute_task(pos=(10, 50), n=100):
+    return TaskInfo(ATTRIBUTES, ["a", "b"], np.array(pos), n, (3, 8, 8))
+
+
+def method_cfg(*overrides):
+    return compose(["method=dcl", *overrides]).method
+
+
+def fake_outputs(batch_size=32, attrs=2, seed=0):
+    g = gen(seed)
+    return {"logits": torch.randn(batch_size, attrs, generator=g, requires_grad=True),
+            "embedding": torch.randn(batch_size, attrs, 64, generator=g, requires_grad=True),
+            "features": torch.randn(batch_size, 16, generator=g)}
+
+
+def attr_batch(batch_size=32, seed=1):
+    g = gen(seed)
+    y = (torch.rand(batch_size, 2, generator=g) < torch.tensor([0.2, 0.5])).float()
+    return Batch(x=torch.zeros(batch_size), y=y, index=torch.arange(batch_size), generator=gen(seed))
+
+
+def test_g1_f0_reproduces_ce_exactly():
+    cfg = compose(["method=dcl", "scheduler=constant", "method.loss_scheduler.name=constant",
+                   "method.loss_scheduler.value=0", "method.loss_scheduler.p=null"]).method
+    dcl, ce = build_method(cfg, attribute_task()), Method(None, attribute_task())
+    out, batch = fake_outputs(), attr_batch()
+    for epoch in (0, 5):
+        dcl.on_epoch_start(epoch)
+        got = dcl.loss(out, batch, epoch)
+        assert torch.equal(got.loss, ce.loss(out, batch, epoch).loss)
+        assert got.parts["loss_triplet"] == 0 and dcl.epoch_scalars() == {"g_l": 1.0, "f_l": 0.0}
+
+
+def test_dcl_loss_is_dsl_plus_f_times_tea_and_has_gradients():
+    method = build_method(method_cfg("trainer.epochs=10"), attribute_task())
+    method.on_epoch_start(2)
+    assert 0 < method.g_l < 1 and method.f_l > 1  # convex g, composite f + eps before p*L
+    out, batch = fake_outputs(), attr_batch()
+    result = method.loss(out, batch, 2)
+    parts = result.parts
+    assert parts["loss_triplet"] > 0
+    assert result.loss.item() == pytest.approx((parts["loss_dsl"] + method.f_l * parts["loss_triplet"]).item(), rel=1e-6)
+    result.loss.backward()
+    assert out["embedding"].grad.abs().sum() > 0
+    method.on_epoch_start(5)  # past p*L = 3: f = eps
+    assert method.f_l == pytest.approx(0.1)
+
+
+def test_selective_learning_and_crl_i_are_dcl_configs():
+    task = attribute_task()
+    sl = build_method(compose(["method=selective_learning"]).method, task)
+    crl = build_method(compose(["method=crl_i"]).method, task)
+    assert type(sl).__name__ == type(crl).__name__ == "DCL"
+    sl.on_epoch_start(0)
+    torch.testing.assert_close(sl.target, torch.full((2, 2), 0.5))  # balanced from the first epoch
+    assert sl.f_l == 0
+    crl.on_epoch_start(7)
+    assert (crl.g_l, crl.f_l, crl.anchors) == (1.0, pytest.approx(0.1), "all")
+    out, batch = fake_outputs(), attr_batch()
+    plain = Method(None, task).loss(out, batch, 0).loss
+    assert crl.loss(out, batch, 7).loss.item() == pytest.approx((plain + 0.1 * crl.tea_loss(out, batch)).item())
+
+
+def test_multiclass_dcl_uses_pooled_features_and_every_class_of_a_balanced_set():
+    task = TaskInfo(MULTICLASS, ["0", "1", "2"], np.array([20, 20, 20]), 60, (3, 8, 8))
+    method = build_method(method_cfg("trainer.epochs=10"), task)
+    assert method.minority.all()
+    method.on_epoch_start(1)
+    g = gen(3)
+    out = {"logits": torch.randn(12, 3, generator=g, requires_grad=True), "features": torch.randn(12, 16, generator=g, requires_grad=True)}
+    batch = Batch(x=torch.zeros(12), y=torch.tensor([0] * 6 + [1] * 4 + [2] * 2), index=torch.arange(12), generator=gen())
+    result = method.loss(out, batch, 1)
+    result.loss.backward()
+    assert torch.isfinite(result.loss) and out["features"].grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------------------------- baselines
+def test_rebalancing_baselines_per_attribute():
+    labels = torch.tensor([[0, 1]] * 6 + [[1, 0]] * 2)  # attr 0: 6 neg / 2 pos; attr 1: 2 neg / 6 pos
+    cost = epoch_weights("cost_sensitive", labels, 2, gen())
+    torch.testing.assert_close(cost[[0, -1]], torch.tensor([[8 / 12, 8 / 12], [2.0, 2.0]]))
+    over = epoch_weights("oversample", labels, 2, gen())
+    assert over[:, 0].tolist() == [1] * 6 + [3] * 2 and over[:, 1].tolist() == [1] * 6 + [3] * 2
+    under = epoch_weights("undersample", labels, 2, gen())
+    assert under[:6, 0].sum() == 2 and torch.all(under[6:, 0] == 1)
+    assert under[:6, 1].sum() == 2 and torch.all(under[6:, 1] == 1)
+    fractional = epoch_weights("oversample", torch.tensor([[0]] * 5 + [[1]] * 2), 2, gen())
+    assert fractional[5:, 0].tolist() in ([2.0, 3.0], [3.0, 2.0], [2.0, 2.0], [3.0, 3.0])
+
+
+# ------------------------------------------------------------------------------------- training runs
+# one run per code path: DCL, its CRL variant, the re-balancing baselines (selective_learning and
+# oversample are the same code paths with other values; their values are tested above)
+@pytest.mark.parametrize("method", ["dcl", "crl_i", "undersample"])
+def test_every_dcl_method_trains_on_attributes(tmp_path, method):
+    final = run_experiment(compose([*RUN, f"method={method}"]), tmp_path)
+    assert 0 < final["mA"] <= 100
+    history = pd.read_csv(tmp_path / "history.csv")
+    if method in ("dcl", "crl_i"):
+        assert {"g_l", "f_l", "loss_dsl", "loss_triplet"} <= set(history.columns)
+
+
+def test_dcl_history_follows_the_schedulers_and_runs_multiclass(tmp_path):
+    run_experiment(compose([*RUN, "method=dcl", "trainer.epochs=3", "dataset.max_train_samples=64"]), tmp_path / "a")
+    history = pd.read_csv(tmp_path / "a" / "history.csv")
+    np.testing.assert_allclose(history.g_l, [1.0, np.cos(np.pi / 6), np.cos(np.pi / 3)])
+    np.testing.assert_allclose(history.f_l, [1.1, 0.1, 0.1])  # p * L = 0.9: only epoch 0 is before it
+    final = run_experiment(compose([*TINY, "method=dcl", "dataset=digits_lt", "dataset.max_train_samples=64"]), tmp_path / "b")
+    assert "top1" in final
+
+
+def test_dcl_g1_f0_run_equals_the_ce_run(tmp_path):
+    ce = run_experiment(compose([*RUN, "method=ce"]), tmp_path / "ce")
+    dcl = run_experiment(compose([*RUN, "method=dcl", "scheduler=constant", "method.loss_scheduler.name=constant",
+                                  "method.loss_scheduler.value=0", "method.loss_scheduler.p=null"]), tmp_path / "dcl")
+    assert ce["mA"] == dcl["mA"] and ce["per_attribute_mA"] == dcl["per_attribute_mA"]
+
+
+def test_sorted_hinge_sums_equal_the_brute_force_over_all_triplets():
+    g = gen(7)
+    embedding = torch.randn(48, 5, 8, generator=g, requires_grad=True)
+    scores = torch.rand(48, 5, generator=g)
+    minority = torch.rand(48, 5, generator=g) < 0.25
+    for anchors in ("easy", "all"):
+        t = mine_triplets(scores, minority, minority & (scores > 0.5), 6, anchors)
+        fast = triplet_loss(embedding, t, 0.5)
+        unit = torch.nn.functional.normalize(embedding, dim=-1)
+        total = torch.zeros(())
+        for task in range(5):  # every (anchor, positive, negative) triplet, one by one per task
+            a = t["anchor"][:, task][t["anchor_ok"][:, task]]
+            p = t["positive"][:, task][t["positive_ok"][:, task]]
+            n = t["negative"][:, task][t["negative_ok"][:, task]]
+            f = unit[:, task]
+            hinge = torch.relu(0.5 + torch.cdist(f[a], f[p]).unsqueeze(2) - torch.cdist(f[a], f[n]).unsqueeze(1))
+            total = total + (hinge.mean() if hinge.numel() else 0)
+        assert fast.item() == pytest.approx(total.item(), rel=1e-5)
+        fast_grad, = torch.autograd.grad(fast, embedding)
+        brute_grad, = torch.autograd.grad(total, embedding)
+        torch.testing.assert_close(fast_grad, brute_grad, atol=1e-5, rtol=1e-4)
