@@ -31,7 +31,7 @@ KNOWN_CLASSES = {
 }
 SMOKE_MAX_CLASSES = 100
 # smaller still than budget=smoke: a table has many rows (see docs/tables.md)
-SMOKE_TABLE_OVERRIDES = ("dataset.max_train_samples=384", "dataset.max_eval_samples=192", "trainer.epochs=2")
+SMOKE_TABLE_OVERRIDES = ("dataset.max_train_samples=256", "dataset.max_eval_samples=128")
 LAUNCHERS = {
     "basic": (None, "hydra/launcher=basic"),
     "joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra/launcher=joblib"),
@@ -179,7 +179,7 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                 run = cell.overrides
                 if budget == "smoke" and not dataset_on_disk(cfg):
                     cell.substituted, stand_in = smoke_stand_in(cfg)
-                    run = (*cell.overrides, *stand_in)
+                    run = tuple(dedupe((*cell.overrides, *stand_in)))
                     cfg, error = composer.try_compose((*run, *base))
                     if cfg is None:
                         cell.reason = f"ref only: the smoke stand-in does not compose ({error})"
@@ -204,6 +204,12 @@ def _key(item: str) -> str:
     return item.partition("=")[0]
 
 
+def dedupe(overrides: Sequence[str]) -> List[str]:
+    """One override per key, the last one winning (as Hydra applies them), in first-seen key order."""
+    last = {_key(i): i for i in overrides}
+    return [last[k] for k in dict.fromkeys(_key(i) for i in overrides)]
+
+
 def pack_sweeps(jobs: Sequence[Tuple[Tuple[str, ...], int]]) -> List[List[str]]:
     """Merge jobs into cartesian-product sweeps (``key=a,b``) that cover exactly those jobs.
 
@@ -212,9 +218,8 @@ def pack_sweeps(jobs: Sequence[Tuple[Tuple[str, ...], int]]) -> List[List[str]]:
     """
     sweeps: List[Tuple[Tuple[str, ...], Dict[str, Tuple[str, ...]]]] = []
     for overrides, seed in jobs:
-        items = [*overrides, f"seed={seed}"]
-        keys = tuple(_key(i) for i in items)
-        sweeps.append((keys, {_key(i): (i.partition("=")[2],) for i in items}))
+        values = {_key(i): (i.partition("=")[2],) for i in dedupe([*overrides, f"seed={seed}"])}
+        sweeps.append((tuple(values), values))
     merged = True
     while merged:
         merged = False

@@ -89,7 +89,6 @@ def launch(cells, args, extra, out_dir: Path) -> None:
     launcher = launcher_overrides(args.launcher)
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     log_dir = out_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     for k, sweep in enumerate(sweeps):
@@ -98,6 +97,7 @@ def launch(cells, args, extra, out_dir: Path) -> None:
         if args.dry_run:
             print(show(command))
             continue
+        log_dir.mkdir(parents=True, exist_ok=True)
         log = log_dir / f"{stamp}-{k:03d}.log"
         print(f"[{k + 1}/{len(sweeps)}] {show(command[3:])}", flush=True)
         started = time.time()
