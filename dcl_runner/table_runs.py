@@ -7,7 +7,7 @@ overrides compose. Checks are ordered cheapest first: the method registry, then 
 """
 from __future__ import annotations
 
-import functools
+import json
 import os
 import shlex
 import sys
@@ -85,25 +85,77 @@ def missing_option(overrides: Sequence[str], search_dirs: Sequence[Path]) -> Opt
     return None
 
 
+def conf_fingerprint(search_dirs: Sequence[Path] = ()) -> str:
+    """A hash of every YAML under conf/ (and extra search paths): a composition cache is valid while it holds."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for base in (CONFIG_DIR, *search_dirs):
+        for path in sorted(Path(base).rglob("*.yaml")):
+            digest.update(str(path.relative_to(base)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 class Composer:
-    """Cached compositions: one Hydra compose per distinct override set (~0.2-0.4 s each)."""
+    """Compositions reduced to what planning needs, cached in memory and (optionally) on disk.
 
-    def __init__(self) -> None:
+    A Hydra compose costs 0.2-0.5 s; a table has dozens of cells. Each distinct override set is composed
+    once; with ``cache_path`` the results (composability, identities per seed, dataset facts) are kept
+    in a JSON file keyed by a fingerprint of conf/, so re-running or collecting a table composes nothing.
+    """
+
+    def __init__(self, cache_path: Optional[Path] = None, search_dirs: Sequence[Path] = ()) -> None:
         self.calls = 0
+        self.cache_path = Path(cache_path) if cache_path else None
+        self.fingerprint = conf_fingerprint(search_dirs)
+        self.entries: Dict[str, Dict] = {}
+        if self.cache_path and self.cache_path.exists():
+            try:
+                data = json.loads(self.cache_path.read_text())
+                if data.get("fingerprint") == self.fingerprint:
+                    self.entries = data.get("entries", {})
+            except (OSError, ValueError):
+                pass
 
-    @functools.lru_cache(maxsize=None)
-    def compose(self, overrides: Tuple[str, ...]):
+    def save(self) -> None:
+        if self.cache_path:
+            from .io import atomic_write_json
+
+            atomic_write_json(self.cache_path, {"fingerprint": self.fingerprint, "entries": self.entries})
+
+    def _compose(self, overrides: Tuple[str, ...]):
         from .testing import compose
 
         self.calls += 1
         return compose(list(overrides))
 
-    def try_compose(self, overrides: Tuple[str, ...]):
+    def resolve(self, overrides: Tuple[str, ...], seeds: Sequence[int]) -> Dict:
+        """{"error": str|None, "cell_key", "identities": {seed: id}, "dataset": {...facts}}."""
+        key = json.dumps(list(overrides))
+        entry = self.entries.get(key)
+        if entry is not None and (entry["error"] or all(str(s) in entry["identities"] for s in seeds)):
+            return entry
+        entry = {"error": None, "cell_key": None, "identities": {}, "dataset": {}}
         try:
-            return self.compose(overrides), None
+            cfg = self._compose(overrides)
+            d = cfg.dataset
+            noise = d.get("noise") or {}
+            entry["dataset"] = {
+                "name": str(d.name), "root": str(d.get("root")), "num_classes": d.get("num_classes"),
+                "imbalance_ratio": d.get("imbalance_ratio"), "noise_rate": float(noise.get("rate", 0.0) or 0.0),
+                "noise_mode": str(noise.get("mode", "uniform")), "subset": str(d.get("subset", "all")),
+            }
+            entry["cell_key"] = cell_key(cfg)
+            for seed in seeds:
+                seeded = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+                seeded.seed = int(seed)
+                entry["identities"][str(seed)] = run_identity(seeded)
         except Exception as exc:  # noqa: BLE001 - any composition error makes the row "ref only"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return None, f"{type(exc).__name__}: {first}"
+            text = str(exc).strip()
+            entry["error"] = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+        self.entries[key] = entry
+        return entry
 
 
 def method_registered(name: str) -> bool:
@@ -112,15 +164,11 @@ def method_registered(name: str) -> bool:
     return name in METHODS
 
 
-def dataset_on_disk(cfg) -> bool:
-    name = cfg.dataset.name
-    if name in EMBEDDED_DATASETS:
+def dataset_on_disk(facts: Dict) -> bool:
+    if facts["name"] in EMBEDDED_DATASETS:
         return True
-    try:
-        root = Path(os.path.expanduser(str(cfg.dataset.root)))
-    except Exception:  # noqa: BLE001 - an unresolvable root is not on disk
-        return False
-    return root.is_dir() and any(root.iterdir())
+    root = Path(os.path.expanduser(facts["root"] or ""))
+    return bool(facts["root"]) and root.is_dir() and any(root.iterdir())
 
 
 def dataset_kind(name: str) -> Optional[str]:
@@ -132,32 +180,40 @@ def dataset_kind(name: str) -> Optional[str]:
         return None
 
 
-def smoke_stand_in(cfg) -> Tuple[str, Tuple[str, ...]]:
+def smoke_stand_in(facts: Dict) -> Tuple[str, Tuple[str, ...]]:
     """A synthetic dataset of the same task type and shape, as overrides (DESIGN.md 'Budgets')."""
-    d = cfg.dataset
-    if dataset_kind(d.name) == "attributes":
+    name = facts["name"]
+    if dataset_kind(name) == "attributes":
         return "synthetic_attributes", ("dataset=synthetic_attributes", "dataset.num_train=512", "dataset.num_test=256")
-    classes = int(d.get("num_classes") or KNOWN_CLASSES.get(d.name, 10))
+    classes = int(facts.get("num_classes") or KNOWN_CLASSES.get(name, 10))
     classes = max(2, min(classes, SMOKE_MAX_CLASSES))
-    ratio = d.get("imbalance_ratio")
-    if ratio is None and str(d.name).endswith("_lt"):
+    ratio = facts.get("imbalance_ratio")
+    if ratio is None and name.endswith("_lt"):
         ratio = 256  # ImageNet-LT-like lists: largest/smallest class = 1280/5
-    noise = d.get("noise") or {}
     out = [
         "dataset=synthetic_classes", f"dataset.num_classes={classes}",
         f"dataset.train_per_class={max(8, 1200 // classes)}", f"dataset.test_per_class={max(2, 240 // classes)}",
         f"dataset.imbalance_ratio={'null' if ratio is None else ratio}",
-        f"dataset.noise.rate={float(noise.get('rate', 0.0) or 0.0)}", f"dataset.noise.mode={noise.get('mode', 'uniform')}",
-        f"dataset.subset={d.get('subset', 'all')}",
+        f"dataset.noise.rate={facts['noise_rate']}", f"dataset.noise.mode={facts['noise_mode']}",
+        f"dataset.subset={facts['subset']}",
     ]
     return "synthetic_classes", tuple(out)
 
 
+def _dataset_signature(overrides: Sequence[str]) -> Tuple[str, ...]:
+    """The overrides that decide the dataset: experiment, dataset and dataset.* (cells sharing them share it)."""
+    return tuple(o for o in overrides if _key(o) in ("experiment", "dataset") or _key(o).startswith("dataset."))
+
+
 def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra: Sequence[str] = (),
                composer: Optional[Composer] = None) -> List[Cell]:
-    """Every cell of ``tables`` with its runnability, launch overrides and per-seed identities."""
-    composer = composer or Composer()
+    """Every cell of ``tables`` with its runnability, launch overrides and per-seed identities.
+
+    Paper budget: one composition per cell. Smoke budget: one per distinct dataset (to see whether it is
+    on disk) plus one per cell with its stand-in, if any. Both cached (see :class:`Composer`).
+    """
     dirs = search_dirs_of(extra)
+    composer = composer or Composer(search_dirs=dirs)
     base = (f"budget={budget}", *(SMOKE_TABLE_OVERRIDES if budget == "smoke" else ()), *extra)  # as sweep_command orders them
     cells = []
     for table in tables:
@@ -172,28 +228,24 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                 if missing:
                     cell.reason = f"ref only: {missing}"
                     continue
-                cfg, error = composer.try_compose((*cell.overrides, *base))
-                if cfg is None:
-                    cell.reason = f"ref only: overrides do not compose ({error})"
-                    continue
                 run = cell.overrides
-                if budget == "smoke" and not dataset_on_disk(cfg):
-                    cell.substituted, stand_in = smoke_stand_in(cfg)
-                    run = tuple(dedupe((*cell.overrides, *stand_in)))
-                    cfg, error = composer.try_compose((*run, *base))
-                    if cfg is None:
-                        cell.reason = f"ref only: the smoke stand-in does not compose ({error})"
+                if budget == "smoke":
+                    probe = composer.resolve((*_dataset_signature(cell.overrides), *base), ())
+                    if probe["error"]:
+                        cell.reason = f"ref only: overrides do not compose ({probe['error']})"
                         continue
-                try:
-                    cell.cell_key = cell_key(cfg)
-                    for seed in seeds:
-                        seeded = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-                        seeded.seed = int(seed)
-                        cell.identities[int(seed)] = run_identity(seeded)
-                except Exception as exc:  # noqa: BLE001 - e.g. an interpolation only Hydra's app can resolve
-                    cell.reason = f"ref only: the config does not resolve ({type(exc).__name__}: {exc})"
+                    if not dataset_on_disk(probe["dataset"]):
+                        cell.substituted, stand_in = smoke_stand_in(probe["dataset"])
+                        run = tuple(dedupe((*cell.overrides, *stand_in)))
+                entry = composer.resolve((*run, *base), seeds)
+                if entry["error"]:
+                    what = "the smoke stand-in does not compose" if cell.substituted else "overrides do not compose"
+                    cell.reason = f"ref only: {what} ({entry['error']})"
                     continue
                 cell.runnable, cell.run_overrides = True, run
+                cell.cell_key = entry["cell_key"]
+                cell.identities = {int(s): entry["identities"][str(s)] for s in seeds}
+    composer.save()
     return cells
 
 

@@ -29,7 +29,7 @@ from dcl_runner import tables as registry  # noqa: E402
 from dcl_runner.results import load_runs  # noqa: E402
 from dcl_runner.table_report import TableResult, collect_cell, completed, index_runs, write_table  # noqa: E402
 from dcl_runner.table_runs import (  # noqa: E402
-    launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, search_dirs_of, show, sweep_command,
+    Composer, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, search_dirs_of, show, sweep_command,
 )
 
 
@@ -124,10 +124,11 @@ def main(argv=None) -> int:
     out_dir = Path(args.out or Path(args.output_root) / "tables")
     seeds = list(range(max(1, args.seeds)))
     started = time.time()
-    cells = plan_cells(tables, args.budget, seeds, extra)
+    composer = Composer(out_dir / ".plan_cache.json", search_dirs_of(extra))
+    cells = plan_cells(tables, args.budget, seeds, extra, composer)
     runnable = sum(c.runnable for c in cells)
     print(f"planned {len(cells)} cells of {len(tables)} table(s): {runnable} runnable, {len(cells) - runnable} ref only "
-          f"({time.time() - started:.1f} s)")
+          f"({composer.calls} compositions, {time.time() - started:.1f} s)")
     if not args.collect_only:
         launch(cells, args, extra, out_dir)
         if args.dry_run:
