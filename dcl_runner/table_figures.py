@@ -77,7 +77,7 @@ def attribute_gain(result, out_dir: Path) -> Path:
     fig, ax = _plt().subplots(figsize=(7, 3.8))
     for label, colour in (("DCL", "red"), ("CRL-I", "blue"), ("CLMLE", "green")):
         gain = np.array(t2.row(label).per_attribute, dtype=float) - base
-        ax.plot(levels[order], gain[order], color=colour, label=f"{label} (paper)")
+        ax.plot(levels[order], gain[order], color=colour, marker=".", linewidth=1, label=f"{label} (paper)")
     ce_runs = _runs_of(result, "DeepID2 (CE)")
     drawn_ours = False
     for label, colour in (("DCL", "red"), ("CRL-I", "blue")):
@@ -179,6 +179,7 @@ def per_class(result, out_dir: Path) -> Path:
         recall = (run.get("metrics") or {}).get("per_class_recall") or {}
         axes[1].plot([np.nan if v is None else v for v in recall.values()], label=label)
         norm = _curve(run, "weight_norm")
+        norm = norm if norm is not None else _classifier_norms(run, len(counts))
         if norm is not None:
             axes[2].plot(np.ravel(norm)[-len(counts):], label=label)
             norms += 1
@@ -186,6 +187,21 @@ def per_class(result, out_dir: Path) -> Path:
     axes[1].legend()
     axes[2].set(xlabel="class", ylabel="||w_c||", title="classifier weight norm" + ("" if norms else " (not recorded)"))
     return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+
+
+def _classifier_norms(run: Dict, num_classes: int) -> Optional[np.ndarray]:
+    """||w_c|| of the last [num_classes, d] weight in the run's final checkpoint (the classifier)."""
+    path = Path(run["run_dir"]) / "checkpoints" / "last.pt"
+    if not path.exists():
+        return None
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False).get("model", {})
+    for name in reversed(list(state)):
+        tensor = state[name]
+        if name.endswith("weight") and tensor.ndim == 2 and tensor.shape[0] == num_classes:
+            return tensor.float().norm(dim=1).numpy()
+    return None
 
 
 def _train_counts(run: Dict) -> np.ndarray:
@@ -228,8 +244,44 @@ DRAWERS: Dict[str, Callable] = {
 }
 
 
+# Plotting functions the data-parameters module may provide: called first when importable, with
+# (run folders, output PNG path); any failure falls back to the drawers above.
+EXTERNAL = {
+    "dp.fig1": ("dcl_runner.plots.data_params", ("plot_class_trajectories", "class_trajectories")),
+    "dp.fig4": ("dcl_runner.plots.data_params", ("plot_noisy_instances", "noisy_instances")),
+    "dp.fig5": ("dcl_runner.plots.data_params", ("plot_random_labels", "random_labels")),
+}
+
+
+def _external(result, out_dir: Path) -> Optional[Path]:
+    spec = EXTERNAL.get(result.table.id)
+    run_dirs = [Path(r["run_dir"]) for res in result.cells for r in res.runs]
+    if spec is None or not run_dirs:
+        return None
+    import importlib
+
+    try:
+        module = importlib.import_module(spec[0])
+    except ImportError:
+        return None
+    path = Path(out_dir) / f"{result.table.id}.png"
+    for name in spec[1]:
+        fn = getattr(module, name, None)
+        if callable(fn):
+            try:
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                fn(run_dirs, path)
+                return path if path.exists() else None
+            except Exception:  # noqa: BLE001 - fall back to our own drawing
+                return None
+    return None
+
+
 def draw(result, out_dir: Path) -> Tuple[Optional[Path], Optional[str]]:
     """(path of the PNG, None) or (None, why it was skipped)."""
+    external = _external(result, out_dir)
+    if external is not None:
+        return external, None
     drawer = DRAWERS.get(result.table.id)
     if drawer is None:
         return None, f"no drawing code for {result.table.id}"

@@ -180,22 +180,30 @@ def dataset_kind(name: str) -> Optional[str]:
         return None
 
 
-def smoke_stand_in(facts: Dict) -> Tuple[str, Tuple[str, ...]]:
-    """A synthetic dataset of the same task type and shape, as overrides (DESIGN.md 'Budgets')."""
+def smoke_stand_in(facts: Dict, shot_groups: bool = False) -> Tuple[str, Tuple[str, ...]]:
+    """A synthetic dataset of the same task type and shape, as overrides (DESIGN.md 'Budgets').
+
+    ``shot_groups``: the table reads many / medium / few-shot accuracy, so the stand-in keeps classes with
+    > 100, 20-100 and < 20 training images (20 classes, 150 down to 1, up to 1,000 images).
+    """
     name = facts["name"]
     if dataset_kind(name) == "attributes":
         return "synthetic_attributes", ("dataset=synthetic_attributes", "dataset.num_train=512", "dataset.num_test=256")
     classes = int(facts.get("num_classes") or KNOWN_CLASSES.get(name, 10))
     classes = max(2, min(classes, SMOKE_MAX_CLASSES))
     ratio = facts.get("imbalance_ratio")
+    per_class, test_per_class, cap = max(8, 1200 // classes), max(2, 240 // classes), []
     if ratio is None and name.endswith("_lt"):
-        ratio = 256  # ImageNet-LT-like lists: largest/smallest class = 1280/5
+        ratio = 256  # a long tail defined by file lists (ImageNet-LT): largest/smallest class = 1280/5
+    if shot_groups:
+        classes, per_class, test_per_class, ratio = 20, 150, 6, 150
+        cap = ["dataset.max_train_samples=1000"]
     out = [
         "dataset=synthetic_classes", f"dataset.num_classes={classes}",
-        f"dataset.train_per_class={max(8, 1200 // classes)}", f"dataset.test_per_class={max(2, 240 // classes)}",
+        f"dataset.train_per_class={per_class}", f"dataset.test_per_class={test_per_class}",
         f"dataset.imbalance_ratio={'null' if ratio is None else ratio}",
         f"dataset.noise.rate={facts['noise_rate']}", f"dataset.noise.mode={facts['noise_mode']}",
-        f"dataset.subset={facts['subset']}",
+        f"dataset.subset={facts['subset']}", *cap,
     ]
     return "synthetic_classes", tuple(out)
 
@@ -214,7 +222,7 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
     """
     dirs = search_dirs_of(extra)
     composer = composer or Composer(search_dirs=dirs)
-    base = (f"budget={budget}", *(SMOKE_TABLE_OVERRIDES if budget == "smoke" else ()), *extra)  # as sweep_command orders them
+    base = (f"budget={budget}", *extra)  # as sweep_command orders them
     cells = []
     for table in tables:
         for row in table.rows:
@@ -230,13 +238,15 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                     continue
                 run = cell.overrides
                 if budget == "smoke":
+                    run = (*cell.overrides, *SMOKE_TABLE_OVERRIDES)
                     probe = composer.resolve((*_dataset_signature(cell.overrides), *base), ())
                     if probe["error"]:
                         cell.reason = f"ref only: overrides do not compose ({probe['error']})"
                         continue
                     if not dataset_on_disk(probe["dataset"]):
-                        cell.substituted, stand_in = smoke_stand_in(probe["dataset"])
-                        run = tuple(dedupe((*cell.overrides, *stand_in)))
+                        shots = any(c.metric.endswith("_shot") for c in table.columns)
+                        cell.substituted, stand_in = smoke_stand_in(probe["dataset"], shots)
+                        run = tuple(dedupe((*run, *stand_in)))
                 entry = composer.resolve((*run, *base), seeds)
                 if entry["error"]:
                     what = "the smoke stand-in does not compose" if cell.substituted else "overrides do not compose"
@@ -311,9 +321,8 @@ def launcher_overrides(name: str) -> List[str]:
 
 def sweep_command(sweep: Sequence[str], budget: str, extra: Sequence[str], output_root: str, sweep_dir: str,
                   launcher: Sequence[str]) -> List[str]:
-    smoke = list(SMOKE_TABLE_OVERRIDES) if budget == "smoke" else []
     return [
-        sys.executable, "-m", "dcl_runner", "-m", *sweep, f"budget={budget}", *smoke, *extra,
+        sys.executable, "-m", "dcl_runner", "-m", *sweep, f"budget={budget}", *extra,
         "trainer.progress=false", f"output_root={output_root}", f"hydra.sweep.dir={sweep_dir}", *launcher,
     ]
 
