@@ -158,13 +158,17 @@ def load_run(run_dir: str | Path) -> Dict[str, Any]:
     return record
 
 
+def load_records(root: str | Path | Iterable[str | Path]) -> List[Dict[str, Any]]:
+    """Every run folder under ``root`` (or under each of several roots) as a plain record."""
+    roots = [root] if isinstance(root, (str, Path)) else list(root)
+    return [load_run(d) for d in sorted({d for r in roots for d in find_run_dirs(r)})]
+
+
 def load_runs(root: str | Path | Iterable[str | Path]) -> "pd.DataFrame":  # noqa: F821
-    """Every run folder under ``root`` (or under each of several roots) as a DataFrame."""
+    """Every run folder under ``root`` (or under each of several roots) as a DataFrame, one row per folder."""
     import pandas as pd
 
-    roots = [root] if isinstance(root, (str, Path)) else list(root)
-    dirs = sorted({d for r in roots for d in find_run_dirs(r)})
-    records = [load_run(d) for d in dirs]
+    records = load_records(root)
     columns = ["run_dir", "status", "reason", "identity", "cell_key", "seed", "metrics", "metrics_at_epoch", "overrides"]
     return pd.DataFrame.from_records(records, columns=None if records else columns)
 

@@ -26,7 +26,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dcl_runner import tables as registry  # noqa: E402
-from dcl_runner.results import load_runs  # noqa: E402
+from dcl_runner.results import load_records  # noqa: E402
 from dcl_runner.table_report import TableResult, collect_cell, completed, index_runs, write_table  # noqa: E402
 from dcl_runner.table_runs import (  # noqa: E402
     Composer, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, search_dirs_of, show, sweep_command,
@@ -69,7 +69,7 @@ def list_tables(extra) -> None:
 
 
 def launch(cells, args, extra, out_dir: Path) -> None:
-    index = index_runs(load_runs(args.output_root).to_dict("records"))
+    index = index_runs(load_records(args.output_root))
     jobs, seen, done = [], set(), 0
     for cell in cells:
         if not cell.runnable:
@@ -103,7 +103,7 @@ def launch(cells, args, extra, out_dir: Path) -> None:
         started = time.time()
         with open(log, "w") as fh:
             rc = subprocess.run(command, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
-        status = "ok" if rc == 0 else f"exit code {rc} (some runs failed; see {log})"
+        status = "done (a run that failed says so in the table)" if rc == 0 else f"exit code {rc}: some runs failed, see {log}"
         print(f"    {time.time() - started:.0f} s, {status}", flush=True)
 
 
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         launch(cells, args, extra, out_dir)
         if args.dry_run:
             return 0
-    index = index_runs(load_runs(args.output_root).to_dict("records"))
+    index = index_runs(load_records(args.output_root))
     from dcl_runner import table_figures
 
     for table in tables:

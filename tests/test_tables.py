@@ -252,8 +252,14 @@ def test_collect_reports_complete_failed_missing_and_skips_completed(conf_dir, t
 def test_load_runs_is_tolerant(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "metrics.json").write_text("{not json")
-    frame = load_runs(tmp_path)
-    assert list(frame["status"]) == ["unreadable"]
+    done = _fabricate(tmp_path, ["budget=smoke"], 3, "completed", {"mA": 61.5}, name="done")
+    _fabricate(tmp_path, ["budget=smoke"], 4, "incomplete", name="partial")
+    frame = load_runs(tmp_path).set_index("run_dir")
+    assert frame.loc[str(tmp_path / "broken"), "status"] == "unreadable"
+    assert frame.loc[str(tmp_path / "runs" / "partial"), "status"] == "incomplete"
+    row = frame.loc[str(done)]
+    assert row["status"] == "completed" and row["m.mA"] == 61.5 and row["seed"] == 3
+    assert row["identity"] == run_identity(compose(["budget=smoke", "seed=3"]))
     assert load_runs(tmp_path / "nothing").empty
     assert load_run(tmp_path / "broken")["identity"] is None
 
