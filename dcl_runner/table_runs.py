@@ -7,6 +7,7 @@ overrides compose. Checks are ordered cheapest first: the method registry, then 
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -125,6 +126,34 @@ class Composer:
             atomic_write_json(self.cache_path, {"fingerprint": self.fingerprint, "entries": self.entries})
 
     def _compose(self, overrides: Tuple[str, ...]):
+        """Hydra composes the group selections (once per distinct set); plain ``key=value`` overrides
+        are then applied to a copy, parsed by Hydra's override grammar, in command-line order. Anything
+        else (``+key``, ``~key``, ``hydra.*``, ``group/sub=``) goes through Hydra as is."""
+        import copy
+
+        from omegaconf import open_dict
+
+        groups, values = [], []
+        for item in overrides:
+            key = _key(item)
+            plain = key and key not in GROUPS and not key.startswith(("hydra", "+", "~")) and "/" not in key
+            (values if plain else groups).append(item)
+        base = self._compose_groups(tuple(groups))
+        if base is None or not values:
+            return base if base is not None else self._compose_groups(tuple(overrides))
+        cfg = copy.deepcopy(base)
+        for parsed in _parse_overrides(values):
+            key = parsed.key_or_group
+            parent_key, _, leaf = key.rpartition(".")
+            parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+            if not OmegaConf.is_dict(parent) or leaf not in parent:
+                raise KeyError(f"Could not override '{key}': the key is not in the composed config")
+            with open_dict(cfg):
+                OmegaConf.update(cfg, key, parsed.value(), merge=False)
+        return cfg
+
+    @functools.lru_cache(maxsize=None)
+    def _compose_groups(self, overrides: Tuple[str, ...]):
         from .testing import compose
 
         self.calls += 1
@@ -156,6 +185,12 @@ class Composer:
             entry["error"] = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
         self.entries[key] = entry
         return entry
+
+
+def _parse_overrides(items: Sequence[str]):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create().parse_overrides(list(items))
 
 
 def method_registered(name: str) -> bool:

@@ -311,3 +311,17 @@ def test_synthetic_classes_is_long_tailed_with_a_balanced_test_set():
     # classes differ on average: the class-mean images are not all alike
     means = np.stack([bundle.test.images[bundle.test.targets == c].astype(float).mean(0) for c in range(5)])
     assert np.abs(means[0] - means[1]).mean() > 2.0
+
+
+def test_planning_composition_equals_hydras():
+    from dcl_runner.table_runs import Composer
+
+    composer = Composer()
+    for overrides in (
+        ("budget=smoke", "dataset.max_train_samples=256", "trainer.device=cpu", "scheduler=concave", "scheduler.lam=0.9"),
+        ("dataset=synthetic_classes", "dataset.imbalance_ratio=null", "dataset.noise.rate=0.2", "budget=smoke", "seed=2"),
+    ):
+        assert OmegaConf.to_yaml(composer._compose(overrides)) == OmegaConf.to_yaml(compose(list(overrides)))
+    assert composer.calls == 2  # one Hydra composition per distinct set of group selections
+    entry = composer.resolve(("method=ce", "method.no_such_option=1"), (0,))
+    assert "no_such_option" in entry["error"] and not entry["identities"]
