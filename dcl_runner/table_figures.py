@@ -1,0 +1,294 @@
+"""The papers' figures as PNGs, drawn from the schedulers' code, dcl.t2's paper values and run folders
+(``history.csv``, ``curves/*.npy``, ``metrics.json``). A figure whose runs do not exist yet is skipped
+with the reason, never an error.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .results import load_history
+from .tables import PAPER_ATTRIBUTES, PAPER_LEVELS, celeba_name
+
+
+class Skip(Exception):
+    """The figure cannot be drawn yet; the message says why."""
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _runs_of(result, label: str) -> List[Dict]:
+    return [run for res in result.cells if res.cell.row.label == label for run in res.runs]
+
+
+def _save(fig, out_dir: Path, table_id: str, smoke: bool) -> Path:
+    if smoke:
+        fig.suptitle("smoke budget: a plumbing check, not results", fontsize=8, color="darkred")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{table_id}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return path
+
+
+def _curve(run: Dict, *words: str) -> Optional[np.ndarray]:
+    """The first curves/*.npy of a run whose name contains all ``words``."""
+    folder = Path(run["run_dir"]) / "curves"
+    for path in sorted(folder.glob("*.npy")) if folder.exists() else []:
+        if all(w in path.stem for w in words):
+            return np.load(path)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+def scheduler_curves(result, out_dir: Path) -> Path:
+    """DCL Figure 1: the four scheduler functions (eqs. 1-4) over L = 300 epochs."""
+    from .schedulers import composite, concave, convex, linear
+
+    L = 300
+    epochs = np.arange(L + 1)
+    fig, ax = _plt().subplots(figsize=(5, 3.5))
+    for name, fn in (("convex (eq. 1)", convex), ("linear (eq. 2)", linear), ("concave λ=0.99 (eq. 3)", concave),
+                     ("composite (eq. 4)", composite)):
+        ax.plot(epochs, [fn(float(e), float(L)) for e in epochs], label=name)
+    ax.set(xlabel="epoch l (L = 300)", ylabel="SF(l)", title="DCL scheduler functions")
+    ax.legend()
+    return _save(fig, out_dir, result.table.id, False)
+
+
+def attribute_gain(result, out_dir: Path) -> Path:
+    """DCL Figure 4: per-attribute mA gain over CE vs imbalance level (paper: from Table 2)."""
+    from .tables import REGISTRY
+
+    t2 = REGISTRY["dcl.t2"]
+    base = np.array(t2.row("DeepID2 (CE)").per_attribute, dtype=float)
+    levels = np.array(PAPER_LEVELS)
+    order = np.argsort(levels, kind="stable")
+    fig, ax = _plt().subplots(figsize=(7, 3.8))
+    for label, colour in (("DCL", "red"), ("CRL-I", "blue"), ("CLMLE", "green")):
+        gain = np.array(t2.row(label).per_attribute, dtype=float) - base
+        ax.plot(levels[order], gain[order], color=colour, marker=".", linewidth=1, label=f"{label} (paper)")
+    ce_runs = _runs_of(result, "DeepID2 (CE)")
+    drawn_ours = False
+    for label, colour in (("DCL", "red"), ("CRL-I", "blue")):
+        runs = _runs_of(result, label)
+        if not runs or not ce_runs:
+            continue
+        ours = _mean_attributes(runs) - _mean_attributes(ce_runs)
+        ax.plot(levels[order], ours[order], color=colour, linestyle="--", marker=".", label=f"{label} (ours)")
+        drawn_ours = True
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set(xlabel="imbalance level (majority rate - 50%)", ylabel="mA gain over CE (%)",
+           title="Per-attribute gain over DeepID2 (CE)" + ("" if drawn_ours else " — paper only, no runs yet"))
+    ax.legend(fontsize=7)
+    return _save(fig, out_dir, result.table.id, result.budget == "smoke" and drawn_ours)
+
+
+def _mean_attributes(runs: List[Dict]) -> np.ndarray:
+    rows = []
+    for run in runs:
+        per = (run.get("metrics") or {}).get("per_attribute_mA") or {}
+        rows.append([per.get(celeba_name(a), np.nan) for a in PAPER_ATTRIBUTES])
+    return np.nanmean(np.array(rows, dtype=float), axis=0)
+
+
+def class_parameters(result, out_dir: Path) -> Path:
+    """DP Figure 1 (left): class-parameter trajectories of 4 classes, mean ± std over runs."""
+    runs = result.cells[0].runs if result.cells else []
+    curves = [c for c in (_curve(r, "class") for r in runs) if c is not None and c.ndim == 2]
+    if not curves:
+        raise Skip("no completed data_params run with a curves/*class*.npy [epochs, classes] array")
+    stack = np.stack(curves)  # [runs, epochs, classes]
+    classes = np.random.default_rng(0).choice(stack.shape[2], size=min(4, stack.shape[2]), replace=False)
+    fig, ax = _plt().subplots(figsize=(5, 3.5))
+    epochs = np.arange(1, stack.shape[1] + 1)
+    for c in classes:
+        mean, std = stack[:, :, c].mean(0), stack[:, :, c].std(0)
+        ax.plot(epochs, mean, label=f"class {c}")
+        ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
+    ax.set(xlabel="epoch", ylabel="class parameter", title=f"Class curriculum ({len(curves)} runs)")
+    ax.legend(fontsize=7)
+    return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+
+
+def noisy_instances(result, out_dir: Path) -> Path:
+    """DP Figure 4: mean instance parameter of clean vs noisy samples; % corrupt in the top 40%."""
+    runs = result.cells[0].runs if result.cells else []
+    for run in runs:
+        curve = _curve(run, "instance")
+        meta = Path(run["run_dir"]) / "data_meta.npz"
+        if curve is None or curve.ndim != 2 or not meta.exists():
+            continue
+        noisy = np.load(meta).get("noisy_mask") if "noisy_mask" in np.load(meta).files else None
+        if noisy is None or len(noisy) != curve.shape[1]:
+            continue
+        noisy = noisy.astype(bool)
+        epochs = np.arange(1, curve.shape[0] + 1)
+        top = max(1, int(0.4 * curve.shape[1]))
+        share = [100.0 * noisy[np.argsort(-row)[:top]].mean() for row in curve]
+        fig, (a, b) = _plt().subplots(1, 2, figsize=(9, 3.5))
+        a.plot(epochs, curve[:, ~noisy].mean(1), label="clean")
+        a.plot(epochs, curve[:, noisy].mean(1), label="noisy")
+        a.set(xlabel="epoch", ylabel="mean instance parameter")
+        a.legend()
+        b.plot(epochs, share)
+        b.set(xlabel="epoch", ylabel="% corrupt in top 40%", ylim=(0, 100))
+        return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+    raise Skip("no completed noisy data_params run with curves/*instance*.npy [epochs, samples] and data_meta.npz noisy_mask")
+
+
+def random_labels(result, out_dir: Path) -> Path:
+    """DP sec. 3.5 figure: training accuracy with all labels random, baseline vs class parameters."""
+    fig, ax = _plt().subplots(figsize=(5, 3.5))
+    drawn = 0
+    for res in result.cells:
+        for run in res.runs[:1]:
+            hist = load_history(run["run_dir"])
+            if "train_acc" in hist:
+                ax.plot(hist["epoch"], hist["train_acc"], label=res.cell.row.label)
+                drawn += 1
+    if not drawn:
+        _plt().close(fig)
+        raise Skip("no completed run of the random-label experiment with train_acc in history.csv")
+    ax.set(xlabel="epoch", ylabel="training accuracy (%)", title="All labels random")
+    ax.legend()
+    return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+
+
+def per_class(result, out_dir: Path) -> Path:
+    """Two-head Figure 3: per-class train counts, recall, and classifier weight norm (CE vs ours)."""
+    runs = {res.cell.row.label: res.runs[0] for res in result.cells if res.runs}
+    if not runs:
+        raise Skip("no completed CE or two-head run on CIFAR-100-LT β=100")
+    counts = _train_counts(next(iter(runs.values())))
+    fig, axes = _plt().subplots(1, 3, figsize=(12, 3.5))
+    axes[0].bar(np.arange(len(counts)), counts)
+    axes[0].set(xlabel="class", ylabel="training images", title="train counts")
+    norms = 0
+    for label, run in runs.items():
+        recall = (run.get("metrics") or {}).get("per_class_recall") or {}
+        axes[1].plot([np.nan if v is None else v for v in recall.values()], label=label)
+        norm = _curve(run, "weight_norm")
+        norm = norm if norm is not None else _classifier_norms(run, len(counts))
+        if norm is not None:
+            axes[2].plot(np.ravel(norm)[-len(counts):], label=label)
+            norms += 1
+    axes[1].set(xlabel="class", ylabel="recall (%)", title="per-class recall")
+    axes[1].legend()
+    axes[2].set(xlabel="class", ylabel="||w_c||", title="classifier weight norm" + ("" if norms else " (not recorded)"))
+    return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+
+
+def _classifier_norms(run: Dict, num_classes: int) -> Optional[np.ndarray]:
+    """||w_c|| of the last [num_classes, d] weight in the run's final checkpoint (the classifier)."""
+    path = Path(run["run_dir"]) / "checkpoints" / "last.pt"
+    if not path.exists():
+        return None
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False).get("model", {})
+    for name in reversed(list(state)):
+        tensor = state[name]
+        if name.endswith("weight") and tensor.ndim == 2 and tensor.shape[0] == num_classes:
+            return tensor.float().norm(dim=1).numpy()
+    return None
+
+
+def _train_counts(run: Dict) -> np.ndarray:
+    from omegaconf import OmegaConf
+
+    from .data import build_data
+
+    cfg = OmegaConf.load(Path(run["run_dir"]) / ".hydra" / "config.yaml")
+    return build_data(cfg.dataset, int(cfg.seed)).task().train_counts
+
+
+def clusters(result, out_dir: Path) -> Path:
+    """Two-head Figure 4: accuracy vs cluster number u (CDH only) and by clustering strategy."""
+    u_points: List[Tuple[int, float]] = []
+    strategies: List[Tuple[str, float]] = []
+    for res in result.cells:
+        if res.mean is None:
+            continue
+        label = res.cell.row.label
+        if label.startswith("u="):
+            u_points.append((int(label[2:]), res.mean))
+        else:
+            strategies.append((label.split("=", 1)[1], res.mean))
+    if not u_points and not strategies:
+        raise Skip("no completed two-head run with a cluster number or clustering strategy")
+    fig, (a, b) = _plt().subplots(1, 2, figsize=(9, 3.5))
+    if u_points:
+        u_points.sort()
+        a.plot([u for u, _ in u_points], [v for _, v in u_points], marker="o")
+    a.set(xlabel="cluster number u", ylabel="top-1 (%)", title="CDH only")
+    if strategies:
+        b.bar([s for s, _ in strategies], [v for _, v in strategies])
+    b.set(ylabel="top-1 (%)", title="clustering strategy")
+    return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+
+
+DRAWERS: Dict[str, Callable] = {
+    "dcl.fig1": scheduler_curves, "dcl.fig4": attribute_gain, "dp.fig1": class_parameters, "dp.fig4": noisy_instances,
+    "dp.fig5": random_labels, "th.fig3": per_class, "th.fig4": clusters,
+}
+
+
+# Plotting functions the data-parameters module may provide: called first when importable, with
+# (run folders, output PNG path); any failure falls back to the drawers above.
+EXTERNAL = {
+    "dp.fig1": ("dcl_runner.plots.data_params", ("plot_class_trajectories", "class_trajectories")),
+    "dp.fig4": ("dcl_runner.plots.data_params", ("plot_noisy_instances", "noisy_instances")),
+    "dp.fig5": ("dcl_runner.plots.data_params", ("plot_random_labels", "random_labels")),
+}
+
+
+def _external(result, out_dir: Path) -> Optional[Path]:
+    spec = EXTERNAL.get(result.table.id)
+    run_dirs = [Path(r["run_dir"]) for res in result.cells for r in res.runs]
+    if spec is None or not run_dirs:
+        return None
+    import importlib
+
+    try:
+        module = importlib.import_module(spec[0])
+    except ImportError:
+        return None
+    path = Path(out_dir) / f"{result.table.id}.png"
+    for name in spec[1]:
+        fn = getattr(module, name, None)
+        if callable(fn):
+            try:
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                fn(run_dirs, path)
+                return path if path.exists() else None
+            except Exception:  # noqa: BLE001 - fall back to our own drawing
+                return None
+    return None
+
+
+def draw(result, out_dir: Path) -> Tuple[Optional[Path], Optional[str]]:
+    """(path of the PNG, None) or (None, why it was skipped)."""
+    external = _external(result, out_dir)
+    if external is not None:
+        return external, None
+    drawer = DRAWERS.get(result.table.id)
+    if drawer is None:
+        return None, f"no drawing code for {result.table.id}"
+    try:
+        return drawer(result, Path(out_dir)), None
+    except Skip as exc:
+        blocked = [r.cell.reason for r in result.cells if not r.cell.runnable]
+        if blocked and len(blocked) == len(result.cells):
+            return None, f"{exc} ({blocked[0]})"
+        return None, str(exc)

@@ -1,0 +1,367 @@
+"""From the table registry to runs: which cells can run, their configs and identities, the smoke
+stand-in datasets, and the Hydra multirun sweeps that launch what is missing.
+
+A cell (row x column of ``dcl_runner.tables``) is runnable when its method is registered and its
+overrides compose. Checks are ordered cheapest first: the method registry, then the existence of every
+``group=option`` YAML, and only then a (cached) Hydra composition.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from omegaconf import OmegaConf
+
+from . import CONFIG_DIR
+from .results import cell_key, run_identity
+from .tables import Column, Row, Table
+
+GROUPS = ("dataset", "backbone", "method", "scheduler", "experiment", "budget")
+# datasets generated or bundled in code: always "on disk"
+EMBEDDED_DATASETS = {"synthetic_attributes", "synthetic_classes", "digits_lt"}
+# class counts of multi-class datasets whose config does not say (for the smoke stand-in's shape)
+KNOWN_CLASSES = {
+    "cifar10": 10, "cifar10_lt": 10, "cifar100": 100, "cifar100_lt": 100, "tiny_imagenet_lt": 200,
+    "imagenet_lt": 1000, "imagenet": 1000, "webvision": 1000, "mnist": 10, "fashion_mnist": 10, "svhn": 10,
+}
+SMOKE_MAX_CLASSES = 100
+# smaller still than budget=smoke: a table has many rows (see docs/tables.md)
+SMOKE_TABLE_OVERRIDES = ("dataset.max_train_samples=256", "dataset.max_eval_samples=128")
+LAUNCHERS = {
+    "basic": (None, "hydra/launcher=basic"),
+    "joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra/launcher=joblib"),
+    "submitit": ("hydra_plugins.hydra_submitit_launcher", "hydra/launcher=submitit_slurm"),
+}
+
+
+@dataclass
+class Cell:
+    table: Table
+    row: Row
+    column: Column
+    overrides: Tuple[str, ...]                 # the cell's own (registry) overrides
+    runnable: bool = False
+    reason: str = ""                           # why not runnable ("ref only: ...")
+    run_overrides: Tuple[str, ...] = ()        # what is launched (with the smoke stand-in, if any)
+    substituted: Optional[str] = None          # the stand-in dataset name in smoke mode
+    cell_key: Optional[str] = None
+    identities: Dict[int, str] = field(default_factory=dict)  # seed -> run identity
+
+    @property
+    def paper(self):
+        return self.row.paper.get(self.column.id)
+
+
+def _option_file(group: str, option: str, search_dirs: Sequence[Path]) -> Optional[Path]:
+    for base in (CONFIG_DIR, *search_dirs):
+        path = Path(base) / group / f"{option}.yaml"
+        if path.exists():
+            return path
+    return None
+
+
+def search_dirs_of(extra: Sequence[str]) -> List[Path]:
+    """Folders added by a ``hydra.searchpath=[file://...]`` override among ``extra``."""
+    dirs = []
+    for item in extra:
+        if item.startswith("hydra.searchpath="):
+            for part in item.split("=", 1)[1].strip("[]").split(","):
+                part = part.strip().strip("'\"")
+                if part.startswith("file://"):
+                    dirs.append(Path(part[len("file://"):]))
+    return dirs
+
+
+def missing_option(overrides: Sequence[str], search_dirs: Sequence[Path]) -> Optional[str]:
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key in GROUPS and value and _option_file(key, value, search_dirs) is None:
+            return f"conf/{key}/{value}.yaml does not exist"
+    return None
+
+
+def conf_fingerprint(search_dirs: Sequence[Path] = ()) -> str:
+    """A hash of every YAML under conf/ (and extra search paths): a composition cache is valid while it holds."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for base in (CONFIG_DIR, *search_dirs):
+        for path in sorted(Path(base).rglob("*.yaml")):
+            digest.update(str(path.relative_to(base)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class Composer:
+    """Compositions reduced to what planning needs, cached in memory and (optionally) on disk.
+
+    A Hydra compose costs 0.2-0.5 s; a table has dozens of cells. Each distinct override set is composed
+    once; with ``cache_path`` the results (composability, identities per seed, dataset facts) are kept
+    in a JSON file keyed by a fingerprint of conf/, so re-running or collecting a table composes nothing.
+    """
+
+    def __init__(self, cache_path: Optional[Path] = None, search_dirs: Sequence[Path] = ()) -> None:
+        self.calls = 0
+        self.cache_path = Path(cache_path) if cache_path else None
+        self.fingerprint = conf_fingerprint(search_dirs)
+        self.entries: Dict[str, Dict] = {}
+        if self.cache_path and self.cache_path.exists():
+            try:
+                data = json.loads(self.cache_path.read_text())
+                if data.get("fingerprint") == self.fingerprint:
+                    self.entries = data.get("entries", {})
+            except (OSError, ValueError):
+                pass
+
+    def save(self) -> None:
+        if self.cache_path:
+            from .io import atomic_write_json
+
+            atomic_write_json(self.cache_path, {"fingerprint": self.fingerprint, "entries": self.entries})
+
+    def _compose(self, overrides: Tuple[str, ...]):
+        """Hydra composes the group selections (once per distinct set); plain ``key=value`` overrides
+        are then applied to a copy, parsed by Hydra's override grammar, in command-line order. Anything
+        else (``+key``, ``~key``, ``hydra.*``, ``group/sub=``) goes through Hydra as is."""
+        import copy
+
+        from omegaconf import open_dict
+
+        groups, values = [], []
+        for item in overrides:
+            key = _key(item)
+            plain = key and key not in GROUPS and not key.startswith(("hydra", "+", "~")) and "/" not in key
+            (values if plain else groups).append(item)
+        base = self._compose_groups(tuple(groups))
+        if base is None or not values:
+            return base if base is not None else self._compose_groups(tuple(overrides))
+        cfg = copy.deepcopy(base)
+        for parsed in _parse_overrides(values):
+            key = parsed.key_or_group
+            parent_key, _, leaf = key.rpartition(".")
+            parent = OmegaConf.select(cfg, parent_key) if parent_key else cfg
+            if not OmegaConf.is_dict(parent) or leaf not in parent:
+                raise KeyError(f"Could not override '{key}': the key is not in the composed config")
+            with open_dict(cfg):
+                OmegaConf.update(cfg, key, parsed.value(), merge=False)
+        return cfg
+
+    @functools.lru_cache(maxsize=None)
+    def _compose_groups(self, overrides: Tuple[str, ...]):
+        from .testing import compose
+
+        self.calls += 1
+        return compose(list(overrides))
+
+    def resolve(self, overrides: Tuple[str, ...], seeds: Sequence[int]) -> Dict:
+        """{"error": str|None, "cell_key", "identities": {seed: id}, "dataset": {...facts}}."""
+        key = json.dumps(list(overrides))
+        entry = self.entries.get(key)
+        if entry is not None and (entry["error"] or all(str(s) in entry["identities"] for s in seeds)):
+            return entry
+        entry = {"error": None, "cell_key": None, "identities": {}, "dataset": {}}
+        try:
+            cfg = self._compose(overrides)
+            d = cfg.dataset
+            noise = d.get("noise") or {}
+            entry["dataset"] = {
+                "name": str(d.name), "root": str(d.get("root")), "num_classes": d.get("num_classes"),
+                "imbalance_ratio": d.get("imbalance_ratio"), "noise_rate": float(noise.get("rate", 0.0) or 0.0),
+                "noise_mode": str(noise.get("mode", "uniform")), "subset": str(d.get("subset", "all")),
+            }
+            entry["cell_key"] = cell_key(cfg)
+            for seed in seeds:
+                seeded = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+                seeded.seed = int(seed)
+                entry["identities"][str(seed)] = run_identity(seeded)
+        except Exception as exc:  # noqa: BLE001 - any composition error makes the row "ref only"
+            text = str(exc).strip()
+            entry["error"] = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+        self.entries[key] = entry
+        return entry
+
+
+def _parse_overrides(items: Sequence[str]):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create().parse_overrides(list(items))
+
+
+def method_registered(name: str) -> bool:
+    from .methods import METHODS
+
+    return name in METHODS
+
+
+def dataset_on_disk(facts: Dict) -> bool:
+    if facts["name"] in EMBEDDED_DATASETS:
+        return True
+    root = Path(os.path.expanduser(facts["root"] or ""))
+    return bool(facts["root"]) and root.is_dir() and any(root.iterdir())
+
+
+def dataset_kind(name: str) -> Optional[str]:
+    from .data import DATASETS
+
+    try:
+        return DATASETS.get(name).kind
+    except KeyError:
+        return None
+
+
+def smoke_stand_in(facts: Dict, shot_groups: bool = False) -> Tuple[str, Tuple[str, ...]]:
+    """A synthetic dataset of the same task type and shape, as overrides (DESIGN.md 'Budgets').
+
+    ``shot_groups``: the table reads many / medium / few-shot accuracy, so the stand-in keeps classes with
+    > 100, 20-100 and < 20 training images (20 classes, 150 down to 1, up to 1,000 images).
+    """
+    name = facts["name"]
+    if dataset_kind(name) == "attributes":
+        return "synthetic_attributes", ("dataset=synthetic_attributes", "dataset.num_train=512", "dataset.num_test=256")
+    classes = int(facts.get("num_classes") or KNOWN_CLASSES.get(name, 10))
+    classes = max(2, min(classes, SMOKE_MAX_CLASSES))
+    ratio = facts.get("imbalance_ratio")
+    per_class, test_per_class, cap = max(8, 1200 // classes), max(2, 240 // classes), []
+    if ratio is None and name.endswith("_lt"):
+        ratio = 256  # a long tail defined by file lists (ImageNet-LT): largest/smallest class = 1280/5
+    if shot_groups:
+        classes, per_class, test_per_class, ratio = 20, 150, 6, 150
+        cap = ["dataset.max_train_samples=1000"]
+    out = [
+        "dataset=synthetic_classes", f"dataset.num_classes={classes}",
+        f"dataset.train_per_class={per_class}", f"dataset.test_per_class={test_per_class}",
+        f"dataset.imbalance_ratio={'null' if ratio is None else ratio}",
+        f"dataset.noise.rate={facts['noise_rate']}", f"dataset.noise.mode={facts['noise_mode']}",
+        f"dataset.subset={facts['subset']}", *cap,
+    ]
+    return "synthetic_classes", tuple(out)
+
+
+def _dataset_signature(overrides: Sequence[str]) -> Tuple[str, ...]:
+    """The overrides that decide the dataset: experiment, dataset and dataset.* (cells sharing them share it)."""
+    return tuple(o for o in overrides if _key(o) in ("experiment", "dataset") or _key(o).startswith("dataset."))
+
+
+def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra: Sequence[str] = (),
+               composer: Optional[Composer] = None) -> List[Cell]:
+    """Every cell of ``tables`` with its runnability, launch overrides and per-seed identities.
+
+    Paper budget: one composition per cell. Smoke budget: one per distinct dataset (to see whether it is
+    on disk) plus one per cell with its stand-in, if any. Both cached (see :class:`Composer`).
+    """
+    dirs = search_dirs_of(extra)
+    composer = composer or Composer(search_dirs=dirs)
+    base = (f"budget={budget}", *extra)  # as sweep_command orders them
+    cells = []
+    for table in tables:
+        for row in table.rows:
+            for column in table.columns:
+                cell = Cell(table, row, column, row.cell_overrides(column))
+                cells.append(cell)
+                if not method_registered(row.method):
+                    cell.reason = f"ref only: method '{row.method}' is not in the runner"
+                    continue
+                missing = missing_option(cell.overrides, dirs)
+                if missing:
+                    cell.reason = f"ref only: {missing}"
+                    continue
+                run = cell.overrides
+                if budget == "smoke":
+                    run = (*cell.overrides, *SMOKE_TABLE_OVERRIDES)
+                    probe = composer.resolve((*_dataset_signature(cell.overrides), *base), ())
+                    if probe["error"]:
+                        cell.reason = f"ref only: overrides do not compose ({probe['error']})"
+                        continue
+                    if not dataset_on_disk(probe["dataset"]):
+                        shots = any(c.metric.endswith("_shot") for c in table.columns)
+                        cell.substituted, stand_in = smoke_stand_in(probe["dataset"], shots)
+                        run = tuple(dedupe((*run, *stand_in)))
+                entry = composer.resolve((*run, *base), seeds)
+                if entry["error"]:
+                    what = "the smoke stand-in does not compose" if cell.substituted else "overrides do not compose"
+                    cell.reason = f"ref only: {what} ({entry['error']})"
+                    continue
+                cell.runnable, cell.run_overrides = True, run
+                cell.cell_key = entry["cell_key"]
+                cell.identities = {int(s): entry["identities"][str(s)] for s in seeds}
+    composer.save()
+    return cells
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps: the fewest Hydra multiruns covering exactly the missing (overrides, seed) jobs
+# ---------------------------------------------------------------------------------------------
+def _key(item: str) -> str:
+    return item.partition("=")[0]
+
+
+def dedupe(overrides: Sequence[str]) -> List[str]:
+    """One override per key, the last one winning (as Hydra applies them), in first-seen key order."""
+    last = {_key(i): i for i in overrides}
+    return [last[k] for k in dict.fromkeys(_key(i) for i in overrides)]
+
+
+def pack_sweeps(jobs: Sequence[Tuple[Tuple[str, ...], int]]) -> List[List[str]]:
+    """Merge jobs into cartesian-product sweeps (``key=a,b``) that cover exactly those jobs.
+
+    Two sweeps merge when they have the same keys and differ in the values of exactly one key; this is
+    repeated until nothing merges. Seeds are a key like any other.
+    """
+    sweeps: List[Tuple[Tuple[str, ...], Dict[str, Tuple[str, ...]]]] = []
+    for overrides, seed in jobs:
+        values = {_key(i): (i.partition("=")[2],) for i in dedupe([*overrides, f"seed={seed}"])}
+        sweeps.append((tuple(values), values))
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(sweeps)):
+            for j in range(i + 1, len(sweeps)):
+                (ki, vi), (kj, vj) = sweeps[i], sweeps[j]
+                if set(ki) != set(kj):
+                    continue
+                differ = [k for k in ki if set(vi[k]) != set(vj[k])]
+                if len(differ) == 1:
+                    k = differ[0]
+                    vi[k] = tuple(dict.fromkeys((*vi[k], *vj[k])))
+                    del sweeps[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [[f"{k}={','.join(v[k])}" for k in keys] for keys, v in sweeps]
+
+
+def launcher_overrides(name: str) -> List[str]:
+    """``hydra/launcher=...`` for basic / joblib / submitit; a clear error when the plugin is missing."""
+    if name not in LAUNCHERS:
+        raise SystemExit(f"--launcher {name}: choose one of {', '.join(LAUNCHERS)}")
+    module, override = LAUNCHERS[name]
+    if module:
+        import importlib.util
+
+        if importlib.util.find_spec(module) is None:
+            package = "hydra-joblib-launcher" if name == "joblib" else "hydra-submitit-launcher"
+            raise SystemExit(
+                f"--launcher {name} needs the Hydra plugin '{package}', which is not installed.\n"
+                f"Install it with: pip install {package}   (or: pip install -e '.[sweeps]')"
+            )
+    return [] if name == "basic" else [override]
+
+
+def sweep_command(sweep: Sequence[str], budget: str, extra: Sequence[str], output_root: str, sweep_dir: str,
+                  launcher: Sequence[str]) -> List[str]:
+    return [
+        sys.executable, "-m", "dcl_runner", "-m", *sweep, f"budget={budget}", *extra,
+        "trainer.progress=false", f"output_root={output_root}", f"hydra.sweep.dir={sweep_dir}", *launcher,
+    ]
+
+
+def show(command: Sequence[str]) -> str:
+    shown = ["python" if i == 0 else part for i, part in enumerate(command)]
+    return " ".join(shlex.quote(p) for p in shown)

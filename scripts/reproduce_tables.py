@@ -1,0 +1,152 @@
+#!/usr/bin/env python
+"""Rebuild the tables and figures of the three seed papers, with the papers' numbers beside ours.
+
+    python scripts/reproduce_tables.py --list
+    python scripts/reproduce_tables.py --table dcl.t4 --budget paper --seeds 3 [--dry-run]
+    python scripts/reproduce_tables.py --table dcl.t4 --collect-only
+    python scripts/reproduce_tables.py --table all --budget smoke
+    python scripts/reproduce_tables.py --table th.t1 --launcher joblib      # or submitit (SLURM)
+
+Runs are launched through the real CLI (``python -m dcl_runner -m ...``), as few Hydra multiruns as cover
+exactly the missing runs; a run whose identity (hash of resolved config and seed) already completed
+anywhere under --output-root is skipped. Tables go to <output-root>/tables/ (Markdown, CSV, LaTeX, PNG).
+See docs/tables.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from dcl_runner import tables as registry  # noqa: E402
+from dcl_runner.results import load_records  # noqa: E402
+from dcl_runner.table_report import TableResult, collect_cell, completed, index_runs, write_table  # noqa: E402
+from dcl_runner.table_runs import (  # noqa: E402
+    Composer, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, search_dirs_of, show, sweep_command,
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--list", action="store_true", help="every table / figure id, its rows, and which rows can run now")
+    p.add_argument("--table", help="a table or figure id (see --list), several separated by commas, or 'all'")
+    p.add_argument("--budget", choices=("paper", "smoke"), default="paper", help="budget=paper or budget=smoke runs")
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per cell (default 1)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands that would launch the missing runs")
+    p.add_argument("--collect-only", action="store_true", help="aggregate whatever runs exist; launch nothing")
+    p.add_argument("--launcher", default="basic", help="basic (sequential) | joblib (local parallel) | submitit (SLURM)")
+    p.add_argument("--output-root", default="outputs", help="where runs live and are looked for (output_root)")
+    p.add_argument("--out", default=None, help="where tables and figures go (default <output-root>/tables)")
+    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="an extra Hydra override for every run (repeatable), e.g. -o trainer.device=cuda:1")
+    return p.parse_args(argv)
+
+
+def list_tables(extra) -> None:
+    dirs = search_dirs_of(extra)
+    for table in registry.ALL:
+        print(f"{table.id}  [{table.kind}]  {table.title}\n    {table.setting}")
+        for row in table.rows:
+            states = set()
+            for column in table.columns:
+                if not method_registered(row.method):
+                    states.add(f"ref only (method '{row.method}' not in the runner)")
+                else:
+                    missing = missing_option(row.cell_overrides(column), dirs)
+                    states.add(f"ref only ({missing})" if missing else "runnable")
+            paper = ", ".join(f"{k}={v}" for k, v in row.paper.items()) or "plot"
+            print(f"    - {row.label:<42} {' / '.join(sorted(states)) or 'no runs'}   paper: {paper}")
+        if not table.rows:
+            print("    (drawn from code, no runs)")
+    print("\n'runnable' checks the method registry and the config files; composition is checked when a table is planned.")
+
+
+def launch(cells, args, extra, out_dir: Path) -> None:
+    index = index_runs(load_records(args.output_root))
+    jobs, seen, done = [], set(), 0
+    for cell in cells:
+        if not cell.runnable:
+            continue
+        for seed, identity in cell.identities.items():
+            if identity in seen:
+                continue
+            seen.add(identity)
+            if completed(index, identity):
+                done += 1
+            else:
+                jobs.append((cell.run_overrides, seed))
+    sweeps = pack_sweeps(jobs)
+    print(f"{done} runs already completed (skipped), {len(jobs)} to launch in {len(sweeps)} Hydra multirun(s)")
+    if not sweeps:
+        return
+    launcher = launcher_overrides(args.launcher)
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    log_dir = out_dir / "logs"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    for k, sweep in enumerate(sweeps):
+        sweep_dir = str(Path(args.output_root) / "tables" / "runs" / f"{stamp}-{k:03d}")
+        command = sweep_command(sweep, args.budget, extra, args.output_root, sweep_dir, launcher)
+        if args.dry_run:
+            print(show(command))
+            continue
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"{stamp}-{k:03d}.log"
+        print(f"[{k + 1}/{len(sweeps)}] {show(command[3:])}", flush=True)
+        started = time.time()
+        with open(log, "w") as fh:
+            rc = subprocess.run(command, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
+        status = "done (a run that failed says so in the table)" if rc == 0 else f"exit code {rc}: some runs failed, see {log}"
+        print(f"    {time.time() - started:.0f} s, {status}", flush=True)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    extra = list(args.override)
+    if args.list:
+        list_tables(extra)
+        return 0
+    if not args.table:
+        print("error: give --table ID (or --list to see the ids)", file=sys.stderr)
+        return 2
+    try:
+        tables = registry.select(args.table)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out or Path(args.output_root) / "tables")
+    seeds = list(range(max(1, args.seeds)))
+    started = time.time()
+    composer = Composer(out_dir / ".plan_cache.json", search_dirs_of(extra))
+    cells = plan_cells(tables, args.budget, seeds, extra, composer)
+    runnable = sum(c.runnable for c in cells)
+    print(f"planned {len(cells)} cells of {len(tables)} table(s): {runnable} runnable, {len(cells) - runnable} ref only "
+          f"({composer.calls} compositions, {time.time() - started:.1f} s)")
+    if not args.collect_only:
+        launch(cells, args, extra, out_dir)
+        if args.dry_run:
+            return 0
+    index = index_runs(load_records(args.output_root))
+    from dcl_runner import table_figures
+
+    for table in tables:
+        mine = [c for c in cells if c.table.id == table.id]
+        result = TableResult(table, [collect_cell(c, index) for c in mine], args.budget)
+        if table.kind == "figure":
+            path, reason = table_figures.draw(result, out_dir)
+            print(f"## {table.id}: {table.title}\n" + (f"figure: {path}" if path else f"figure skipped: {reason}") + "\n")
+        else:
+            print(write_table(result, out_dir))
+    print(f"tables and figures in {out_dir}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
