@@ -46,9 +46,10 @@ NAMES: Dict[str, Any] = {
     "dp_class_instance": ["method.curriculum=class_instance"],
     "dp_oracle": ["dataset.subset=clean"],
     # DCL ablation switches (method dcl): sampling scheduler only / + triplet / + loss scheduler
-    "dcl_ss_only": ["method.triplet=false", "method.loss_scheduler=false"],
-    "dcl_ss_tl": ["method.loss_scheduler=false"],
-    "dcl_linear_imbalance": ["method.target=linear"],  # DCL Table 4 (*): D decreases linearly to 1, no power
+    # (the same settings as conf/experiment/dcl_celeba_sampling_only.yaml / _sampling_tea.yaml)
+    "dcl_ss_only": ["method.loss_scheduler.name=constant", "method.loss_scheduler.value=0.0", "method.loss_scheduler.p=null"],
+    "dcl_ss_tl": ["method.loss_scheduler.name=constant", "method.loss_scheduler.value=1.0", "method.loss_scheduler.p=null"],
+    "dcl_linear_imbalance": ["scheduler=linear_imbalance"],  # DCL Table 4 (*): D decreases linearly to 1, no power
     # two-head: the heads of the ablation, the number of clusters u and the clustering strategy
     "th_fbh_only": ["method.cdh=false"],
     "th_cdh_only": ["method.fbh=false"],
