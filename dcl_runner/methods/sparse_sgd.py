@@ -1,0 +1,85 @@
+"""SGD for data parameters: only the entries present in the mini-batch move (DP sec. 2.4).
+
+The data-parameters paper (sec. 2.4): "When a class or instance is not present in a mini-batch, we do
+not update the momentum buffer associated with the data parameter of the class or the instance", and
+weight decay acts "on only those data parameters which participate in a mini-batch" (the authors'
+code adds 0.5 * wd * sum over the batch of log(sigma)^2 to the loss, so a class present k times in
+the batch is decayed k times; we do the same, inside the optimizer, so the reported loss stays the
+training loss).
+
+Before each ``step`` the owner calls ``mark(index)`` with the entries the batch used (class ids or
+sample ids, repeats allowed). The update is then, for every present entry e with count c_e:
+
+    d_e   = grad_e + weight_decay * c_e * p_e
+    buf_e = momentum * buf_e + d_e            (absent entries: buf and p unchanged)
+    p_e   = clamp(p_e - lr * buf_e, lo, hi)
+
+It is written as dense masked tensor ops (no ``unique``, no host sync), so it costs a few
+element-wise passes over the parameter per step whatever the device. Without a ``mark`` the
+present entries are those with a non-zero gradient (the authors' rule), each counted once.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional, Tuple
+
+import torch
+
+
+class SparseSGD(torch.optim.Optimizer):
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter],
+        lr: float,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        clamp: Optional[Tuple[float, float]] = None,
+    ):
+        if lr < 0 or not 0 <= momentum < 1 or weight_decay < 0:
+            raise ValueError(f"SparseSGD: invalid lr={lr}, momentum={momentum} or weight_decay={weight_decay}")
+        if clamp is not None and not clamp[0] < clamp[1]:
+            raise ValueError(f"SparseSGD: clamp bounds {clamp} must be increasing")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, clamp=clamp))
+        if sum(len(g["params"]) for g in self.param_groups) != 1:
+            raise ValueError("SparseSGD optimises exactly one data-parameter tensor (one per optimizer)")
+        self._marked: Optional[torch.Tensor] = None
+
+    @property
+    def param(self) -> torch.nn.Parameter:
+        return self.param_groups[0]["params"][0]
+
+    def mark(self, index: torch.Tensor) -> None:
+        """The entries (first-dimension rows, or flat positions for a 1-D tensor) used by this batch."""
+        self._marked = index.reshape(-1)
+
+    def _counts(self, p: torch.Tensor) -> torch.Tensor:
+        """How many times each entry of ``p`` appears in the batch (0 = absent), shaped like ``p``."""
+        if self._marked is None:
+            return (p.grad != 0).to(p.dtype)
+        flat = torch.zeros(p.numel(), dtype=p.dtype, device=p.device)
+        flat.index_add_(0, self._marked.to(p.device), torch.ones(self._marked.numel(), dtype=p.dtype, device=p.device))
+        return flat.view_as(p)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        group = self.param_groups[0]
+        p = self.param
+        if p.grad is None:
+            self._marked = None
+            return loss
+        counts = self._counts(p)
+        present = counts > 0
+        d_p = p.grad.float() if p.grad.dtype != p.dtype else p.grad
+        if group["weight_decay"]:
+            d_p = d_p + group["weight_decay"] * counts * p
+        state = self.state[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        buf = state["momentum_buffer"]
+        buf.copy_(torch.where(present, buf * group["momentum"] + d_p, buf))
+        new = p - group["lr"] * buf
+        if group["clamp"] is not None:
+            new = new.clamp(float(group["clamp"][0]), float(group["clamp"][1]))
+        p.copy_(torch.where(present, new, p))
+        self._marked = None
+        return loss
