@@ -237,7 +237,7 @@ def test_attribute_run_with_data_parameters(tmp_path):
 # --------------------------------------------------------------------------------------------------
 NOISY_DIGITS = [
     "dataset=digits_lt", "dataset.imbalance_ratio=null", "dataset.noise.rate=0.4", "dataset.noise.mode=uniform",
-    "backbone=resnet32", "backbone.width=0.5", "trainer.epochs=40", "trainer.batch_size=64",
+    "backbone=resnet32", "backbone.width=0.25", "trainer.epochs=40", "trainer.batch_size=64",
     "trainer.progress=false", "trainer.device=cpu", "trainer.checkpoint_every=40",
 ]
 
