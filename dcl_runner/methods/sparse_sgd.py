@@ -14,8 +14,8 @@ sample ids, repeats allowed). The update is then, for every present entry e with
     buf_e = momentum * buf_e + d_e            (absent entries: buf and p unchanged)
     p_e   = clamp(p_e - lr * buf_e, lo, hi)
 
-It is written as dense masked tensor ops (no ``unique``, no host sync), so it costs a few
-element-wise passes over the parameter per step whatever the device. Without a ``mark`` the
+Only the marked rows are gathered, updated and written back (no ``unique``, no host sync), so a
+step costs O(batch) besides one count vector, whatever the number of training samples. Without a ``mark`` the
 present entries are those with a non-zero gradient (the authors' rule), each counted once.
 """
 from __future__ import annotations
@@ -51,35 +51,50 @@ class SparseSGD(torch.optim.Optimizer):
         """The entries (first-dimension rows, or flat positions for a 1-D tensor) used by this batch."""
         self._marked = index.reshape(-1)
 
-    def _counts(self, p: torch.Tensor) -> torch.Tensor:
-        """How many times each entry of ``p`` appears in the batch (0 = absent), shaped like ``p``."""
-        if self._marked is None:
-            return (p.grad != 0).to(p.dtype)
-        flat = torch.zeros(p.numel(), dtype=p.dtype, device=p.device)
-        flat.index_add_(0, self._marked.to(p.device), torch.ones(self._marked.numel(), dtype=p.dtype, device=p.device))
-        return flat.view_as(p)
-
     @torch.no_grad()
     def step(self, closure=None):
         loss = closure() if closure is not None else None
         group = self.param_groups[0]
         p = self.param
-        if p.grad is None:
-            self._marked = None
-            return loss
-        counts = self._counts(p)
-        present = counts > 0
-        d_p = p.grad.float() if p.grad.dtype != p.dtype else p.grad
-        if group["weight_decay"]:
-            d_p = d_p + group["weight_decay"] * counts * p
-        state = self.state[p]
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        buf = state["momentum_buffer"]
-        buf.copy_(torch.where(present, buf * group["momentum"] + d_p, buf))
-        new = p - group["lr"] * buf
-        if group["clamp"] is not None:
-            new = new.clamp(float(group["clamp"][0]), float(group["clamp"][1]))
-        p.copy_(torch.where(present, new, p))
+        if p.grad is not None:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if self._marked is None:
+                self._dense_step(p, state["momentum_buffer"], group)
+            else:
+                self._sparse_step(p, state["momentum_buffer"], group, self._marked.to(p.device))
         self._marked = None
         return loss
+
+    @staticmethod
+    def _update(p_rows, buf_rows, grad_rows, counts, group):
+        """The rule of the module docstring on gathered rows; returns (new p rows, new buffer rows)."""
+        d_p = grad_rows.to(p_rows.dtype)
+        if group["weight_decay"]:
+            d_p = d_p + group["weight_decay"] * counts * p_rows
+        buf_rows = buf_rows * group["momentum"] + d_p
+        new = p_rows - group["lr"] * buf_rows
+        if group["clamp"] is not None:
+            new = new.clamp(float(group["clamp"][0]), float(group["clamp"][1]))
+        return new, buf_rows
+
+    def _sparse_step(self, p, buf, group, marked):
+        """Touch only the marked entries: O(batch) work besides one count vector, no host sync.
+
+        Repeated entries gather the same values and compute the same result, so writing them back
+        with a plain (non-accumulating) index_put is exact.
+        """
+        flat_p, flat_buf, flat_grad = p.view(-1), buf.view(-1), p.grad.reshape(-1)
+        counts = torch.zeros(flat_p.numel(), dtype=p.dtype, device=p.device)
+        counts.index_add_(0, marked, torch.ones(marked.numel(), dtype=p.dtype, device=p.device))
+        new, new_buf = self._update(flat_p[marked], flat_buf[marked], flat_grad[marked], counts[marked], group)
+        flat_buf.index_put_((marked,), new_buf)
+        flat_p.index_put_((marked,), new)
+
+    def _dense_step(self, p, buf, group):
+        """No ``mark``: the present entries are those with a non-zero gradient (the authors' rule)."""
+        present = p.grad != 0
+        new, new_buf = self._update(p, buf, p.grad, present.to(p.dtype), group)
+        buf.copy_(torch.where(present, new_buf, buf))
+        p.copy_(torch.where(present, new, p))
