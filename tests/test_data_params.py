@@ -189,12 +189,12 @@ class InterruptedDP(DataParameters):
 
 
 def test_interrupt_and_resume_continue_data_parameters_bit_identically(tmp_path, monkeypatch):
-    """Stopped mid-epoch 2 and resumed: model, data parameters and their momentum equal an unbroken run."""
+    """Stopped mid-epoch 2 (step 5 of 6) and resumed: model, data parameters and their momentum equal an unbroken run."""
     import dcl_runner.train as train_module
 
-    overrides = [*DIGITS, "trainer.epochs=3", "method.curriculum=joint", "method.inst_lr=50.0"]  # 4 steps/epoch
+    overrides = [*DIGITS, "method.curriculum=joint", "method.inst_lr=50.0", "trainer.epochs=2"]  # 3 steps/epoch
     run_experiment(compose(overrides), tmp_path / "ref")
-    InterruptedDP.calls, InterruptedDP.at = 0, 6
+    InterruptedDP.calls, InterruptedDP.at = 0, 5
     monkeypatch.setattr(train_module, "build_method", lambda cfg, task: InterruptedDP(cfg, task))
     with pytest.raises(RunInterrupted):
         run_experiment(compose(overrides), tmp_path / "run")
@@ -214,29 +214,33 @@ def test_interrupt_and_resume_continue_data_parameters_bit_identically(tmp_path,
     for name in ("dp_class_sigma", "dp_inst_sigma_tracked"):
         assert np.array_equal(np.load(tmp_path / "ref" / "curves" / f"{name}.npy"), np.load(tmp_path / "run" / "curves" / f"{name}.npy"))
     assert {"train_acc", "dp_pct_corrupt_in_top", "dp_inst_sigma_mean_noisy", "dp_class_sigma_mean"} <= set(ref_h.columns)
-    assert np.load(tmp_path / "ref" / "curves" / "dp_class_sigma.npy").shape == (3, 10)
+    assert np.load(tmp_path / "ref" / "curves" / "dp_class_sigma.npy").shape == (2, 10)
+    # the model's lr followed the cosine schedule; the data parameters' lrs did not move
+    assert a["optimizer"]["param_groups"][0]["lr"] < 0.5 * compose(overrides).trainer.optimizer.lr
+    assert [o["param_groups"][0]["lr"] for o in a["method_optimizers"]] == [0.1, 50.0]
     noisy = np.load(tmp_path / "ref" / "data_meta.npz")["noisy_mask"]
     assert noisy.shape == np.load(tmp_path / "ref" / "curves" / "dp_inst_sigma_final.npy").shape and noisy.any()
 
 
-def test_data_parameter_lrs_are_not_scheduled(tmp_path):
-    cfg = compose([*DIGITS, "trainer.epochs=2", "method.curriculum=class"])
-    trainer = Trainer(cfg, tmp_path)
-    trainer.run()
-    assert trainer.optimizer.param_groups[0]["lr"] < cfg.trainer.optimizer.lr * 0.5  # cosine decayed the model's
-    assert trainer.method.optimizers()[0].param_groups[0]["lr"] == cfg.method.class_lr
-
-
-def test_attribute_run_with_data_parameters(tmp_path):
-    run_experiment(compose([*TINY, "method=data_params", "method.curriculum=joint"]), tmp_path)
-    assert np.load(tmp_path / "curves" / "dp_class_sigma.npy").shape == (1, 40, 2)
+def test_attribute_class_parameters_are_per_attribute_and_label_value():
+    gen = torch.Generator().manual_seed(4)
+    m = make_method("class", kind=ATTRIBUTES)
+    batch = random_batch(gen, ATTRIBUTES)
+    m.loss({"logits": torch.randn(B, C, generator=gen)}, batch, 0).loss.backward()
+    used = torch.zeros(C, 2, dtype=torch.bool)
+    used[torch.arange(C).expand(B, C), batch.y.long()] = True
+    assert torch.equal(m.class_log_sigma.grad != 0, used)  # only the (attribute, label) pairs in the batch
+    assert m.epoch_curves()["dp_class_sigma"].shape == (C, 2)
 
 
 # --------------------------------------------------------------------------------------------------
-# the real-data check: bundled digits, 40% uniform label noise (slow: about 10 minutes on one free core)
+# the real-data check: bundled digits, 40% uniform label noise (slow: about 15 minutes on one busy core).
+# No augmentation, so that within 40 epochs plain CE memorises the noisy labels (train accuracy -> 100%),
+# the regime the paper's noisy-label results are about.
 # --------------------------------------------------------------------------------------------------
 NOISY_DIGITS = [
     "dataset=digits_lt", "dataset.imbalance_ratio=null", "dataset.noise.rate=0.4", "dataset.noise.mode=uniform",
+    "dataset.augment.crop=none",
     "backbone=resnet32", "backbone.width=0.25", "trainer.epochs=40", "trainer.batch_size=64",
     "trainer.progress=false", "trainer.device=cpu", "trainer.checkpoint_every=40", "trainer.num_threads=1",
 ]
@@ -258,5 +262,5 @@ def noisy_digits_runs(tmp_path):
 def test_instance_parameters_beat_ce_under_label_noise_and_find_the_noisy_samples(tmp_path):
     ce_top1, dp_top1, auc = noisy_digits_runs(tmp_path)
     print(json.dumps({"ce_top1": ce_top1, "dp_instance_top1": dp_top1, "noisy_vs_clean_auc": auc}))
-    assert dp_top1 > ce_top1
-    assert auc > 0.8
+    assert dp_top1 > ce_top1 + 5
+    assert auc > 0.9
