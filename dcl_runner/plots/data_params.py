@@ -158,11 +158,12 @@ def plot_dp_fig4(run_dirs: Sequence[str | Path], out_png: str | Path) -> Path:
     return _save(fig, out_png)
 
 
-def plot_dp_fig5(baseline_dirs: Sequence[str | Path], dp_dirs: Sequence[str | Path], out_png: str | Path) -> Path:
+def plot_dp_fig5(baseline_dirs: Sequence[str | Path], dp_dirs: Sequence[str | Path], out_png: str | Path,
+                 labels: Sequence[str] = ("baseline", "class parameters"), title: str = "all labels random") -> Path:
     """DP fig. 5: training accuracy per epoch on all-random labels, baseline vs class parameters."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for label, dirs in (("baseline", baseline_dirs), ("class parameters", dp_dirs)):
+    for label, dirs in zip(labels, (baseline_dirs, dp_dirs)):
         histories = [_history(d) for d in dirs]
         if not histories or not all("train_acc" in h.columns for h in histories):
             raise RunnerError(f"dp.fig5: the {label} runs have no train_acc column in history.csv")
@@ -171,6 +172,6 @@ def plot_dp_fig5(baseline_dirs: Sequence[str | Path], dp_dirs: Sequence[str | Pa
         ax.plot(epochs, acc.mean(0), label=label)
         if len(histories) > 1:
             ax.fill_between(epochs, acc.mean(0) - acc.std(0), acc.mean(0) + acc.std(0), alpha=0.25)
-    ax.set(xlabel="epoch", ylabel="training accuracy (%)", title="all labels random", ylim=(0, 100))
+    ax.set(xlabel="epoch", ylabel="training accuracy (%)", title=title, ylim=(0, 100))
     ax.legend()
     return _save(fig, out_png)
