@@ -24,11 +24,13 @@ def uniform_noise(targets: np.ndarray, num_classes: int, rate: float, seed: int)
 def permute_noise(targets: np.ndarray, rate: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
     """The authors' code: the labels of a ``rate`` fraction of samples are shuffled among themselves.
 
-    Equivalent to shuffling the images of those samples. Returns (new targets, noisy mask).
+    Equivalent to shuffling the images of those samples. floor(rate * N) samples are chosen, as in the
+    authors' code (which shuffles the first floor(rate * N) images). Returns (new targets, noisy
+    mask); the mask marks the chosen samples whose label changed (a shuffle may keep a few labels).
     """
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets).copy()
-    n_noisy = int(round(rate * len(targets)))
+    n_noisy = int(np.floor(rate * len(targets) + 1e-9))
     chosen = rng.choice(len(targets), size=n_noisy, replace=False)
     new = targets.copy()
     new[chosen] = targets[rng.permutation(chosen)]

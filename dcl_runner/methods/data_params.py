@@ -1,0 +1,208 @@
+"""Data parameters: a learnt temperature per class and/or per training sample (Saxena et al., NeurIPS 2019).
+
+``method=data_params`` with ``method.curriculum``:
+
+- ``class``:    sigma_i = sigma^class_{y_i}                       (DP eq. 1, class-level curriculum)
+- ``instance``: sigma_i = sigma^inst_i                            (DP sec. 2.2, instance-level)
+- ``joint``:    sigma_i = sigma^class_{y_i} + sigma^inst_i        (DP sec. 2.3, joint; grads eq. 5)
+
+During training the logits of sample i are divided by sigma_i before the softmax cross-entropy (the
+target's parameter scales every logit of the sample: the paper's text and eq. 3, and the authors'
+code). Evaluation (``predict``) uses the raw logits, so inference is the baseline network's.
+
+The parameters are stored as log(sigma) (DP sec. 2.4) in ``nn.Parameter``s of this module, so they
+are in the checkpoint; each has its own :class:`SparseSGD` (momentum 0.9, lr and weight decay of its
+own, entries absent from the mini-batch untouched, optional clamp of log(sigma)). ``optimizers()``
+are not lr-scheduled by the trainer: data-parameter learning rates stay constant, as in the paper.
+
+Multi-attribute tasks (CelebA-style, per-attribute binary CE): the class-level parameters are one per
+(attribute, label value) pair ([A, 2]); the logit of attribute a of sample i is divided by
+sigma^class_{a, y_ia} (+ sigma^inst_i, one instance parameter per sample shared by its attributes).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.base import TaskInfo
+from ..errors import ConfigError
+from .base import METHODS, Batch, Method, StepResult, TrainContext
+from .sparse_sgd import SparseSGD
+
+CURRICULA = ("class", "instance", "joint")
+
+
+def scaled_cross_entropy(logits: torch.Tensor, sigma: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-sample loss -log p_{y_i} with p = softmax(z_i / sigma_i) (DP eq. 1; sigma [B] or [B, 1])."""
+    return F.cross_entropy(logits.float() / sigma.reshape(-1, 1), targets, reduction="none")
+
+
+def sigma_gradient_closed_form(logits: torch.Tensor, sigma: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """dL_i/dsigma_i = (1 - p_y) / sigma^2 * (z_y - sum_{j != y} q_j z_j), q_j = p_j / (1 - p_y) (DP eq. 4 / 5).
+
+    eq. 4 is the class-level case (sigma = sigma^class_{y_i}); eq. 5 is the same expression for the
+    joint sigma* = sigma^class + sigma^inst, whose two parts therefore get the same gradient.
+    """
+    z = logits.double()
+    s = sigma.double().reshape(-1)
+    p = torch.softmax(z / s[:, None], dim=1)
+    p_y = p.gather(1, targets[:, None]).squeeze(1)
+    z_y = z.gather(1, targets[:, None]).squeeze(1)
+    others = torch.ones_like(p).scatter_(1, targets[:, None], 0.0)
+    q = p * others / (1 - p_y)[:, None]
+    return (1 - p_y) / s**2 * (z_y - (q * z).sum(1))
+
+
+def _log_bounds(cfg: Any) -> Optional[tuple]:
+    bounds = cfg.get("clamp_sigma")
+    if bounds is None:
+        return None
+    lo, hi = (float(b) for b in bounds)
+    if not 0 < lo < hi:
+        raise ConfigError(f"method.clamp_sigma={list(bounds)}: expected [min, max] with 0 < min < max, or null")
+    return (math.log(lo), math.log(hi))
+
+
+@METHODS.register("data_params")
+class DataParameters(Method):
+    def __init__(self, cfg: Any, task: TaskInfo):
+        super().__init__(cfg, task)
+        self.curriculum = str(cfg.curriculum)
+        if self.curriculum not in CURRICULA:
+            raise ConfigError(f"method.curriculum={self.curriculum!r}: choose one of {', '.join(CURRICULA)}")
+        self.use_class = self.curriculum in ("class", "joint")
+        self.use_inst = self.curriculum in ("instance", "joint")
+        for key in ("class_lr", "inst_lr", "class_weight_decay", "inst_weight_decay"):
+            if float(cfg[key]) < 0:
+                raise ConfigError(f"method.{key}={cfg[key]}: expected a number >= 0")
+        self.clamp = _log_bounds(cfg)
+        self._optimizers: List[SparseSGD] = []
+        self.noisy_mask: Optional[torch.Tensor] = None
+        self.tracked: Optional[torch.Tensor] = None
+
+    # -- parameters ------------------------------------------------------------------------------
+    def _init_log_sigma(self, key: str, default: float) -> float:
+        value = self.cfg.get(key)
+        value = default if value is None else float(value)
+        if value <= 0:
+            raise ConfigError(f"method.{key}={value}: sigma must be > 0")
+        return math.log(value)
+
+    def setup(self, ctx: TrainContext) -> None:
+        device, n = ctx.device, int(ctx.task.num_train)
+        self._optimizers = []
+        if self.use_class:
+            shape = (self.task.num_outputs,) if self.task.is_multiclass else (self.task.num_outputs, 2)
+            init = self._init_log_sigma("init_class_sigma", 1.0)
+            self.class_log_sigma = nn.Parameter(torch.full(shape, init, device=device))
+            self._optimizers.append(self._optimizer(self.class_log_sigma, "class", init))
+        if self.use_inst:
+            # joint: instance sigmas start at 0.001 so that sigma* = 1 + 0.001 ~ 1 (DP sec. 2.4)
+            init = self._init_log_sigma("init_inst_sigma", 0.001 if self.curriculum == "joint" else 1.0)
+            self.inst_log_sigma = nn.Parameter(torch.full((n,), init, device=device))
+            self._optimizers.append(self._optimizer(self.inst_log_sigma, "inst", init))
+        noisy = ctx.meta.get("noisy_mask")
+        if noisy is not None:
+            self.noisy_mask = torch.as_tensor(np.asarray(noisy), dtype=torch.bool, device=device)
+        k = min(int(self.cfg.get("track_instances", 0) or 0), n)
+        if self.use_inst and k:
+            gen = torch.Generator().manual_seed(int(ctx.seed))
+            self.tracked = torch.randperm(n, generator=gen)[:k].sort().values.to(device)
+
+    def _optimizer(self, param: nn.Parameter, kind: str, init: float) -> SparseSGD:
+        # the clamp never pushes a parameter off its initial value: joint instance sigmas start at
+        # 0.001, below the 1/20 floor, so their floor is lowered to the initial value
+        clamp = None if self.clamp is None else (min(self.clamp[0], init), max(self.clamp[1], init))
+        return SparseSGD(
+            [param],
+            lr=float(self.cfg[f"{kind}_lr"]),
+            momentum=float(self.cfg.momentum),
+            weight_decay=float(self.cfg[f"{kind}_weight_decay"]),
+            clamp=clamp,
+        )
+
+    def optimizers(self) -> List[torch.optim.Optimizer]:
+        return list(self._optimizers)
+
+    # -- the loss ----------------------------------------------------------------------------------
+    def batch_sigma(self, batch: Batch) -> torch.Tensor:
+        """sigma of each sample of the batch: [B] (multiclass) or [B, A] (attributes); marks the optimizers."""
+        sigma = 0.0
+        if self.use_class:
+            if self.task.is_multiclass:
+                class_ids = batch.y
+            else:  # flat position of (attribute a, label y_ia) in the [A, 2] table
+                a = torch.arange(self.task.num_outputs, device=batch.y.device)
+                class_ids = a * 2 + batch.y.long()
+            self._optimizers[0].mark(class_ids)
+            sigma = sigma + self.class_log_sigma.view(-1)[class_ids].exp()
+        if self.use_inst:
+            self._optimizers[-1].mark(batch.index)
+            inst = self.inst_log_sigma[batch.index].exp()
+            sigma = sigma + (inst if self.task.is_multiclass else inst[:, None])
+        return sigma
+
+    def loss(self, outputs: Dict[str, torch.Tensor], batch: Batch, epoch: int) -> StepResult:
+        logits = outputs["logits"]
+        sigma = self.batch_sigma(batch)
+        if self.task.is_multiclass:
+            loss = scaled_cross_entropy(logits, sigma, batch.y).mean()
+        else:  # per-attribute binary CE on logits / sigma, summed over attributes, mean over the batch
+            scaled = logits.float() / sigma
+            loss = F.binary_cross_entropy_with_logits(scaled, batch.y, reduction="sum") / len(batch.y)
+        return StepResult(loss=loss, parts={"sigma_mean": sigma.detach().mean()}, logits=logits)
+
+    # -- reporting -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def epoch_scalars(self) -> Dict[str, float]:
+        out: Dict[str, float] = {}
+        if self.use_class:
+            sigma = self.class_log_sigma.exp()
+            out.update(dp_class_sigma_mean=sigma.mean().item(), dp_class_sigma_max=sigma.max().item(), dp_class_sigma_min=sigma.min().item())
+        if self.use_inst:
+            sigma = self.inst_log_sigma.exp()
+            out.update(dp_inst_sigma_mean=sigma.mean().item(), dp_inst_sigma_std=sigma.std().item())
+            if self.noisy_mask is not None:
+                out.update(noisy_instance_statistics(sigma, self.noisy_mask, float(self.cfg.top_fraction)))
+        return out
+
+    @torch.no_grad()
+    def epoch_curves(self) -> Dict[str, np.ndarray]:
+        curves: Dict[str, np.ndarray] = {}
+        if self.use_class:
+            curves["dp_class_sigma"] = self.class_log_sigma.exp().cpu().numpy()
+        if self.use_inst and self.tracked is not None:
+            curves["dp_inst_sigma_tracked"] = self.inst_log_sigma[self.tracked].exp().cpu().numpy()
+        return curves
+
+    @torch.no_grad()
+    def final_outputs(self, model: nn.Module) -> Dict[str, np.ndarray]:
+        out: Dict[str, np.ndarray] = {}
+        if self.use_inst:
+            out["dp_inst_sigma_final"] = self.inst_log_sigma.exp().cpu().numpy()
+            if self.tracked is not None:
+                out["dp_inst_tracked_index"] = self.tracked.cpu().numpy()
+        if self.use_class:
+            out["dp_class_sigma_final"] = self.class_log_sigma.exp().cpu().numpy()
+        return out
+
+
+def noisy_instance_statistics(sigma: torch.Tensor, noisy: torch.Tensor, top_fraction: float) -> Dict[str, float]:
+    """Instance sigma split clean / noisy, and the % of corrupt samples among the top ``top_fraction``
+    of training samples sorted by sigma (DP fig. 4, left and right)."""
+    out: Dict[str, float] = {}
+    for name, mask in (("clean", ~noisy), ("noisy", noisy)):
+        part = sigma[mask]
+        if part.numel():
+            out[f"dp_inst_sigma_mean_{name}"] = part.mean().item()
+            out[f"dp_inst_sigma_std_{name}"] = part.std().item() if part.numel() > 1 else 0.0
+    k = int(round(top_fraction * sigma.numel()))
+    if k > 0:
+        top = torch.topk(sigma, k).indices
+        out["dp_pct_corrupt_in_top"] = 100.0 * noisy[top].float().mean().item()
+    return out

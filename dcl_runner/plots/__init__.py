@@ -1,0 +1,1 @@
+"""Figures drawn from run folders (matplotlib, Agg backend; no display needed)."""

@@ -1,0 +1,177 @@
+"""The data-parameters paper's figures, drawn from run folders (``history.csv`` and ``curves/``).
+
+- ``plot_dp_fig1(run_dirs, out_png)``: class-parameter trajectories (sigma per epoch) of a few classes, mean
+  +- std over the runs (seeds), and, where the runs tracked instances, two instances' trajectories (DP fig. 1).
+- ``plot_dp_fig4(run_dirs, out_png)``: mean +- std instance sigma of clean vs noisy samples per epoch (left)
+  and the % of corrupt samples among the top fraction by sigma (right), mean over runs (DP fig. 4).
+- ``plot_dp_fig5(baseline_dirs, dp_dirs, out_png)``: training accuracy per epoch with all labels random,
+  baseline vs class parameters (DP fig. 5).
+
+``DP_ROWS`` maps every row / figure of dp.t1, dp.t2, dp.t2s, dp.fig1, dp.fig4, dp.fig5 to the command-line
+overrides that run it (see docs/data_params.md).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..errors import RunnerError
+
+DP_ROWS: Dict[str, Dict[str, List[str]]] = {
+    "dp.t1/cifar100_wrn": {
+        "baseline": ["experiment=dp_cifar100_wrn", "method=ce"],
+        "class+instance": ["experiment=dp_cifar100_wrn"],
+    },
+    "dp.t1/imagenet_resnet18": {
+        "baseline": ["experiment=dp_imagenet_resnet18", "method=ce"],
+        "class+instance": ["experiment=dp_imagenet_resnet18"],
+        "class only": ["experiment=dp_imagenet_resnet18", "method.curriculum=class"],
+    },
+    "dp.t1/webvision_resnet18": {
+        "baseline": ["experiment=dp_webvision_resnet18", "method=ce"],
+        "class+instance": ["experiment=dp_webvision_resnet18"],
+        "instance only": ["experiment=dp_webvision_resnet18", "method.curriculum=instance"],
+    },
+    **{
+        f"dp.t2/cifar{c}_noise40": {
+            "baseline": [f"experiment=dp_noisy_cifar{c}_wrn", "method=ce"],
+            "data params": [f"experiment=dp_noisy_cifar{c}_wrn"],
+            "oracle (clean 60% only)": [f"experiment=dp_noisy_cifar{c}_wrn", "method=ce", "dataset.subset=clean"],
+        }
+        for c in (10, 100)
+    },
+    **{
+        f"dp.t2s/cifar100_noise{p}": {
+            "baseline": ["experiment=dp_noisy_cifar100_wrn", "method=ce", f"dataset.noise.rate=0.{p // 10}"],
+            "data params": ["experiment=dp_noisy_cifar100_wrn", f"dataset.noise.rate=0.{p // 10}"],
+        }
+        for p in (20, 80)
+    },
+    "dp.fig1": {
+        "cifar100 class params": ["experiment=dp_cifar100_wrn", "method.curriculum=class"],
+        "imagenet class+instance": ["experiment=dp_imagenet_resnet18"],
+    },
+    "dp.fig4": {"noisy cifar100 data params": ["experiment=dp_noisy_cifar100_wrn"]},
+    "dp.fig5": {
+        "baseline": ["experiment=dp_random_labels_vgg16", "method=ce"],
+        "class params": ["experiment=dp_random_labels_vgg16"],
+    },
+}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _history(run_dir: Path):
+    import pandas as pd
+
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        raise RunnerError(f"{run_dir}: no history.csv (is it a run folder?)")
+    return pd.read_csv(path)
+
+
+def _curve(run_dir: Path, name: str) -> Optional[np.ndarray]:
+    path = Path(run_dir) / "curves" / f"{name}.npy"
+    return np.load(path) if path.is_file() else None
+
+
+def _save(fig, out_png: str | Path) -> Path:
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    _pyplot().close(fig)
+    return out
+
+
+def _stack_runs(arrays: List[np.ndarray]) -> np.ndarray:
+    """Runs of possibly different lengths -> [runs, epochs, ...] cut to the shortest."""
+    length = min(len(a) for a in arrays)
+    return np.stack([a[:length] for a in arrays])
+
+
+def pick_classes(sigma_last: np.ndarray, count: int) -> List[int]:
+    """``count`` classes spread over the final class-sigma range (lowest ... highest)."""
+    order = np.argsort(sigma_last)
+    return sorted({int(order[int(round(q * (len(order) - 1)))]) for q in np.linspace(0, 1, count)})
+
+
+def plot_dp_fig1(run_dirs: Sequence[str | Path], out_png: str | Path, classes: Optional[Sequence[int]] = None,
+                 count: int = 4, names: Optional[Sequence[str]] = None) -> Path:
+    """DP fig. 1: class sigma of ``classes`` (default: ``count`` spread over the final range) per epoch."""
+    runs = [c for c in (_curve(d, "dp_class_sigma") for d in run_dirs) if c is not None]
+    if not runs:
+        raise RunnerError("dp.fig1 needs runs with class-level data parameters (curves/dp_class_sigma.npy)")
+    sigma = _stack_runs(runs).reshape(len(runs), -1, runs[0][0].size)  # [runs, epochs, classes]
+    mean, std = sigma.mean(0), sigma.std(0)
+    chosen = list(classes) if classes is not None else pick_classes(mean[-1], count)
+    tracked = _curve(run_dirs[0], "dp_inst_sigma_tracked")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2 if tracked is not None else 1, figsize=(11 if tracked is not None else 6, 4), squeeze=False)
+    ax = axes[0, 0]
+    epochs = np.arange(1, sigma.shape[1] + 1)
+    for c in chosen:
+        label = names[c] if names is not None else f"class {c}"
+        ax.plot(epochs, mean[:, c], label=label)
+        ax.fill_between(epochs, mean[:, c] - std[:, c], mean[:, c] + std[:, c], alpha=0.25)
+    ax.set(xlabel="epoch", ylabel="class parameter sigma", title=f"class parameters (mean ± std, {len(runs)} run(s))")
+    ax.legend()
+    if tracked is not None:
+        ax = axes[0, 1]
+        index = _curve(run_dirs[0], "dp_inst_tracked_index")
+        for k in range(min(2, tracked.shape[1])):
+            ax.plot(np.arange(1, len(tracked) + 1), tracked[:, k], label=f"sample {int(index[k]) if index is not None else k}")
+        ax.set(xlabel="epoch", ylabel="instance parameter sigma", title="two instances")
+        ax.legend()
+    return _save(fig, out_png)
+
+
+def plot_dp_fig4(run_dirs: Sequence[str | Path], out_png: str | Path) -> Path:
+    """DP fig. 4: instance sigma of clean vs noisy samples (left), % corrupt in the top fraction (right)."""
+    histories = [_history(d) for d in run_dirs]
+    needed = {"dp_inst_sigma_mean_clean", "dp_inst_sigma_mean_noisy", "dp_pct_corrupt_in_top"}
+    if not all(needed <= set(h.columns) for h in histories):
+        raise RunnerError(f"dp.fig4 needs instance-level runs with label noise (history.csv columns {sorted(needed)})")
+    length = min(len(h) for h in histories)
+    epochs = np.arange(1, length + 1)
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for part, colour in (("clean", "tab:blue"), ("noisy", "tab:red")):
+        mean = np.mean([h[f"dp_inst_sigma_mean_{part}"].to_numpy()[:length] for h in histories], axis=0)
+        std = np.mean([h[f"dp_inst_sigma_std_{part}"].to_numpy()[:length] for h in histories], axis=0)
+        left.plot(epochs, mean, color=colour, label=part)
+        left.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2)
+    left.set(xlabel="epoch", ylabel="instance parameter sigma", title="clean vs noisy (mean ± std)")
+    left.legend()
+    pct = np.mean([h["dp_pct_corrupt_in_top"].to_numpy()[:length] for h in histories], axis=0)
+    right.plot(epochs, pct, color="tab:red")
+    right.set(xlabel="epoch", ylabel="% corrupt samples", title="corrupt samples in the top fraction by sigma", ylim=(0, 100))
+    return _save(fig, out_png)
+
+
+def plot_dp_fig5(baseline_dirs: Sequence[str | Path], dp_dirs: Sequence[str | Path], out_png: str | Path,
+                 labels: Sequence[str] = ("baseline", "class parameters"), title: str = "all labels random") -> Path:
+    """DP fig. 5: training accuracy per epoch on all-random labels, baseline vs class parameters."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, dirs in zip(labels, (baseline_dirs, dp_dirs)):
+        histories = [_history(d) for d in dirs]
+        if not histories or not all("train_acc" in h.columns for h in histories):
+            raise RunnerError(f"dp.fig5: the {label} runs have no train_acc column in history.csv")
+        acc = _stack_runs([h["train_acc"].to_numpy() for h in histories])
+        epochs = np.arange(1, acc.shape[1] + 1)
+        ax.plot(epochs, acc.mean(0), label=label)
+        if len(histories) > 1:
+            ax.fill_between(epochs, acc.mean(0) - acc.std(0), acc.mean(0) + acc.std(0), alpha=0.25)
+    ax.set(xlabel="epoch", ylabel="training accuracy (%)", title=title, ylim=(0, 100))
+    ax.legend()
+    return _save(fig, out_png)

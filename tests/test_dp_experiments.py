@@ -1,0 +1,107 @@
+"""The data-parameters experiments compose (plain and smoke), pin the paper's protocol, and their figures draw."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcl_runner import CONFIG_DIR
+from dcl_runner.config_check import check_config
+from dcl_runner.errors import RunnerError
+from dcl_runner.plots.data_params import DP_ROWS, plot_dp_fig1, plot_dp_fig4, plot_dp_fig5
+from dcl_runner.testing import TINY, compose
+from dcl_runner.train import run_experiment
+
+DP_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("dp_*.yaml"))
+ROWS = [(table, row, overrides) for table, rows in DP_ROWS.items() for row, overrides in rows.items()]
+
+
+def compose_many(override_lists):
+    """Compose many configs inside one Hydra context (composing is the slow part of these tests)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return [hydra_compose("config", overrides=list(o)) for o in override_lists]
+
+
+def test_every_dp_experiment_composes_plain_and_smoke():
+    for name in DP_EXPERIMENTS:
+        plain, smoke = compose_many([[f"experiment={name}"], [f"experiment={name}", "budget=smoke"]])
+        for cfg in (plain, smoke):
+            check_config(cfg)
+            assert cfg.method.name == "data_params"
+        assert smoke.trainer.epochs == 2 and smoke.backbone.width == 0.25 and plain.trainer.epochs > 2
+
+
+def test_every_table_row_composes_with_smoke():
+    """Rows add method / subset / rate overrides to the experiments (composed plain above); smoke must drop
+    nothing they need."""
+    lists = [[*o, "budget=smoke"] for _, _, o in ROWS]
+    for overrides, cfg in zip(lists, compose_many(lists)):
+        check_config(cfg)
+        assert cfg.method.name == ("ce" if "method=ce" in overrides else "data_params"), overrides
+    assert len(DP_EXPERIMENTS) == 6 and {o[0].split("=")[1] for _, _, o in ROWS} == set(DP_EXPERIMENTS)
+
+
+def test_the_pinned_protocols():
+    imagenet, wrn, noisy10, noisy100, fig5 = compose_many([
+        ["experiment=dp_imagenet_resnet18"], ["experiment=dp_cifar100_wrn"],
+        ["experiment=dp_noisy_cifar10_wrn", "dataset.noise.rate=0.8"], ["experiment=dp_noisy_cifar100_wrn", "dataset.noise.rate=0.8"],
+        ["experiment=dp_random_labels_vgg16"]])
+    assert imagenet.trainer.epochs == 100 and list(imagenet.trainer.lr_schedule.milestones) == [30, 60, 90]
+    assert (imagenet.method.class_lr, imagenet.method.inst_lr, imagenet.method.inst_weight_decay) == (0.1, 0.8, 1e-4)
+    assert imagenet.trainer.optimizer.weight_decay == 1e-4 and imagenet.backbone.stem == "imagenet"
+    assert wrn.backbone.name == "wrn28_10" and list(wrn.trainer.lr_schedule.milestones) == [60, 120, 160]
+    assert wrn.trainer.lr_schedule.gamma == 0.2 and wrn.trainer.epochs == 200 and wrn.trainer.optimizer.nesterov
+    for noisy in (noisy10, noisy100):
+        assert list(noisy.trainer.eval_epochs) == [84] and noisy.method.inst_lr == 0.2
+        assert noisy.method.top_fraction == 0.8 and noisy.dataset.noise.mode == "uniform"
+    assert fig5.dataset.noise.rate == 1.0 and fig5.backbone.name == "vgg16" and fig5.method.curriculum == "class"
+
+
+@pytest.fixture(scope="module")
+def dp_runs(tmp_path_factory):
+    """A tiny noisy-digits joint run with an epoch-1 evaluation, and a CE run."""
+    root = tmp_path_factory.mktemp("dp_runs")
+    base = [*TINY, "dataset=digits_lt", "backbone=resnet32", "dataset.noise.rate=0.4", "trainer.epochs=2",
+            "trainer.eval_epochs=[1]"]
+    runs = []
+    for seed in (0,):
+        run_experiment(compose([*base, "method=data_params", "method.curriculum=joint", "method.inst_lr=20.0", f"seed={seed}"]), root / f"dp{seed}")
+        runs.append(root / f"dp{seed}")
+    run_experiment(compose([*base, "method=ce"]), root / "ce")
+    return runs, root / "ce"
+
+
+def _png_size(path: Path):
+    import matplotlib.image as mpimg
+
+    return mpimg.imread(path).shape
+
+
+def test_test_accuracy_at_a_chosen_epoch_is_recorded(dp_runs):
+    record = json.loads((dp_runs[0][0] / "metrics.json").read_text())
+    assert set(record["metrics_at_epoch"]) == {"1"} and 0 <= record["metrics_at_epoch"]["1"]["top1"] <= 100
+    assert "top1" in record["metrics"]
+
+
+def test_figures_are_drawn_from_run_folders(dp_runs, tmp_path):
+    runs, ce = dp_runs
+    fig1 = plot_dp_fig1(runs, tmp_path / "dp.fig1.png")
+    fig4 = plot_dp_fig4(runs, tmp_path / "dp.fig4.png")
+    fig5 = plot_dp_fig5([ce], runs, tmp_path / "dp.fig5.png")
+    for png in (fig1, fig4, fig5):
+        height, width, _ = _png_size(png)
+        assert height > 200 and width > 400
+    with pytest.raises(RunnerError, match="dp_class_sigma"):
+        plot_dp_fig1([ce], tmp_path / "x.png")
+    with pytest.raises(RunnerError, match="dp.fig4"):
+        plot_dp_fig4([ce], tmp_path / "x.png")
+
+
+def test_pick_classes_spreads_over_the_range():
+    from dcl_runner.plots.data_params import pick_classes
+
+    sigma = np.array([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert pick_classes(sigma, 3) == [0, 1, 2]
