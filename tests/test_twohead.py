@@ -83,7 +83,8 @@ def test_channel_fit_when_channels_are_not_a_multiple_of_classes():
     assert torch.nonzero(grad.abs().sum(dim=(0, 2, 3))).flatten().tolist() == [2, 3]
     with pytest.raises(ConfigError, match="exact"):
         FeatureBalancingHead(in_channels=64, num_classes=100, fit="exact")
-    assert FeatureBalancingHead(in_channels=64, num_classes=100).project.out_channels == 100  # ResNet-32 on CIFAR-100
+    resnet32_cifar100 = FeatureBalancingHead(in_channels=64, num_classes=100)  # default: repeat, k = 1
+    assert resnet32_cifar100.fit == "repeat" and resnet32_cifar100.channel_index[99].item() == 35
 
 
 # -- clusters <-> classes ---------------------------------------------------------------------------------

@@ -128,15 +128,15 @@ class FeatureBalancingHead(nn.Module):
     """Two-head eq. 1: z_c = GAP(F_c * K_c), one grouped convolution over C channel groups.
 
     The last feature map has D channels; each class needs its own group of k channels. When D = C*k
-    the map is split as is. Otherwise (ResNet-32: 64 channels, 100 classes) ``fit`` decides:
-    ``project`` (default) a learned 1x1 convolution D -> C*k channels before the split (k = ceil(D/C)
-    unless ``channels_per_class`` is given), so every class still owns k channels of its own;
-    ``repeat`` tiles the D channels cyclically to C*k (groups share backbone channels, no new
-    weights); ``exact`` refuses (ConfigError).
+    the map is split as is. Otherwise (ResNet-32: 64 channels, 100 classes) ``fit`` decides, with
+    k = ceil(D/C) unless ``channels_per_class`` is given: ``repeat`` (default) tiles the D channels
+    cyclically to C*k slots (no new weights; groups share a backbone channel only where the tiling
+    wraps); ``project`` a learned 1x1 convolution D -> C*k channels before the split, so every class
+    owns k projected channels; ``exact`` refuses (ConfigError).
     """
 
     def __init__(self, in_channels: int, num_classes: int, channels_per_class: Optional[int] = None,
-                 fit: str = "project", kernel_size: int = 3):
+                 fit: str = "repeat", kernel_size: int = 3):
         super().__init__()
         if fit not in CHANNEL_FITS:
             raise ConfigError(f"method.fbh_channel_fit={fit!r}: choose one of {CHANNEL_FITS}")
