@@ -145,3 +145,13 @@ def test_bad_long_tail_settings_are_config_errors():
         build_method(compose(["method=focal", "method.loss=hinge"]).method, task([3, 1]))
     with pytest.raises(ConfigError, match="reweight.type"):
         build_method(compose(["method=cb", "method.reweight.type=inverse"]).method, task([3, 1]))
+
+
+def test_every_long_tail_method_has_its_yaml():
+    from dcl_runner import CONFIG_DIR
+    from dcl_runner.methods.base import METHODS
+
+    names = ["focal", "cb", "cb_focal", "ldam", "drw", "drs", "ldam_drw", "mixup", "twohead", "twohead_full"]
+    for name in names:
+        assert name in METHODS and compose([f"method={name}"]).method.name == name
+        assert (CONFIG_DIR / "method" / f"{name}.yaml").exists()

@@ -154,5 +154,5 @@ class LongTailLoss(Method):
         return out
 
 
-for _name in ("focal", "cb", "cb_focal", "ldam", "drw", "drs", "ldam_drw", "mixup", "longtail"):
+for _name in ("focal", "cb", "cb_focal", "ldam", "drw", "drs", "ldam_drw", "mixup"):
     METHODS.register(_name)(LongTailLoss)

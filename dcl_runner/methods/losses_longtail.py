@@ -3,10 +3,10 @@
 Every loss here returns one value per sample ([B]); the method family in ``longtail.py`` weights,
 mixes (Mixup) and reduces them. Pure functions of tensors, no state.
 
-- focal loss (Lin et al., TPAMI 2020, eq. 5): FL = -(1 - p_t)^gamma log p_t; gamma = 0 is CE;
-- class-balanced weights (Cui et al., CVPR 2019, eq. 3-4): effective number E_n = (1 - beta^n)/(1 - beta),
+- focal loss (Lin et al., TPAMI 2020): FL = -(1 - p_t)^gamma log p_t; gamma = 0 is CE;
+- class-balanced weights (Cui et al., CVPR 2019): effective number E_n = (1 - beta^n)/(1 - beta),
   weight_c proportional to 1 / E_{n_c}, normalised so the weights sum to C;
-- LDAM (Cao et al., NeurIPS 2019, eq. 13): per-class margin Delta_j = K / n_j^{1/4} with K chosen so the
+- LDAM (Cao et al., NeurIPS 2019): per-class margin Delta_j = K / n_j^{1/4} with K chosen so the
   largest margin is ``max_margin`` (0.5 in their code), subtracted from the true-class logit of a
   cosine classifier whose logits are scaled by s (30 in their code);
 - soft-target cross-entropy, for the two-head model's eq. 4 and Mixup's mixed targets.
@@ -26,7 +26,7 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Focal loss (Lin et al. eq. 5) per sample: -(1 - p_t)^gamma log p_t. gamma = 0 gives cross-entropy."""
+    """Focal loss (Lin et al.) per sample: -(1 - p_t)^gamma log p_t. gamma = 0 gives cross-entropy."""
     ce = cross_entropy(logits, y)
     if gamma == 0:
         return ce
@@ -40,7 +40,7 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
 
 
 def effective_number_weights(counts: Sequence[int], beta: float) -> np.ndarray:
-    """Class-balanced weights (Cui et al. eq. 3-4): (1 - beta) / (1 - beta^n_c), normalised to sum to C.
+    """Class-balanced weights (Cui et al.): (1 - beta) / (1 - beta^n_c), normalised to sum to C.
 
     beta = 0 gives equal weights; beta -> 1 approaches inverse class frequency. A class with no
     training image gets weight 0 before normalisation (nothing to weight).
@@ -54,7 +54,7 @@ def effective_number_weights(counts: Sequence[int], beta: float) -> np.ndarray:
 
 
 def ldam_margins(counts: Sequence[int], max_margin: float = 0.5) -> np.ndarray:
-    """LDAM margins (Cao et al. eq. 13): Delta_j proportional to n_j^(-1/4), the largest equal to ``max_margin``."""
+    """LDAM margins (Cao et al.): Delta_j proportional to n_j^(-1/4), the largest equal to ``max_margin``."""
     n = np.maximum(np.asarray(counts, dtype=np.float64), 1.0)
     margins = 1.0 / np.power(n, 0.25)
     return margins * (max_margin / margins.max())
