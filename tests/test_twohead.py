@@ -123,7 +123,7 @@ def test_cluster_logits_map_back_to_their_class():
 DIGITS = [*TINY, "dataset=digits_lt", "backbone=resnet32", "dataset.max_train_samples=64"]
 
 
-@pytest.mark.parametrize("extra", [["method=twohead", "method.fbh=false"], ["method=twohead_full", "method.clustering=kmeans", "method.reweight.start_fraction=0"]])
+@pytest.mark.parametrize("extra", [["method=twohead_full", "method.clustering=kmeans", "method.reweight.start_fraction=0"]])
 def test_twohead_trains_end_to_end(tmp_path, extra):
     final = run_experiment(compose([*DIGITS, *extra]), tmp_path)
     assert 0 <= final["top1"] <= 100 and final["few_shot"] is not None
@@ -135,7 +135,7 @@ def test_twohead_trains_end_to_end(tmp_path, extra):
     import pandas as pd
 
     history = pd.read_csv(tmp_path / "history.csv")
-    assert ("loss_fbh" in history.columns) == ("method.fbh=false" not in extra)
+    assert {"loss_fbh", "loss_cdh", "reweighting"} <= set(history.columns)
     state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)["method"]
     assert state["sample_cluster"].numel() == counts.sum()  # clusters are saved for resume
 
@@ -156,17 +156,22 @@ TH_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("th_*.y
 
 @pytest.mark.parametrize("budget", ["paper", "smoke"])
 @pytest.mark.parametrize("name", TH_EXPERIMENTS)
-def test_th_experiments_compose_with_every_method(name, budget):
-    methods = ["twohead", "twohead_full", "ce", "focal", "mixup", "cb", "ldam", "cb_focal", "drs", "ldam_drw"]
-    for m in methods:
-        cfg = compose([f"experiment={name}", f"budget={budget}", f"method={m}"])
-        check_config(cfg)
-        assert cfg.method.name == m
-    assert cfg.trainer.optimizer.momentum == 0.9
+def test_th_experiments_compose(name, budget):
+    cfg = compose([f"experiment={name}", f"budget={budget}"])
+    check_config(cfg)
+    assert cfg.method.name == "twohead" and cfg.trainer.optimizer.momentum == 0.9
     if budget == "paper":
         assert cfg.trainer.epochs in (200, 90) and cfg.trainer.batch_size in (128, 512)
     else:
         assert cfg.trainer.epochs == 2 and not cfg.trainer.lr_schedule.milestones
+
+
+def test_every_table_method_overrides_the_experiment():
+    methods = ["twohead_full", "ce", "focal", "mixup", "cb", "ldam", "cb_focal", "drs", "ldam_drw"]
+    for m in methods:
+        cfg = compose(["experiment=th_cifar100_lt", f"method={m}", "backbone=mobilenetv2", "dataset.imbalance_ratio=10"])
+        check_config(cfg)
+        assert (cfg.method.name, cfg.backbone.name, cfg.dataset.imbalance_ratio) == (m, "mobilenetv2", 10)
 
 
 def test_resnext50_is_32x4d():
