@@ -123,23 +123,6 @@ def test_cluster_logits_map_back_to_their_class():
 DIGITS = [*TINY, "dataset=digits_lt", "backbone=resnet32", "dataset.max_train_samples=64"]
 
 
-@pytest.mark.parametrize("extra", [["method=twohead_full", "method.clustering=kmeans", "method.reweight.start_fraction=0"]])
-def test_twohead_trains_end_to_end(tmp_path, extra):
-    final = run_experiment(compose([*DIGITS, *extra]), tmp_path)
-    assert 0 <= final["top1"] <= 100 and final["few_shot"] is not None
-    norms = np.load(tmp_path / "curves" / "classifier_weight_norm.npy")
-    counts = np.load(tmp_path / "curves" / "class_train_counts.npy")
-    assert norms.shape == counts.shape == (10,) and (norms > 0).all()
-    u_c = np.load(tmp_path / "curves" / "clusters_per_class.npy")
-    assert u_c[np.argmax(counts)] == min(10, counts.max()) and u_c[np.argmin(counts)] == 1
-    import pandas as pd
-
-    history = pd.read_csv(tmp_path / "history.csv")
-    assert {"loss_fbh", "loss_cdh", "reweighting"} <= set(history.columns)
-    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)["method"]
-    assert state["sample_cluster"].numel() == counts.sum()  # clusters are saved for resume
-
-
 def test_cdh_off_is_a_c_way_classifier():
     from dcl_runner.methods.base import build_method
     from dcl_runner.data.base import MULTICLASS, TaskInfo
@@ -180,3 +163,47 @@ def test_resnext50_is_32x4d():
     net = build_backbone(compose(["backbone=resnext50"]).backbone, in_channels=3, image_size=32)
     conv2 = net.stages[0][0].conv2
     assert conv2.groups == 32 and conv2.in_channels == 128  # 32 groups x 4 channels in the first stage
+
+
+def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, monkeypatch):
+    """A tiny run writes the Fig. 3 outputs; clusters are in the checkpoint and Mixup draws come from the
+    per-step generator, so an interrupted and resumed run ends with the same weights as an uninterrupted one."""
+    import os
+    import signal
+
+    import dcl_runner.train as train_module
+    from dcl_runner.methods.twohead import TwoHead
+    from dcl_runner.train import RunInterrupted
+
+    class Interrupting(TwoHead):
+        calls, at = 0, None
+
+        def training_step(self, model, batch, epoch):
+            Interrupting.calls += 1
+            if Interrupting.calls == Interrupting.at:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().training_step(model, batch, epoch)
+
+    overrides = [*DIGITS, "method=twohead_full", "method.clustering=kmeans", "trainer.epochs=2", "trainer.batch_size=16"]
+    reference = run_experiment(compose(overrides), tmp_path / "ref")  # 3 steps per epoch, re-weighting in epoch 2
+    assert 0 <= reference["top1"] <= 100 and reference["few_shot"] is not None
+    curves = tmp_path / "ref" / "curves"
+    norms, counts = np.load(curves / "classifier_weight_norm.npy"), np.load(curves / "class_train_counts.npy")
+    assert norms.shape == counts.shape == (10,) and (norms > 0).all()
+    u_c = np.load(curves / "clusters_per_class.npy")
+    assert u_c[np.argmax(counts)] == min(10, counts.max()) and u_c[np.argmin(counts)] == 1
+    import pandas as pd
+
+    history = pd.read_csv(tmp_path / "ref" / "history.csv")
+    assert {"loss_fbh", "loss_cdh", "reweighting"} <= set(history.columns) and history.reweighting.tolist() == [0, 1]
+    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: Interrupting(cfg, task))
+    Interrupting.calls, Interrupting.at = 0, 5  # mid epoch 2, with the deferred re-weighting on
+    with pytest.raises(RunInterrupted):
+        run_experiment(compose(overrides), tmp_path / "run")
+    Interrupting.at = None
+    resumed = run_experiment(compose(overrides), tmp_path / "run", resume=True)
+    assert resumed["per_class_recall"] == reference["per_class_recall"]
+    ref = torch.load(tmp_path / "ref" / "checkpoints" / "last.pt", weights_only=False)
+    run = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)
+    assert torch.equal(ref["method"]["sample_cluster"], run["method"]["sample_cluster"])
+    assert all(torch.equal(ref["model"][k], run["model"][k]) for k in ref["model"])
