@@ -184,7 +184,7 @@ def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, mo
                 os.kill(os.getpid(), signal.SIGINT)
             return super().training_step(model, batch, epoch)
 
-    overrides = [*DIGITS, "method=twohead_full", "method.clustering=kmeans", "trainer.epochs=2", "trainer.batch_size=16"]
+    overrides = [*DIGITS, "method=twohead_full", "trainer.epochs=2", "trainer.batch_size=16"]
     reference = run_experiment(compose(overrides), tmp_path / "ref")  # 3 steps per epoch, re-weighting in epoch 2
     assert 0 <= reference["top1"] <= 100 and reference["few_shot"] is not None
     curves = tmp_path / "ref" / "curves"
