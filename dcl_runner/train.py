@@ -29,7 +29,7 @@ from . import metrics as metric_fns
 from .config_check import check_config
 from .data import DataBundle, build_data
 from .data.augment import Augment
-from .data.loader import SplitLoader, choose_resident
+from .data.loader import SplitLoader, _IndexBatches, choose_resident
 from .errors import ConfigError, RunnerError
 from .io import atomic_save_npy, atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.base import Batch, Method, TrainContext, build_method
@@ -210,9 +210,11 @@ class Trainer:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.method.to(self.device)
+        if t.get("init_from"):
+            self.load_initial_weights(str(t.init_from))
         self.forward_model = torch.compile(self.model) if t.compile else self.model
 
-        self.optimizer = build_optimizer(self.model.parameters(), t.optimizer)
+        self.optimizer = build_optimizer(self.method.param_groups(self.model), t.optimizer)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
@@ -232,6 +234,31 @@ class Trainer:
         )
         log.info("run folder: %s", self.run_dir)
 
+    def load_initial_weights(self, path: str) -> None:
+        """``trainer.init_from``: start from another run's model weights (stage 2 of a two-stage method)."""
+        source = Path(path).expanduser()
+        if source.is_dir():
+            source = source / "checkpoints" / "last.pt"
+        if not source.is_file():
+            raise ConfigError(f"trainer.init_from={path!r}: expected a run folder holding checkpoints/last.pt or a .pt file; {source} does not exist")
+        state = torch.load(source, map_location=self.device, weights_only=False)
+        state = state.get("model", state) if isinstance(state, dict) else state
+        loaded = self.method.load_initial_weights(self.model, state)
+        log.info("initialised %d of %d model tensors from %s", len(loaded), len(self.model.state_dict()), source)
+
+    def fetch(self, indices, generator: Optional[torch.Generator] = None, augment: bool = True) -> tuple:
+        """Training samples by position on the device, augmented as a training batch (TrainContext.fetch)."""
+        idx = torch.as_tensor(indices).long().reshape(-1).cpu()
+        loader = self.train_loader
+        if loader.resident:
+            idx = idx.to(self.device)
+            images = loader.images[idx]
+        else:  # read in this process: no DataLoader workers to start for one batch
+            images, _ = _IndexBatches(loader.split, [idx.numpy()])[0]
+            images, idx = images.to(self.device), idx.to(self.device)
+        y = loader.targets[idx]
+        return (self.augment.train(images, generator) if augment else self.augment.eval(images)), y, idx
+
     def train_context(self) -> TrainContext:
         def iterate_train(batch_size: int):
             order = torch.arange(len(self.data.train))
@@ -248,6 +275,7 @@ class Trainer:
             meta=self.data.meta,
             model=self.model,
             iterate_train=iterate_train,
+            fetch=self.fetch,
         )
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -369,6 +397,7 @@ class Trainer:
         if progress.order is None:
             progress.order = self.epoch_order(epoch)
         self.model.train()
+        self.method.train_mode(self.model)
         sums: Dict[str, Any] = dict(progress.sums)
         steps = SplitLoader.num_batches(len(progress.order), int(t.batch_size), bool(t.drop_last))
         bar = _progress_bar(t, steps, progress.step, f"epoch {epoch + 1}/{t.epochs}")
@@ -433,6 +462,7 @@ class Trainer:
             scores.append(out.float().cpu())
             targets.append(y.cpu())
         self.model.train()
+        self.method.train_mode(self.model)
         return torch.cat(scores).numpy(), torch.cat(targets).numpy()
 
     def score(self, scores: np.ndarray, targets: np.ndarray) -> Dict[str, Any]:

@@ -4,16 +4,39 @@ The trainer calls, in order:
 
     method = METHODS.get(cfg.method.name)(cfg.method, task)
     head = method.build_head(backbone.feature_dim, backbone.out_channels)    # shape the model
+    if trainer.init_from: method.load_initial_weights(model, checkpoint["model"])  # stage 2
+    optimizer = SGD/Adam(method.param_groups(model))        # what trains, per-group lr / wd
     method.setup(ctx)                                        # once per process; on resume the
                                                              # checkpoint's state is loaded over it
     for epoch:
         method.on_epoch_start(epoch)                         # scheduler values, deferred switches
         order = method.epoch_order(epoch, generator)         # which samples, in which order
+        model.train(); method.train_mode(model)              # e.g. frozen backbone BatchNorm
         for batch in loader(order):
             result = method.training_step(model, batch, epoch)   # forward + loss
             result.loss.backward(); model optimizer and every method.optimizers() step
         history row += method.epoch_scalars(); curves += method.epoch_curves()
     evaluation: scores = method.predict(model(x))            # back to the dataset's label space
+
+Hooks for two-stage and two-branch methods (decoupled cRT / LWS, MiSLAS, BBN, OLTR, Hybrid-SC):
+
+- ``trainer.init_from=PATH`` (a run folder or a ``.pt`` checkpoint; a key absent from
+  conf/config.yaml, so ``++trainer.init_from=PATH`` on the command line or in an experiment):
+  before the optimizer is built, ``load_initial_weights(model, state)`` copies that run's model
+  weights. The default copies every tensor whose name and shape match and leaves the rest as
+  initialised (a stage-2 classifier of another size is re-initialised); override it to skip keys
+  (cRT re-initialises ``head.``). Resuming a run loads its own checkpoint over this.
+- ``param_groups(model)``: what the model optimizer trains, as a parameter iterable or a list of
+  torch param-group dicts (per-group ``lr`` / ``weight_decay`` override ``trainer.optimizer``;
+  every group follows ``trainer.lr_schedule`` relative to its own base lr). Freeze parameters by
+  leaving them out and setting ``requires_grad_(False)`` (cRT: only ``head.``; LWS: one scale per
+  class, owned by the method and given here or through ``optimizers()``).
+- ``train_mode(model)``: called right after every ``model.train()``; e.g. put the backbone's
+  BatchNorm back in eval mode while only the classifier trains.
+- ``TrainContext.fetch(indices, generator=None, augment=True)`` -> ``(x, y, index)``: training
+  samples by position, on the device, augmented like a training batch (``generator`` draws the
+  augmentation; pass ``batch.generator`` for reproducible resumes). BBN's reversed sampler draws
+  its second batch with it inside ``training_step``; keep the ctx from ``setup``.
 
 ``Method`` is an ``nn.Module``: parameters and buffers it owns (data parameters, cluster maps) move
 to the device with it and are saved in checkpoints; put other resumable state in
@@ -82,6 +105,9 @@ class TrainContext:
     # iterate_train(batch_size) yields un-augmented (x, y, index) batches of the training set on
     # the device, in index order (e.g. to cluster features before training).
     iterate_train: Callable[[int], Iterator[tuple]]
+    # fetch(indices, generator=None, augment=True) -> (x, y, index): the training samples at these
+    # positions on the device, augmented as a training batch (e.g. BBN's reversed-sampler batch).
+    fetch: Optional[Callable[..., tuple]] = None
 
 
 class Method(nn.Module):
@@ -98,6 +124,26 @@ class Method(nn.Module):
             return LinearHead(in_features, self.task.num_outputs)
         branch_dim = int(self.cfg.get("branch_dim", 64)) if self.cfg is not None else 64
         return AttributeBranches(in_features, self.task.num_outputs, branch_dim)
+
+    # -- what trains (two-stage methods) --------------------------------------------------------
+    def load_initial_weights(self, model: nn.Module, state: Dict[str, torch.Tensor]) -> List[str]:
+        """``trainer.init_from``: copy the tensors of ``state`` whose name and shape match; return their names."""
+        own = model.state_dict()
+        matched = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+        if not matched:
+            from ..errors import ConfigError
+
+            raise ConfigError("trainer.init_from: no weight of that checkpoint matches this model (another backbone?)")
+        own.update(matched)
+        model.load_state_dict(own)
+        return sorted(matched)
+
+    def param_groups(self, model: nn.Module):
+        """What the model optimizer trains: parameters, or torch param-group dicts (own lr / weight_decay)."""
+        return model.parameters()
+
+    def train_mode(self, model: nn.Module) -> None:
+        """Called after every ``model.train()`` (e.g. keep a frozen backbone's BatchNorm in eval mode)."""
 
     # -- schedule ----------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
@@ -143,8 +189,19 @@ class Method(nn.Module):
         return {}
 
     def final_outputs(self, model: nn.Module) -> Dict[str, np.ndarray]:
-        """Arrays saved once at the end of training in curves/ (e.g. classifier weight norms)."""
-        return {}
+        """Arrays saved once at the end of training in curves/.
+
+        Multi-class with a classifier ``head.fc`` whose ``weight`` has one row per class: the training images
+        per class and the L2 norm of each class's classifier weight (two-head Fig. 3, CE side).
+        """
+        fc = getattr(getattr(model, "head", None), "fc", None)
+        weight = getattr(fc, "weight", None)
+        if not self.task.is_multiclass or weight is None or weight.ndim != 2 or weight.shape[0] != self.task.num_outputs:
+            return {}
+        return {
+            "class_train_counts": np.asarray(self.task.train_counts, dtype=np.int64),
+            "classifier_weight_norm": weight.detach().float().norm(dim=1).cpu().numpy(),
+        }
 
 
 METHODS.register("ce")(Method)

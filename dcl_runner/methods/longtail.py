@@ -1,0 +1,158 @@
+"""The single-stage long-tail baselines of the two-head paper's tables, as one configurable method family.
+
+One class, many ``method=`` names; each YAML in conf/method/ pins one baseline's own paper defaults
+(conf/_base/longtail.yaml lists every key):
+
+=========  ====================================================================================
+ce         (base ``Method``) plain softmax cross-entropy
+focal      focal loss, gamma 1 (Lin et al. 2020; the value LDAM-DRW's code uses for this baseline)
+cb         softmax CE re-weighted by the effective number of samples, beta 0.9999 (Cui et al. 2019)
+cb_focal   focal loss (gamma 1) re-weighted by effective number (beta 0.9999)
+ldam       LDAM loss on a cosine classifier: margins proportional to n^-1/4, max 0.5, scale 30
+drw        CE, then deferred re-weighting (effective number, beta 0.9999) from 80% of training
+           (epoch 160 of 200, Cao et al. 2019)
+drs        CE, then deferred class-balanced re-sampling from 80% of training (Cao et al. 2019)
+ldam_drw   LDAM + DRW
+mixup      CE on mixup batches, alpha 1 (Zhang et al. 2018)
+=========  ====================================================================================
+
+Every loss is computed per sample (``losses_longtail.py``), weighted by the class weight of the
+sample's target (1 before a deferred re-weighting starts), mixed for Mixup and reduced as the
+weighted mean sum_i w_i l_i / sum_i w_i (PyTorch's weighted-CE reduction). Deferred schedules start at
+the 0-based epoch ``start_epoch`` or, when that is null, ``int(start_fraction * trainer.epochs)``
+(0.8 of 200 = 160, as in LDAM-DRW; 0.8 of a 2-epoch smoke run = epoch 1), so they work at any budget.
+
+Subclasses (the two-head model) override ``build_head`` and ``loss_terms`` and inherit weighting,
+re-sampling and Mixup.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..models.cosine_head import CosineHead
+from ..models.heads import LinearHead
+from .base import METHODS, Batch, Method, StepResult, TrainContext
+from .losses_longtail import cross_entropy, effective_number_weights, focal_loss, ldam_loss, ldam_margins
+from .mixup import draw_mixup, mix
+
+LOSSES = ("ce", "focal", "ldam")
+SCHEDULED = ("none", "cb")
+
+
+def deferred_start(node: Any, epochs: int) -> Optional[int]:
+    """0-based epoch from which a deferred schedule (re-weighting / re-sampling) is on; None: never."""
+    if node is None or node.get("type", "none") == "none":
+        return None
+    if node.get("start_epoch") is not None:
+        return int(node.start_epoch)
+    return int(float(node.get("start_fraction", 0.0)) * epochs)
+
+
+class LongTailLoss(Method):
+    def __init__(self, cfg: Any, task):
+        super().__init__(cfg, task)
+        if not task.is_multiclass:
+            raise ConfigError(f"method={cfg.name} is a multi-class long-tail method; dataset has attribute targets")
+        self.loss_name = str(cfg.get("loss", "ce"))
+        if self.loss_name not in LOSSES:
+            raise ConfigError(f"method.loss={self.loss_name!r}: choose one of {LOSSES}")
+        for key in ("reweight", "resample"):
+            kind = (cfg.get(key) or {}).get("type", "none")
+            if kind not in SCHEDULED:
+                raise ConfigError(f"method.{key}.type={kind!r}: choose one of {SCHEDULED}")
+        self.gamma = float(cfg.get("focal_gamma", 0.0))
+        self.scale = float(cfg.get("ldam_scale", 30.0))
+        self.mixup_alpha = float(cfg.get("mixup_alpha", 0.0) or 0.0)
+        counts = np.asarray(task.train_counts)
+        self.register_buffer("margins", torch.tensor(ldam_margins(counts, float(cfg.get("ldam_max_margin", 0.5))), dtype=torch.float32), persistent=False)
+        self.register_buffer("class_weights", torch.ones(len(counts)), persistent=False)
+        self.reweight_from: Optional[int] = None
+        self.resample_from: Optional[int] = None
+        self.reweighting = False
+        self.train_targets: Optional[torch.Tensor] = None
+
+    # -- model ---------------------------------------------------------------------------------
+    def build_head(self, in_features: int, in_channels: int) -> nn.Module:
+        classifier = str(self.cfg.get("classifier", "linear"))
+        if classifier == "cosine":
+            return CosineHead(in_features, self.task.num_outputs)
+        if classifier != "linear":
+            raise ConfigError(f"method.classifier={classifier!r}: choose linear or cosine")
+        if self.loss_name == "ldam":
+            raise ConfigError("method.loss=ldam needs method.classifier=cosine (its margins are on cosine logits)")
+        return LinearHead(in_features, self.task.num_outputs)
+
+    # -- schedule --------------------------------------------------------------------------------
+    def setup(self, ctx: TrainContext) -> None:
+        self.reweight_from = deferred_start(self.cfg.get("reweight"), ctx.epochs)
+        self.resample_from = deferred_start(self.cfg.get("resample"), ctx.epochs)
+        self.train_targets = ctx.train_targets.detach().cpu().long()
+
+    def _cb_weights(self, key: str) -> torch.Tensor:
+        beta = float(self.cfg[key].get("beta", 0.9999))
+        return torch.tensor(effective_number_weights(self.task.train_counts, beta), dtype=torch.float32)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.reweighting = self.reweight_from is not None and epoch >= self.reweight_from
+        weights = self._cb_weights("reweight") if self.reweighting else torch.ones(self.task.num_outputs)
+        self.class_weights.copy_(weights.to(self.class_weights.device))
+
+    def epoch_order(self, epoch: int, generator: torch.Generator) -> Optional[torch.Tensor]:
+        """Deferred re-sampling: N draws with replacement, sample i with probability proportional to w_{y_i}."""
+        if self.resample_from is None or epoch < self.resample_from or self.train_targets is None:
+            return None
+        per_sample = self._cb_weights("resample")[self.train_targets].double()
+        return torch.multinomial(per_sample, len(per_sample), replacement=True, generator=generator)
+
+    # -- loss --------------------------------------------------------------------------------------
+    def loss_terms(self, outputs: Dict[str, torch.Tensor], y: torch.Tensor, index: torch.Tensor) -> Dict[str, Tuple[float, torch.Tensor]]:
+        """Named (coefficient, per-sample loss [B]) terms for targets ``y``; the total is sum coef * term."""
+        logits = outputs["logits"]
+        if self.loss_name == "ldam":
+            return {"loss_ldam": (1.0, ldam_loss(logits, y, self.margins, self.scale))}
+        if self.loss_name == "focal":
+            return {"loss_focal": (1.0, focal_loss(logits, y, self.gamma))}
+        return {"loss_ce": (1.0, cross_entropy(logits, y))}
+
+    def training_step(self, model: nn.Module, batch: Batch, epoch: int) -> StepResult:
+        if self.mixup_alpha > 0:
+            perm, lam = draw_mixup(len(batch.y), self.mixup_alpha, batch.generator, batch.x.device)
+            outputs = model(mix(batch.x, perm, lam))
+            pairs = [(lam, batch.y, batch.index), (1.0 - lam, batch.y[perm], batch.index[perm])]
+        else:
+            outputs = model(batch.x)
+            pairs = [(1.0, batch.y, batch.index)]
+        return self.combine(outputs, pairs)
+
+    def combine(self, outputs: Dict[str, torch.Tensor], pairs: List[Tuple[float, torch.Tensor, torch.Tensor]]) -> StepResult:
+        """sum over (share, y, index) pairs of share * w_y * term, over sum of share * w_y, per term."""
+        sums: Dict[str, torch.Tensor] = {}
+        coefficients: Dict[str, float] = {}
+        norm = None
+        for share, y, index in pairs:
+            weight = share * self.class_weights[y]
+            norm = weight.sum() if norm is None else norm + weight.sum()
+            for name, (coef, per_sample) in self.loss_terms(outputs, y, index).items():
+                coefficients[name] = coef
+                value = (weight * per_sample).sum()
+                sums[name] = value if name not in sums else sums[name] + value
+        parts = {name: value / norm.clamp_min(1e-12) for name, value in sums.items()}
+        loss = sum(coefficients[name] * value for name, value in parts.items())
+        report = {name: value.detach() for name, value in parts.items()} if len(parts) > 1 else {}
+        return StepResult(loss=loss, parts=report, logits=self.predict(outputs).detach())
+
+    # -- reporting -----------------------------------------------------------------------------------
+    def epoch_scalars(self) -> Dict[str, float]:
+        out: Dict[str, float] = {}
+        if self.reweight_from is not None:
+            out["reweighting"] = float(self.reweighting)
+        return out
+
+
+for _name in ("focal", "cb", "cb_focal", "ldam", "drw", "drs", "ldam_drw", "mixup"):
+    METHODS.register(_name)(LongTailLoss)

@@ -1,0 +1,130 @@
+"""The two-head model (Chen et al.; seed paper 004): ``method=twohead`` and ``method=twohead_full``.
+
+- Feature-balancing head (FBH, eq. 1-2): a grouped convolution gives class c its own group of
+  channels of the backbone's last feature map; GAP; softmax CE against the class is L1.
+- Class-division head (CDH, eq. 3-4): class c is split into u_c clusters (eq. 3, u for the largest
+  class), the main classifier is K-way (K = sum u_c) and trained with soft labels (alpha on the
+  sample's own cluster, (1 - alpha)/(u_c - 1) on its siblings): L2.
+- Loss L = L2 + lambda * L1 (lambda 1.5). ``fbh: false`` drops L1 and the auxiliary head;
+  ``cdh: false`` makes every class one cluster (the main head is then a plain C-way CE classifier):
+  the four rows of Table 4.
+- Prediction uses the main (K-way) head only, mapped to classes by ``cluster_to_class``.
+
+Clusters are assigned once in ``setup`` (``clustering``: random | kmeans | hierarchical, on
+``cluster_features``: pixels | model) and saved with the method's state, so a resumed run keeps them.
+``twohead_full`` is the same method with Mixup and deferred class re-weighting switched on
+(inherited from the long-tail family, ``longtail.py``).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from .base import METHODS, TrainContext
+from .longtail import LongTailLoss
+from .losses_longtail import cross_entropy, soft_cross_entropy
+from .twohead_parts import (
+    FeatureBalancingHead,
+    TwoHeads,
+    assign_clusters,
+    cluster_class_map,
+    clusters_per_class,
+    clusters_to_classes,
+    soft_cluster_targets,
+)
+
+
+class TwoHead(LongTailLoss):
+    def __init__(self, cfg: Any, task):
+        super().__init__(cfg, task)
+        if self.loss_name != "ce":
+            raise ConfigError("method=twohead trains its heads with (soft) cross-entropy: keep method.loss=ce")
+        self.use_fbh = bool(cfg.get("fbh", True))
+        self.use_cdh = bool(cfg.get("cdh", True))
+        self.lam = float(cfg.get("lambda_fbh", 1.5))
+        self.alpha = float(cfg.get("alpha", 0.5))
+        self.mapping = str(cfg.get("cluster_to_class", "sum"))
+        if not 0 < self.alpha <= 1:
+            raise ConfigError(f"method.alpha={self.alpha}: the own-cluster soft label must be in (0, 1]")
+        u = int(cfg.get("u", 10)) if self.use_cdh else 1
+        u_c = clusters_per_class(task.train_counts, u)
+        self.register_buffer("clusters_per_class", torch.as_tensor(u_c, dtype=torch.long))
+        self.register_buffer("cluster_class", cluster_class_map(u_c))
+        self.register_buffer("sample_cluster", torch.zeros(task.num_train, dtype=torch.long))
+        self.num_clusters = int(u_c.sum())
+
+    # -- model ---------------------------------------------------------------------------------
+    def build_head(self, in_features: int, in_channels: int) -> nn.Module:
+        fbh = None
+        if self.use_fbh:
+            fbh = FeatureBalancingHead(
+                in_channels,
+                self.task.num_outputs,
+                self.cfg.get("fbh_channels_per_class"),
+                str(self.cfg.get("fbh_channel_fit", "repeat")),
+                int(self.cfg.get("fbh_kernel_size", 3)),
+            )
+        return TwoHeads(in_features, self.num_clusters, fbh)
+
+    # -- clusters (eq. 3), assigned once -------------------------------------------------------------
+    def setup(self, ctx: TrainContext) -> None:
+        super().setup(ctx)
+        targets = ctx.train_targets.detach().cpu().numpy()
+        strategy = str(self.cfg.get("clustering", "random"))
+        features = None
+        if strategy != "random" and self.use_cdh:
+            features = self.clustering_features(ctx)
+        assigned = assign_clusters(targets, self.clusters_per_class.cpu().numpy(), strategy, int(ctx.seed), features)
+        self.sample_cluster.copy_(torch.as_tensor(assigned, device=self.sample_cluster.device))
+
+    @torch.no_grad()
+    def clustering_features(self, ctx: TrainContext) -> np.ndarray:
+        """[N, F] what the clustering sees: ``pixels`` (8x8 average-pooled normalised images) or
+        ``model`` (the pooled features of the model as it is at setup: random, or ``trainer.init_from``'s)."""
+        source = str(self.cfg.get("cluster_features", "pixels"))
+        if source not in ("pixels", "model"):
+            raise ConfigError(f"method.cluster_features={source!r}: choose pixels or model")
+        was_training = ctx.model.training
+        ctx.model.eval()
+        chunks = []
+        for x, _, _ in ctx.iterate_train(256):
+            if source == "pixels":
+                chunks.append(F.adaptive_avg_pool2d(x.float(), 8).flatten(1).cpu())
+            else:
+                chunks.append(ctx.model(x)["features"].float().cpu())
+        ctx.model.train(was_training)
+        return torch.cat(chunks).numpy()
+
+    # -- loss (eq. 2, eq. 4) ---------------------------------------------------------------------------
+    def loss_terms(self, outputs: Dict[str, torch.Tensor], y: torch.Tensor, index: torch.Tensor) -> Dict[str, Tuple[float, torch.Tensor]]:
+        q = soft_cluster_targets(self.sample_cluster[index], y, self.cluster_class, self.clusters_per_class, self.alpha)
+        terms = {"loss_cdh": (1.0, soft_cross_entropy(outputs["logits"], q))}  # L2, eq. 4
+        if self.use_fbh:
+            terms["loss_fbh"] = (self.lam, cross_entropy(outputs["fbh_logits"], y))  # L1, eq. 2
+        return terms
+
+    # -- evaluation ----------------------------------------------------------------------------------
+    def predict(self, outputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return clusters_to_classes(outputs["logits"], self.cluster_class, self.task.num_outputs, self.mapping)
+
+    def final_outputs(self, model: nn.Module) -> Dict[str, np.ndarray]:
+        """Fig. 3: train counts, per-class weight norm of the main head (mean over the class's clusters), per cluster too."""
+        norms = model.head.fc.weight.detach().float().norm(dim=1).cpu()
+        classes = self.cluster_class.cpu()
+        per_class = torch.zeros(self.task.num_outputs).index_add_(0, classes, norms) / self.clusters_per_class.cpu().float()
+        return {
+            "class_train_counts": np.asarray(self.task.train_counts, dtype=np.int64),
+            "classifier_weight_norm": per_class.numpy(),
+            "cluster_weight_norm": norms.numpy(),
+            "cluster_class": classes.numpy(),
+            "clusters_per_class": self.clusters_per_class.cpu().numpy(),
+        }
+
+
+METHODS.register("twohead")(TwoHead)
+METHODS.register("twohead_full")(TwoHead)

@@ -1,0 +1,209 @@
+"""The two-head model: eq. 3 cluster counts, eq. 4 soft labels, the grouped convolution (eq. 1),
+the cluster <-> class maps, and tiny end-to-end runs; the th_* experiments compose."""
+import numpy as np
+import pytest
+import torch
+
+from dcl_runner import CONFIG_DIR
+from dcl_runner.config_check import check_config
+from dcl_runner.data.longtail import longtail_counts
+from dcl_runner.errors import ConfigError
+from dcl_runner.methods.twohead_parts import (
+    FeatureBalancingHead,
+    assign_clusters,
+    cluster_class_map,
+    clusters_per_class,
+    clusters_to_classes,
+    soft_cluster_targets,
+)
+from dcl_runner.testing import TINY, compose
+from dcl_runner.train import run_experiment
+
+
+# -- eq. 3 --------------------------------------------------------------------------------------------
+def test_clusters_per_class_on_the_cifar10_ratio_100_profile():
+    counts = longtail_counts(5000, 10, 100)  # 5000 2997 1796 1077 645 387 232 139 83 50
+    # 1 + round((n - 50) / 4950 * 9), e.g. 2997 -> 1 + round(5.358) = 6, 645 -> 1 + round(1.082) = 2
+    assert clusters_per_class(counts, 10).tolist() == [10, 6, 4, 3, 2, 2, 1, 1, 1, 1]
+    assert clusters_per_class(counts[::-1], 10).tolist() == [1, 1, 1, 1, 2, 2, 3, 4, 6, 10]  # order-free
+
+
+def test_clusters_per_class_edge_profiles():
+    assert clusters_per_class([100, 50, 50, 10], 10).tolist() == [10, 5, 5, 1]  # equal classes, equal u_c
+    assert clusters_per_class([7, 7], 10).tolist() == [1, 1]  # balanced: nothing to divide
+    assert clusters_per_class([30], 10).tolist() == [1]  # one class
+    assert clusters_per_class([10, 15, 20], 2).tolist() == [1, 2, 2]  # 0.5 rounds up
+    assert clusters_per_class([3, 1], 10).tolist() == [3, 1]  # never more clusters than images
+    assert clusters_per_class([500, 5], 1).tolist() == [1, 1]  # u = 1: no division (CDH off)
+    with pytest.raises(ConfigError):
+        clusters_per_class([5, 1], 0)
+
+
+# -- eq. 4 --------------------------------------------------------------------------------------------
+def test_soft_labels_sum_to_one_with_alpha_on_the_own_cluster():
+    u_c = torch.tensor([4, 1, 2])
+    cluster_class = cluster_class_map(u_c.numpy())  # [0 0 0 0 1 2 2]
+    y = torch.tensor([0, 0, 1, 2])
+    cluster = torch.tensor([2, 0, 4, 6])
+    q = soft_cluster_targets(cluster, y, cluster_class, u_c, alpha=0.7)
+    torch.testing.assert_close(q.sum(1), torch.ones(4))
+    torch.testing.assert_close(q[0], torch.tensor([0.1, 0.1, 0.7, 0.1, 0, 0, 0]))
+    torch.testing.assert_close(q[1], torch.tensor([0.7, 0.1, 0.1, 0.1, 0, 0, 0]))
+    torch.testing.assert_close(q[2], torch.tensor([0, 0, 0, 0, 1.0, 0, 0]))  # single cluster: one-hot
+    torch.testing.assert_close(q[3], torch.tensor([0, 0, 0, 0, 0, 0.3, 0.7]))
+
+
+# -- eq. 1: the grouped convolution ----------------------------------------------------------------------
+def _connected_channels(head, channels, num_classes):
+    x = torch.randn(2, channels, 5, 5, requires_grad=True)
+    z = head(x)
+    out = []
+    for c in range(num_classes):
+        (grad,) = torch.autograd.grad(z[:, c].sum(), x, retain_graph=True)
+        out.append(set(torch.nonzero(grad.abs().sum(dim=(0, 2, 3))).flatten().tolist()))
+    return out
+
+
+def test_grouped_convolution_connects_each_class_only_to_its_group():
+    head = FeatureBalancingHead(in_channels=12, num_classes=4)  # 3 channels per class, no adapter
+    assert head.fit == "none" and head.channels_per_class == 3
+    assert _connected_channels(head, 12, 4) == [{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {9, 10, 11}]
+
+
+def test_channel_fit_when_channels_are_not_a_multiple_of_classes():
+    repeat = FeatureBalancingHead(in_channels=5, num_classes=3, fit="repeat")  # k = 2: channels 0..5 -> 0,1,2,3,4,0
+    assert _connected_channels(repeat, 5, 3) == [{0, 1}, {2, 3}, {4, 0}]
+    project = FeatureBalancingHead(in_channels=5, num_classes=3, fit="project")
+    assert project.project.out_channels == 6
+    # after the 1x1 projection, class c reads only projected channels 2c, 2c+1
+    conv = project.conv
+    x = torch.randn(1, 6, 4, 4, requires_grad=True)
+    z = conv(x).mean(dim=(2, 3))
+    (grad,) = torch.autograd.grad(z[0, 1], x)
+    assert torch.nonzero(grad.abs().sum(dim=(0, 2, 3))).flatten().tolist() == [2, 3]
+    with pytest.raises(ConfigError, match="exact"):
+        FeatureBalancingHead(in_channels=64, num_classes=100, fit="exact")
+    resnet32_cifar100 = FeatureBalancingHead(in_channels=64, num_classes=100)  # default: repeat, k = 1
+    assert resnet32_cifar100.fit == "repeat" and resnet32_cifar100.channel_index[99].item() == 35
+
+
+# -- clusters <-> classes ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("strategy", ["random", "kmeans", "hierarchical"])
+def test_cluster_assignment_round_trips_to_classes(strategy):
+    counts = [40, 17, 9, 3]
+    targets = np.random.default_rng(0).permutation(np.repeat(np.arange(4), counts))
+    u_c = clusters_per_class(counts, 5)
+    cluster_class = cluster_class_map(u_c).numpy()
+    features = np.random.default_rng(1).normal(size=(len(targets), 6))
+    cluster = assign_clusters(targets, u_c, strategy, seed=0, features=features)
+    assert np.array_equal(cluster_class[cluster], targets)  # every sample's cluster belongs to its class
+    assert np.array_equal(np.unique(cluster), np.arange(u_c.sum()))  # no empty cluster
+    if strategy == "random":
+        sizes = np.bincount(cluster)[:5]  # the 40 images of class 0 in 5 clusters of 8
+        assert sizes.tolist() == [8] * 5
+        assert np.array_equal(cluster, assign_clusters(targets, u_c, "random", seed=0))  # seeded
+
+
+def test_cluster_logits_map_back_to_their_class():
+    u_c = np.array([3, 1, 2])
+    cluster_class = cluster_class_map(u_c)
+    for k in range(6):
+        logits = torch.full((1, 6), -5.0)
+        logits[0, k] = 5.0
+        for mode in ("sum", "max"):
+            assert clusters_to_classes(logits, cluster_class, 3, mode).argmax(1).item() == cluster_class[k].item()
+    # sum: three weak clusters of class 0 outweigh one stronger cluster of class 2
+    logits = torch.log(torch.tensor([[0.2, 0.2, 0.2, 0.05, 0.35, 0.0 + 1e-9]]))
+    assert clusters_to_classes(logits, cluster_class, 3, "sum").argmax(1).item() == 0
+    assert clusters_to_classes(logits, cluster_class, 3, "max").argmax(1).item() == 2
+    torch.testing.assert_close(clusters_to_classes(logits, cluster_class, 3, "sum").exp().sum(1), torch.ones(1))
+
+
+# -- end to end -----------------------------------------------------------------------------------------
+DIGITS = [*TINY, "dataset=digits_lt", "backbone=resnet32", "dataset.max_train_samples=64"]
+
+
+def test_cdh_off_is_a_c_way_classifier():
+    from dcl_runner.methods.base import build_method
+    from dcl_runner.data.base import MULTICLASS, TaskInfo
+
+    task = TaskInfo(MULTICLASS, list("abc"), np.array([50, 10, 2]), 62, (3, 8, 8))
+    # u_c = 1 + round((n - 2) / 48 * 9): 50 -> 10, 10 -> 1 + round(1.5) = 3, 2 -> 1
+    assert build_method(compose(["method=twohead"]).method, task).num_clusters == 10 + 3 + 1
+    assert build_method(compose(["method=twohead", "method.cdh=false"]).method, task).num_clusters == 3
+
+
+# -- experiments --------------------------------------------------------------------------------------------
+TH_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("th_*.yaml"))
+
+
+@pytest.mark.parametrize("budget", ["paper", "smoke"])
+@pytest.mark.parametrize("name", TH_EXPERIMENTS)
+def test_th_experiments_compose(name, budget):
+    cfg = compose([f"experiment={name}", f"budget={budget}"])
+    check_config(cfg)
+    assert cfg.method.name == "twohead" and cfg.trainer.optimizer.momentum == 0.9
+    if budget == "paper":
+        assert cfg.trainer.epochs in (200, 90) and cfg.trainer.batch_size in (128, 512)
+    else:
+        assert cfg.trainer.epochs == 2 and not cfg.trainer.lr_schedule.milestones
+
+
+def test_every_table_method_overrides_the_experiment():
+    methods = ["twohead_full", "ce", "focal", "mixup", "cb", "ldam", "cb_focal", "drs", "ldam_drw"]
+    for m in methods:
+        cfg = compose(["experiment=th_cifar100_lt", f"method={m}", "backbone=mobilenetv2", "dataset.imbalance_ratio=10"])
+        check_config(cfg)
+        assert (cfg.method.name, cfg.backbone.name, cfg.dataset.imbalance_ratio) == (m, "mobilenetv2", 10)
+
+
+def test_resnext50_is_32x4d():
+    from dcl_runner.models import build_backbone
+
+    net = build_backbone(compose(["backbone=resnext50"]).backbone, in_channels=3, image_size=32)
+    conv2 = net.stages[0][0].conv2
+    assert conv2.groups == 32 and conv2.in_channels == 128  # 32 groups x 4 channels in the first stage
+
+
+def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, monkeypatch):
+    """A tiny run writes the Fig. 3 outputs; clusters are in the checkpoint and Mixup draws come from the
+    per-step generator, so an interrupted and resumed run ends with the same weights as an uninterrupted one."""
+    import os
+    import signal
+
+    import dcl_runner.train as train_module
+    from dcl_runner.methods.twohead import TwoHead
+    from dcl_runner.train import RunInterrupted
+
+    class Interrupting(TwoHead):
+        calls, at = 0, None
+
+        def training_step(self, model, batch, epoch):
+            Interrupting.calls += 1
+            if Interrupting.calls == Interrupting.at:
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().training_step(model, batch, epoch)
+
+    overrides = [*DIGITS, "method=twohead_full", "trainer.epochs=2", "trainer.batch_size=16"]
+    reference = run_experiment(compose(overrides), tmp_path / "ref")  # 3 steps per epoch, re-weighting in epoch 2
+    assert 0 <= reference["top1"] <= 100 and reference["few_shot"] is not None
+    curves = tmp_path / "ref" / "curves"
+    norms, counts = np.load(curves / "classifier_weight_norm.npy"), np.load(curves / "class_train_counts.npy")
+    assert norms.shape == counts.shape == (10,) and (norms > 0).all()
+    u_c = np.load(curves / "clusters_per_class.npy")
+    assert u_c[np.argmax(counts)] == min(10, counts.max()) and u_c[np.argmin(counts)] == 1
+    import pandas as pd
+
+    history = pd.read_csv(tmp_path / "ref" / "history.csv")
+    assert {"loss_fbh", "loss_cdh", "reweighting"} <= set(history.columns) and history.reweighting.tolist() == [0, 1]
+    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: Interrupting(cfg, task))
+    Interrupting.calls, Interrupting.at = 0, 5  # mid epoch 2, with the deferred re-weighting on
+    with pytest.raises(RunInterrupted):
+        run_experiment(compose(overrides), tmp_path / "run")
+    Interrupting.at = None
+    resumed = run_experiment(compose(overrides), tmp_path / "run", resume=True)
+    assert resumed["per_class_recall"] == reference["per_class_recall"]
+    ref = torch.load(tmp_path / "ref" / "checkpoints" / "last.pt", weights_only=False)
+    run = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)
+    assert torch.equal(ref["method"]["sample_cluster"], run["method"]["sample_cluster"])
+    assert all(torch.equal(ref["model"][k], run["model"][k]) for k in ref["model"])
