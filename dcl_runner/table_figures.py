@@ -247,9 +247,9 @@ DRAWERS: Dict[str, Callable] = {
 # Plotting functions the data-parameters module may provide: called first when importable, with
 # (run folders, output PNG path); any failure falls back to the drawers above.
 EXTERNAL = {
-    "dp.fig1": ("dcl_runner.plots.data_params", ("plot_class_trajectories", "class_trajectories")),
-    "dp.fig4": ("dcl_runner.plots.data_params", ("plot_noisy_instances", "noisy_instances")),
-    "dp.fig5": ("dcl_runner.plots.data_params", ("plot_random_labels", "random_labels")),
+    "dp.fig1": ("dcl_runner.plots.data_params", ("plot_dp_fig1",)),
+    "dp.fig4": ("dcl_runner.plots.data_params", ("plot_dp_fig4",)),
+    # dp.fig5 needs baseline and data-parameter runs apart: drawn by random_labels below
 }
 
 

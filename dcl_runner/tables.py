@@ -28,11 +28,11 @@ NAMES: Dict[str, Any] = {
         "dcl_rap": "dcl_rap",                  # RAP / ResNet-50 (DCL sec. 4.4)
         "dcl_cifar100": "dcl_cifar100",        # CIFAR-100 (DCL sec. 4.5)
         "dp_cifar100": "dp_cifar100_wrn",      # CIFAR-100 / WRN-28-10 (DP Table 1)
-        "dp_imagenet": "dp_imagenet",          # ImageNet / ResNet-18 (DP Table 1)
-        "dp_webvision": "dp_webvision",        # WebVision / ResNet-18 (DP Table 1)
-        "dp_noisy_cifar10": "dp_noisy_cifar10",    # 40% uniform noise, WRN-28-10, epoch 84 (DP Table 2)
-        "dp_noisy_cifar100": "dp_noisy_cifar100",
-        "dp_random_labels": "dp_random_labels",    # CIFAR-100 all labels random, VGG-16 (DP sec. 3.5)
+        "dp_imagenet": "dp_imagenet_resnet18",          # ImageNet / ResNet-18 (DP Table 1)
+        "dp_webvision": "dp_webvision_resnet18",        # WebVision / ResNet-18 (DP Table 1)
+        "dp_noisy_cifar10": "dp_noisy_cifar10_wrn",    # 40% uniform noise, WRN-28-10, epoch 84 (DP Table 2)
+        "dp_noisy_cifar100": "dp_noisy_cifar100_wrn",
+        "dp_random_labels": "dp_random_labels_vgg16",    # CIFAR-100 all labels random, VGG-16 (DP sec. 3.5)
         "th_cifar10_lt": "th_cifar10_lt",      # CIFAR-10-LT / ResNet-32 (two-head Table 1)
         "th_cifar100_lt": "th_cifar100_lt",
         "th_tiny_imagenet_lt": "th_tiny_imagenet_lt",  # Tiny-ImageNet-LT / ResNet-18 (Table 2)
@@ -43,7 +43,7 @@ NAMES: Dict[str, Any] = {
     # data parameters: which curriculum (method data_params)
     "dp_class": ["method.curriculum=class"],
     "dp_instance": ["method.curriculum=instance"],
-    "dp_class_instance": ["method.curriculum=class_instance"],
+    "dp_class_instance": ["method.curriculum=joint"],
     "dp_oracle": ["dataset.subset=clean"],
     # DCL ablation switches (method dcl): sampling scheduler only / + triplet / + loss scheduler
     # (the same settings as conf/experiment/dcl_celeba_sampling_only.yaml / _sampling_tea.yaml)
@@ -53,7 +53,7 @@ NAMES: Dict[str, Any] = {
     # two-head: the heads of the ablation, the number of clusters u and the clustering strategy
     "th_fbh_only": ["method.cdh=false"],
     "th_cdh_only": ["method.fbh=false"],
-    "th_clusters_key": "method.num_clusters",
+    "th_clusters_key": "method.u",
     "th_clustering_key": "method.clustering",
 }
 

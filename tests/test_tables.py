@@ -159,26 +159,8 @@ def test_identity_ignores_paths_and_runtime_switches_but_not_the_seed():
 
 
 # ---------------------------------------------------------------------------------------------
-# the script on fabricated experiments and run folders
+# the script on the real experiments and fabricated run folders
 # ---------------------------------------------------------------------------------------------
-EXPERIMENTS = {
-    "dcl_celeba": ("synthetic_attributes", "deepid2"),
-    "th_cifar10_lt": ("cifar10_lt", "resnet32"),
-    "th_cifar100_lt": ("cifar100_lt", "resnet32"),
-}
-
-
-@pytest.fixture
-def conf_dir(tmp_path):
-    """Stand-ins for experiment files other issues add, found through hydra.searchpath."""
-    folder = tmp_path / "conf" / "experiment"
-    folder.mkdir(parents=True)
-    for name, (dataset, backbone) in EXPERIMENTS.items():
-        (folder / f"{name}.yaml").write_text(
-            f"# @package _global_\ndefaults:\n  - override /dataset: {dataset}\n  - override /backbone: {backbone}\n")
-    return f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
-
-
 def _fabricate(root: Path, overrides, seed: int, status: str, metrics=None, reason=None, name=None):
     cfg = compose([*overrides, f"seed={seed}"])
     run = root / "runs" / (name or f"{abs(hash((tuple(overrides), seed, status)))}")
@@ -203,36 +185,39 @@ def test_list_names_every_table(capsys):
     assert "ref only (method 'bbn' not in the runner)" in out
 
 
-def test_dry_run_prints_commands_that_compose(conf_dir, tmp_path, capsys):
-    rc, out = _run_script(["--table", "th.t1", "--budget", "smoke", "--dry-run", "--output-root", str(tmp_path / "o"),
-                           "-o", conf_dir], capsys)
+def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
+    rc, out = _run_script(["--table", "th.t1", "--budget", "smoke", "--dry-run", "--output-root", str(tmp_path / "o")], capsys)
     assert rc == 0
     commands = [line for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
     assert len(commands) == 2  # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each
     runs = 0
     for line in commands:
         args = shlex.split(line)[4:]
-        assert "method=ce" in args
+        methods = next(a for a in args if a.startswith("method=")).split("=", 1)[1].split(",")
+        assert {"ce", "focal", "ldam_drw", "twohead", "twohead_full"} <= set(methods)
         combos = sorted(_expand([a for a in args if not a.startswith("hydra.sweep")]))
         cfg = compose(list(combos[-1]))  # composing one per command is enough: they differ in values only
-        assert cfg.method.name == "ce" and cfg.trainer.progress is False
+        assert cfg.method.name in methods and cfg.trainer.progress is False
+        assert cfg.dataset.name == "synthetic_classes"  # CIFAR is not on disk: the smoke stand-in
         runs += len(combos)
-    assert runs == 6
+        assert len(combos) == 3 * len(methods)
+    assert runs >= 6
     assert not (tmp_path / "o" / "tables" / "runs").exists()  # a dry run launches nothing
 
 
-def test_collect_reports_complete_failed_missing_and_skips_completed(conf_dir, tmp_path, capsys):
+def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, capsys):
     root = tmp_path / "o"
-    base = ["experiment=dcl_celeba", "method=ce", "budget=paper", conf_dir]
+    base = ["experiment=dcl_celeba", "method=ce", "budget=paper"]
     _fabricate(root, base, 0, "completed", {"mA": 70.0, "per_attribute_mA": {n: 70.0 for n in ATTRIBUTE_NAMES}})
     _fabricate(root, base, 1, "completed", {"mA": 72.0, "per_attribute_mA": {n: 72.0 for n in ATTRIBUTE_NAMES}})
     _fabricate(root, base, 2, "failed", reason="RuntimeError: boom")
     _fabricate(root, base, 3, "incomplete")
-    rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--collect-only", "--output-root", str(root), "-o", conf_dir], capsys)
+    rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--collect-only", "--output-root", str(root)], capsys)
     assert rc == 0
     md = (root / "tables" / "dcl.t2.md").read_text()
     assert "| DeepID2 (CE) | 81.17 | 71.00 ± 1.41 (n=2) | -10.17 |" in md
-    assert "| Over-Sampling | 81.48 | ref only |  |" in md
+    assert "| Over-Sampling | 81.48 | not run |  |" in md and "| LMLE | 83.83 | ref only |  |" in md
+    assert "- Over-Sampling / mA, seed 3: not run yet" in md
     assert "DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in md
     assert "DeepID2 (CE) / mA, seed 3: incomplete: no metrics.json" in md
     assert "- LMLE: ref only: method 'lmle' is not in the runner" in md
@@ -244,9 +229,10 @@ def test_collect_reports_complete_failed_missing_and_skips_completed(conf_dir, t
     tex = (root / "tables" / "dcl.t2.tex").read_text()
     assert r"71.00 $\pm$ 1.41 (n=2)" in tex
     # re-running launches only what is missing: seeds 2 and 3
-    rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--dry-run", "--output-root", str(root), "-o", conf_dir], capsys)
-    assert "2 runs already completed (skipped), 2 to launch in 1 Hydra multirun(s)" in out
-    assert "seed=2,3" in out
+    rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--dry-run", "--output-root", str(root)], capsys)
+    assert "2 runs already completed (skipped), 26 to launch" in out  # CE seeds 2, 3 + 6 rows x 4 seeds
+    ce_sweeps = [line for line in out.splitlines() if "method=ce " in line + " "]
+    assert len(ce_sweeps) == 1 and "seed=2,3" in ce_sweeps[0]
 
 
 def test_load_runs_is_tolerant(tmp_path):
@@ -264,16 +250,18 @@ def test_load_runs_is_tolerant(tmp_path):
     assert load_run(tmp_path / "broken")["identity"] is None
 
 
-def test_smoke_table_end_to_end_then_skips(conf_dir, tmp_path, capsys):
+def test_smoke_table_end_to_end_then_skips(tmp_path, capsys):
+    # dcl.t5 (RAP): one runnable row (DCL); RAP is not on disk, so smoke runs it on the synthetic stand-in
     root = tmp_path / "o"
-    args = ["--table", "dcl.t2", "--budget", "smoke", "--output-root", str(root), "-o", conf_dir, "-o", "trainer.device=cpu",
-            "-o", "trainer.epochs=1", "-o", "trainer.eval_batch_size=128", "-o", "dataset.num_train=256", "-o", "dataset.num_test=128"]
+    args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), "-o", "trainer.device=cpu",
+            "-o", "trainer.epochs=1", "-o", "trainer.eval_batch_size=128"]
     rc, out = _run_script(args, capsys)
     assert rc == 0, out
     assert "0 runs already completed (skipped), 1 to launch in 1 Hydra multirun(s)" in out
-    md = (root / "tables" / "dcl.t2.md").read_text()
+    md = (root / "tables" / "dcl.t5.md").read_text()
     assert "plumbing check, not results" in md
-    assert re.search(r"\| DeepID2 \(CE\) \| 81\.17 \| \d+\.\d\d ± 0\.00 \(n=1\) \| -\d+\.\d\d \|", md), md
+    assert re.search(r"\| DCL \| 83\.7 \| \d+\.\d\d ± 0\.00 \(n=1\) † \| -?\d+\.\d\d \|", md), md
+    assert "| HP-net | 76.1 | ref only |  |" in md
     rc, out = _run_script([*args, "--dry-run"], capsys)
     assert "1 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
 

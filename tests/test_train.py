@@ -14,7 +14,7 @@ from dcl_runner.testing import TINY, compose, run_cli
 from dcl_runner.train import RunInterrupted, Trainer, run_experiment
 
 # the synthetic set generated at 512/256 images (the caps take 128/64 of them): generation is most of a tiny run
-ATTR = [*TINY, "trainer.epochs=2", "dataset.num_train=512", "dataset.num_test=256"]
+ATTR = [*TINY, "method=ce", "trainer.epochs=2", "dataset.num_train=512", "dataset.num_test=256"]
 DIGITS = [*TINY, "dataset=digits_lt", "backbone=resnet32", "trainer.epochs=2"]
 
 
@@ -118,11 +118,13 @@ def test_bad_values_fail_before_training_naming_the_key(tmp_path, override, key)
 
 
 def test_cli_default_run_prints_the_table_and_the_folder(out_root):
-    proc = run_cli([*ATTR, f"output_root={out_root}"])
+    # the default method (DCL) on the default data, shrunk
+    proc = run_cli([*(o for o in ATTR if o != "method=ce"), f"output_root={out_root}"])
     assert proc.returncode == 0, proc.stderr
     assert "Bald" in proc.stdout and "mA " in proc.stdout and "run folder:" in proc.stdout
-    run_dirs = list((out_root / "runs" / "synthetic_attributes" / "ce").iterdir())
-    assert len(run_dirs) == 1 and read_metrics(run_dirs[0])["choices"]["method"] == "ce"
+    run_dirs = list((out_root / "runs" / "synthetic_attributes" / "dcl").iterdir())
+    assert len(run_dirs) == 1 and read_metrics(run_dirs[0])["choices"]["method"] == "dcl"
+    assert {"g_l", "f_l", "loss_dsl", "loss_triplet"} <= set(pd.read_csv(run_dirs[0] / "history.csv").columns)
 
 
 def test_cli_multirun_sweeps_seeds_into_separate_folders(out_root):
