@@ -8,12 +8,18 @@ import pytest
 from dcl_runner import CONFIG_DIR
 from dcl_runner.config_check import check_config
 from dcl_runner.errors import RunnerError
-from dcl_runner.plots.data_params import DP_ROWS, plot_dp_fig1, plot_dp_fig4, plot_dp_fig5
+from dcl_runner.methods import METHODS
+from dcl_runner.plots.data_params import plot_dp_fig1, plot_dp_fig4, plot_dp_fig5
+from dcl_runner.tables import REGISTRY
 from dcl_runner.testing import TINY, compose
 from dcl_runner.train import run_experiment
 
 DP_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("dp_*.yaml"))
-ROWS = [(table, row, overrides) for table, rows in DP_ROWS.items() for row, overrides in rows.items()]
+# every runnable cell of the data-parameters tables and figures (the table registry is the one row list)
+ROWS = [(table.id, row.label, list(row.cell_overrides(column)))
+        for table in REGISTRY.values() if table.id.startswith("dp.")
+        for row in table.rows if row.method in METHODS
+        for column in table.columns if column.overrides]
 
 
 def compose_many(override_lists):

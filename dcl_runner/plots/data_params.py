@@ -7,58 +7,17 @@
 - ``plot_dp_fig5(baseline_dirs, dp_dirs, out_png)``: training accuracy per epoch with all labels random,
   baseline vs class parameters (DP fig. 5).
 
-``DP_ROWS`` maps every row / figure of dp.t1, dp.t2, dp.t2s, dp.fig1, dp.fig4, dp.fig5 to the command-line
-overrides that run it (see docs/data_params.md).
+The rows behind each table and figure (which runs to draw from) are in the table registry,
+``dcl_runner/tables.py``.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from ..errors import RunnerError
-
-DP_ROWS: Dict[str, Dict[str, List[str]]] = {
-    "dp.t1/cifar100_wrn": {
-        "baseline": ["experiment=dp_cifar100_wrn", "method=ce"],
-        "class+instance": ["experiment=dp_cifar100_wrn"],
-    },
-    "dp.t1/imagenet_resnet18": {
-        "baseline": ["experiment=dp_imagenet_resnet18", "method=ce"],
-        "class+instance": ["experiment=dp_imagenet_resnet18"],
-        "class only": ["experiment=dp_imagenet_resnet18", "method.curriculum=class"],
-    },
-    "dp.t1/webvision_resnet18": {
-        "baseline": ["experiment=dp_webvision_resnet18", "method=ce"],
-        "class+instance": ["experiment=dp_webvision_resnet18"],
-        "instance only": ["experiment=dp_webvision_resnet18", "method.curriculum=instance"],
-    },
-    **{
-        f"dp.t2/cifar{c}_noise40": {
-            "baseline": [f"experiment=dp_noisy_cifar{c}_wrn", "method=ce"],
-            "data params": [f"experiment=dp_noisy_cifar{c}_wrn"],
-            "oracle (clean 60% only)": [f"experiment=dp_noisy_cifar{c}_wrn", "method=ce", "dataset.subset=clean"],
-        }
-        for c in (10, 100)
-    },
-    **{
-        f"dp.t2s/cifar100_noise{p}": {
-            "baseline": ["experiment=dp_noisy_cifar100_wrn", "method=ce", f"dataset.noise.rate=0.{p // 10}"],
-            "data params": ["experiment=dp_noisy_cifar100_wrn", f"dataset.noise.rate=0.{p // 10}"],
-        }
-        for p in (20, 80)
-    },
-    "dp.fig1": {
-        "cifar100 class params": ["experiment=dp_cifar100_wrn", "method.curriculum=class"],
-        "imagenet class+instance": ["experiment=dp_imagenet_resnet18"],
-    },
-    "dp.fig4": {"noisy cifar100 data params": ["experiment=dp_noisy_cifar100_wrn"]},
-    "dp.fig5": {
-        "baseline": ["experiment=dp_random_labels_vgg16", "method=ce"],
-        "class params": ["experiment=dp_random_labels_vgg16"],
-    },
-}
 
 
 def _pyplot():
