@@ -9,7 +9,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .results import load_history
+from .errors import RunnerError
 from .tables import PAPER_ATTRIBUTES, PAPER_LEVELS, celeba_name
 
 
@@ -102,67 +102,50 @@ def _mean_attributes(runs: List[Dict]) -> np.ndarray:
     return np.nanmean(np.array(rows, dtype=float), axis=0)
 
 
+def _run_dirs(result, method: Optional[str] = None) -> List[Path]:
+    """Run folders of the figure's cells (of one method's rows only, if given)."""
+    return [Path(run["run_dir"]) for res in result.cells for run in res.runs
+            if method is None or res.cell.row.method == method]
+
+
+def _data_params_figure(result, out_dir: Path, draw_figure: Callable[[Path], Path]) -> Path:
+    """Draw with the data-parameters plotting module (dcl_runner/plots/data_params.py)."""
+    path = Path(out_dir) / f"{result.table.id}.png"
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        return draw_figure(path)
+    except RunnerError as exc:
+        raise Skip(str(exc)) from None
+
+
 def class_parameters(result, out_dir: Path) -> Path:
-    """DP Figure 1 (left): class-parameter trajectories of 4 classes, mean ± std over runs."""
-    runs = result.cells[0].runs if result.cells else []
-    curves = [c for c in (_curve(r, "class") for r in runs) if c is not None and c.ndim == 2]
-    if not curves:
-        raise Skip("no completed data_params run with a curves/*class*.npy [epochs, classes] array")
-    stack = np.stack(curves)  # [runs, epochs, classes]
-    classes = np.random.default_rng(0).choice(stack.shape[2], size=min(4, stack.shape[2]), replace=False)
-    fig, ax = _plt().subplots(figsize=(5, 3.5))
-    epochs = np.arange(1, stack.shape[1] + 1)
-    for c in classes:
-        mean, std = stack[:, :, c].mean(0), stack[:, :, c].std(0)
-        ax.plot(epochs, mean, label=f"class {c}")
-        ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
-    ax.set(xlabel="epoch", ylabel="class parameter", title=f"Class curriculum ({len(curves)} runs)")
-    ax.legend(fontsize=7)
-    return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+    """DP Figure 1: class-parameter trajectories, mean ± std over runs."""
+    from .plots.data_params import plot_dp_fig1
+
+    runs = _run_dirs(result, "data_params")
+    if not runs:
+        raise Skip("no completed data_params run")
+    return _data_params_figure(result, out_dir, lambda path: plot_dp_fig1(runs, path))
 
 
 def noisy_instances(result, out_dir: Path) -> Path:
-    """DP Figure 4: mean instance parameter of clean vs noisy samples; % corrupt in the top 40%."""
-    runs = result.cells[0].runs if result.cells else []
-    for run in runs:
-        curve = _curve(run, "instance")
-        meta = Path(run["run_dir"]) / "data_meta.npz"
-        if curve is None or curve.ndim != 2 or not meta.exists():
-            continue
-        noisy = np.load(meta).get("noisy_mask") if "noisy_mask" in np.load(meta).files else None
-        if noisy is None or len(noisy) != curve.shape[1]:
-            continue
-        noisy = noisy.astype(bool)
-        epochs = np.arange(1, curve.shape[0] + 1)
-        top = max(1, int(0.4 * curve.shape[1]))
-        share = [100.0 * noisy[np.argsort(-row)[:top]].mean() for row in curve]
-        fig, (a, b) = _plt().subplots(1, 2, figsize=(9, 3.5))
-        a.plot(epochs, curve[:, ~noisy].mean(1), label="clean")
-        a.plot(epochs, curve[:, noisy].mean(1), label="noisy")
-        a.set(xlabel="epoch", ylabel="mean instance parameter")
-        a.legend()
-        b.plot(epochs, share)
-        b.set(xlabel="epoch", ylabel="% corrupt in top 40%", ylim=(0, 100))
-        return _save(fig, out_dir, result.table.id, result.budget == "smoke")
-    raise Skip("no completed noisy data_params run with curves/*instance*.npy [epochs, samples] and data_meta.npz noisy_mask")
+    """DP Figure 4: instance parameters of clean vs noisy samples; % corrupt in the top fraction."""
+    from .plots.data_params import plot_dp_fig4
+
+    runs = _run_dirs(result, "data_params")
+    if not runs:
+        raise Skip("no completed noisy data_params run")
+    return _data_params_figure(result, out_dir, lambda path: plot_dp_fig4(runs, path))
 
 
 def random_labels(result, out_dir: Path) -> Path:
     """DP sec. 3.5 figure: training accuracy with all labels random, baseline vs class parameters."""
-    fig, ax = _plt().subplots(figsize=(5, 3.5))
-    drawn = 0
-    for res in result.cells:
-        for run in res.runs[:1]:
-            hist = load_history(run["run_dir"])
-            if "train_acc" in hist:
-                ax.plot(hist["epoch"], hist["train_acc"], label=res.cell.row.label)
-                drawn += 1
-    if not drawn:
-        _plt().close(fig)
-        raise Skip("no completed run of the random-label experiment with train_acc in history.csv")
-    ax.set(xlabel="epoch", ylabel="training accuracy (%)", title="All labels random")
-    ax.legend()
-    return _save(fig, out_dir, result.table.id, result.budget == "smoke")
+    from .plots.data_params import plot_dp_fig5
+
+    baseline, class_params = _run_dirs(result, "ce"), _run_dirs(result, "data_params")
+    if not baseline or not class_params:
+        raise Skip("needs completed baseline (ce) and class-parameter runs of the random-label experiment")
+    return _data_params_figure(result, out_dir, lambda path: plot_dp_fig5(baseline, class_params, path))
 
 
 def per_class(result, out_dir: Path) -> Path:
@@ -244,44 +227,8 @@ DRAWERS: Dict[str, Callable] = {
 }
 
 
-# Plotting functions the data-parameters module may provide: called first when importable, with
-# (run folders, output PNG path); any failure falls back to the drawers above.
-EXTERNAL = {
-    "dp.fig1": ("dcl_runner.plots.data_params", ("plot_dp_fig1",)),
-    "dp.fig4": ("dcl_runner.plots.data_params", ("plot_dp_fig4",)),
-    # dp.fig5 needs baseline and data-parameter runs apart: drawn by random_labels below
-}
-
-
-def _external(result, out_dir: Path) -> Optional[Path]:
-    spec = EXTERNAL.get(result.table.id)
-    run_dirs = [Path(r["run_dir"]) for res in result.cells for r in res.runs]
-    if spec is None or not run_dirs:
-        return None
-    import importlib
-
-    try:
-        module = importlib.import_module(spec[0])
-    except ImportError:
-        return None
-    path = Path(out_dir) / f"{result.table.id}.png"
-    for name in spec[1]:
-        fn = getattr(module, name, None)
-        if callable(fn):
-            try:
-                Path(out_dir).mkdir(parents=True, exist_ok=True)
-                fn(run_dirs, path)
-                return path if path.exists() else None
-            except Exception:  # noqa: BLE001 - fall back to our own drawing
-                return None
-    return None
-
-
 def draw(result, out_dir: Path) -> Tuple[Optional[Path], Optional[str]]:
     """(path of the PNG, None) or (None, why it was skipped)."""
-    external = _external(result, out_dir)
-    if external is not None:
-        return external, None
     drawer = DRAWERS.get(result.table.id)
     if drawer is None:
         return None, f"no drawing code for {result.table.id}"

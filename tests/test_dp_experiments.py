@@ -111,3 +111,22 @@ def test_pick_classes_spreads_over_the_range():
 
     sigma = np.array([5.0, 1.0, 3.0, 2.0, 4.0])
     assert pick_classes(sigma, 3) == [0, 1, 2]
+
+
+def test_the_tables_script_draws_the_dp_figures_with_these_functions(dp_runs, tmp_path):
+    from types import SimpleNamespace as NS
+
+    from dcl_runner.table_figures import draw
+    from dcl_runner.tables import get
+
+    runs, ce = dp_runs
+
+    def result(table_id, cells):
+        return NS(table=get(table_id), budget="smoke",
+                  cells=[NS(cell=NS(row=NS(method=m), runnable=True), runs=[{"run_dir": str(d)} for d in dirs]) for m, dirs in cells])
+
+    for table_id, cells in (("dp.fig4", [("data_params", runs)]), ("dp.fig5", [("ce", [ce]), ("data_params", runs)])):
+        path, why = draw(result(table_id, cells), tmp_path)
+        assert why is None and path == tmp_path / f"{table_id}.png" and _png_size(path)[1] > 400
+    path, why = draw(result("dp.fig5", [("data_params", runs)]), tmp_path / "none")
+    assert path is None and "baseline" in why
