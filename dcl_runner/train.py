@@ -29,7 +29,7 @@ from . import metrics as metric_fns
 from .config_check import check_config
 from .data import DataBundle, build_data
 from .data.augment import Augment
-from .data.loader import SplitLoader, _IndexBatches, choose_resident
+from .data.loader import SplitLoader, choose_resident
 from .errors import ConfigError, RunnerError
 from .io import atomic_save_npy, atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.base import Batch, Method, TrainContext, build_method
@@ -248,15 +248,7 @@ class Trainer:
 
     def fetch(self, indices, generator: Optional[torch.Generator] = None, augment: bool = True) -> tuple:
         """Training samples by position on the device, augmented as a training batch (TrainContext.fetch)."""
-        idx = torch.as_tensor(indices).long().reshape(-1).cpu()
-        loader = self.train_loader
-        if loader.resident:
-            idx = idx.to(self.device)
-            images = loader.images[idx]
-        else:  # read in this process: no DataLoader workers to start for one batch
-            images, _ = _IndexBatches(loader.split, [idx.numpy()])[0]
-            images, idx = images.to(self.device), idx.to(self.device)
-        y = loader.targets[idx]
+        images, y, idx = self.train_loader.take(indices)
         return (self.augment.train(images, generator) if augment else self.augment.eval(images)), y, idx
 
     def train_context(self) -> TrainContext:

@@ -63,6 +63,16 @@ class SplitLoader:
             chunks = chunks[:-1]
         return chunks
 
+    def take(self, indices: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(uint8 images, targets, index) of the given positions, on the device, read in this process."""
+        idx = torch.as_tensor(indices).long().reshape(-1).cpu()
+        if self.resident:
+            idx = idx.to(self.device)
+            return self.images[idx], self.targets[idx], idx
+        images, _ = _IndexBatches(self.split, [idx.numpy()])[0]
+        idx = idx.to(self.device)
+        return images.to(self.device), self.targets[idx], idx
+
     def batches(
         self, order: torch.Tensor, batch_size: int, drop_last: bool = False, start: int = 0
     ) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
