@@ -33,12 +33,12 @@ def test_init_from_copies_matching_weights_and_reinitialises_the_rest(source_run
     source = torch.load(source_run / "checkpoints" / "last.pt", weights_only=False)["model"]
     # same model: every tensor comes over (run folder or the .pt file itself)
     for where in (source_run, source_run / "checkpoints" / "last.pt"):
-        trainer = Trainer(compose([*DIGITS, f"++trainer.init_from={where}"]), tmp_path / "a")
+        trainer = Trainer(compose([*DIGITS, f"trainer.init_from={where}"]), tmp_path / "a")
         trainer.build()
         own = trainer.model.state_dict()
         assert all(torch.equal(own[k], source[k]) for k in source)
     # two-head model: the backbone comes over, the K-way head (another shape) keeps its own init
-    trainer = Trainer(compose([*DIGITS, "method=twohead", f"++trainer.init_from={source_run}"]), tmp_path / "b")
+    trainer = Trainer(compose([*DIGITS, "method=twohead", f"trainer.init_from={source_run}"]), tmp_path / "b")
     trainer.build()
     own = trainer.model.state_dict()
     assert torch.equal(own["backbone.conv1.weight"], source["backbone.conv1.weight"])
@@ -47,7 +47,7 @@ def test_init_from_copies_matching_weights_and_reinitialises_the_rest(source_run
 
 def test_init_from_a_missing_path_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="init_from"):
-        Trainer(compose([*DIGITS, f"++trainer.init_from={tmp_path / 'nowhere'}"]), tmp_path / "a").build()
+        Trainer(compose([*DIGITS, f"trainer.init_from={tmp_path / 'nowhere'}"]), tmp_path / "a").build()
 
 
 class ClassifierOnly(Method):
@@ -65,7 +65,7 @@ class ClassifierOnly(Method):
 def test_param_groups_and_train_mode_freeze_the_backbone(source_run, tmp_path, monkeypatch):
     monkeypatch.setattr(train_module, "build_method", lambda cfg, task: ClassifierOnly(cfg, task))
     source = torch.load(source_run / "checkpoints" / "last.pt", weights_only=False)["model"]
-    cfg = compose([*DIGITS, f"++trainer.init_from={source_run}", "trainer.lr_schedule.name=constant"])
+    cfg = compose([*DIGITS, f"trainer.init_from={source_run}", "trainer.lr_schedule.name=constant"])
     run_experiment(cfg, tmp_path)
     state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
     after = state["model"]

@@ -20,8 +20,7 @@ The trainer calls, in order:
 
 Hooks for two-stage and two-branch methods (decoupled cRT / LWS, MiSLAS, BBN, OLTR, Hybrid-SC):
 
-- ``trainer.init_from=PATH`` (a run folder or a ``.pt`` checkpoint; a key absent from
-  conf/config.yaml, so ``++trainer.init_from=PATH`` on the command line or in an experiment):
+- ``trainer.init_from=PATH`` (a run folder or a ``.pt`` checkpoint; null by default):
   before the optimizer is built, ``load_initial_weights(model, state)`` copies that run's model
   weights. The default copies every tensor whose name and shape match and leaves the rest as
   initialised (a stage-2 classifier of another size is re-initialised); override it to skip keys
