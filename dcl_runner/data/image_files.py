@@ -1,4 +1,5 @@
-"""Shared by the file-based datasets (ImageNet, WebVision): list files, cap them, decode them once into a cache.
+"""Shared by the file-based datasets (CelebA, RAP, ImageNet, ImageNet-LT, Tiny-ImageNet, WebVision): list files,
+cap them, decode them once into a cache.
 
 A file-based set hands ``decoded_split`` its (path, label) list; the images are decoded once, at
 ``dataset.cache_size`` (null: ``image_size``) with ``dataset.resize`` (center_crop | stretch), into a uint8
@@ -35,14 +36,18 @@ def cap_files(paths: List[str], labels: np.ndarray, cap: Optional[int]) -> tuple
     return [paths[i] for i in keep], labels[keep]
 
 
-def decoded_split(cfg: Any, name: str, paths: List[str], labels: np.ndarray, listed_in: str, cap_key: str) -> Split:
-    """Decode (or reopen the cache of) the listed images; a missing file is a DatasetError naming it."""
-    paths, labels = cap_files(paths, labels, cfg.get(cap_key))
+def decoded_split(cfg: Any, name: str, paths: List[str], labels: np.ndarray, listed_in: str,
+                  cap_key: Optional[str] = None) -> Split:
+    """Decode (or reopen the cache ``name`` of) the listed images; a missing file is a DatasetError naming
+    ``listed_in``. ``cap_key`` (max_train_samples / max_eval_samples) caps the list before decoding; leave it
+    None where build_data must see the whole split first (a long-tail profile applied on the fly)."""
+    if cap_key:
+        paths, labels = cap_files(paths, labels, cfg.get(cap_key))
     check_files_exist(paths, listed_in)
     size = int(cfg.get("cache_size") or cfg.image_size)
     cache_dir = cfg.get("cache_dir") or (dataset_root(cfg) / "cache")
     images = decode_to_cache(paths, (size, size), cache_dir, name, str(cfg.get("resize", "center_crop")), int(cfg.get("decode_workers", 0)))
-    return Split(images=images, targets=labels.astype(np.int64))
+    return Split(images=images, targets=labels)
 
 
 def list_class_folder(folder: Path, classes: Sequence[str], what: str) -> tuple:

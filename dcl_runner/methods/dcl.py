@@ -23,7 +23,6 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..data.base import TaskInfo
 from ..errors import ConfigError

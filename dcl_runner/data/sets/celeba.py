@@ -24,8 +24,7 @@ import numpy as np
 
 from ...errors import DatasetError
 from ..base import ATTRIBUTES, DATASETS, DataBundle, ImageDataset, Split
-from ..cache import check_files_exist, decode_to_cache
-from ..longtail import stratified_cap
+from ..image_files import decoded_split
 
 OFFICIAL_SPLIT_SIZES = {"train": 162_770, "val": 19_867, "test": 19_962}
 PARTITION_IDS = {"train": 0, "val": 1, "test": 2}
@@ -123,12 +122,7 @@ class CelebA(ImageDataset):
     def split(self, base: Path, files: List[str], labels: np.ndarray, rows: np.ndarray, name: str) -> Split:
         if len(rows) == 0:
             raise DatasetError(f"celeba: list_eval_partition.txt puts no image in the {name} split")
-        cap = self.cfg.get("max_train_samples" if name == "train" else "max_eval_samples")
-        if cap and cap < len(rows):  # decode only what the run keeps (build_data's cap then keeps all)
-            rows = rows[np.sort(stratified_cap(labels[rows], int(cap), 0))]
         paths = [str(base / "img_align_celeba" / files[i]) for i in rows]
-        check_files_exist(paths, str(base / "list_attr_celeba.txt"))
-        size = int(self.cfg.image_size)
-        images = decode_to_cache(paths, (size, size), self.cfg.cache_dir, f"celeba-{name}",
-                                 mode=str(self.cfg.get("resize", "center_crop")), workers=int(self.cfg.get("decode_workers", 0)))
-        return Split(images=images, targets=labels[rows])
+        # capped before decoding: a smoke run decodes only what it keeps (build_data's cap then keeps all)
+        return decoded_split(self.cfg, f"celeba-{name}", paths, labels[rows], str(base / "list_attr_celeba.txt"),
+                             "max_train_samples" if name == "train" else "max_eval_samples")

@@ -19,8 +19,8 @@ from typing import List, Tuple
 import numpy as np
 
 from ...errors import DatasetError
-from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset, Split
-from ..cache import check_files_exist, decode_to_cache
+from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset
+from ..image_files import decoded_split
 
 SOURCE = "https://github.com/zhmiao/OpenLongTailRecognition-OLTR (ImageNet_LT_*.txt)"
 
@@ -61,19 +61,14 @@ class ImageNetLT(ImageDataset):
     def load(self) -> DataBundle:
         root = Path(os.path.expanduser(str(self.cfg.root)))
         split_dir = Path(os.path.expanduser(str(self.cfg.get("split_dir") or root)))
-        size = int(self.cfg.image_size)
         lists = {name: read_split_file(split_dir / f"ImageNet_LT_{name}.txt") for name in ("train", "val", "test")}
         num_classes = int(lists["train"][1].max()) + 1
         for name, (_, labels) in lists.items():
             if labels.max() >= num_classes:
                 raise DatasetError(f"imagenet_lt: ImageNet_LT_{name}.txt has label {labels.max()}, but the training "
                                    f"list only has classes 0..{num_classes - 1}")
-        splits = {}
-        for name, (rel, labels) in lists.items():
-            paths = [str(root / p) for p in rel]
-            check_files_exist(paths, str(split_dir / f"ImageNet_LT_{name}.txt"))
-            images = decode_to_cache(paths, (size, size), self.cfg.cache_dir, f"imagenet_lt-{name}", mode="center_crop",
-                                     workers=int(self.cfg.get("decode_workers", 0)))
-            splits[name] = Split(images, labels)
+        splits = {name: decoded_split(self.cfg, f"imagenet_lt-{name}", [str(root / p) for p in rel], labels,
+                                      str(split_dir / f"ImageNet_LT_{name}.txt"))
+                  for name, (rel, labels) in lists.items()}
         names = class_names(lists["train"][0], lists["train"][1], num_classes)
         return DataBundle(kind=MULTICLASS, names=names, train=splits["train"], val=splits["val"], test=splits["test"])

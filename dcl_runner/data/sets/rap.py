@@ -28,8 +28,7 @@ import numpy as np
 
 from ...errors import DatasetError
 from ..base import ATTRIBUTES, DATASETS, DataBundle, ImageDataset, Split
-from ..cache import check_files_exist, decode_to_cache
-from ..longtail import stratified_cap
+from ..image_files import decoded_split
 
 REQUIRED_FIELDS = ("partion", "label", "attribute_eng", "imagesname")
 SOURCE = "http://www.rapdataset.com (RAP v1; the annotation and images come by request to the authors)"
@@ -140,12 +139,7 @@ class RAP(ImageDataset):
         return DataBundle(kind=ATTRIBUTES, names=ann["names"], train=train, test=test, meta={"attribute_groups": groups})
 
     def split(self, ann: Dict[str, Any], rows: np.ndarray, name: str, path: Path) -> Split:
-        cap = self.cfg.get("max_train_samples" if name == "train" else "max_eval_samples")
-        if cap and cap < len(rows):  # decode only what the run keeps (build_data's cap then keeps all)
-            rows = rows[np.sort(stratified_cap(ann["labels"][rows], int(cap), 0))]
         paths = [str(self.root() / "RAP_dataset" / ann["images"][i]) for i in rows]
-        check_files_exist(paths, str(path))
-        size = int(self.cfg.image_size)
-        images = decode_to_cache(paths, (size, size), self.cfg.cache_dir, f"rap-p{int(self.cfg.get('partition', 0))}-{name}",
-                                 mode=str(self.cfg.get("resize", "stretch")), workers=int(self.cfg.get("decode_workers", 0)))
-        return Split(images=images, targets=ann["labels"][rows])
+        # capped before decoding: a smoke run decodes only what it keeps (build_data's cap then keeps all)
+        return decoded_split(self.cfg, f"rap-p{int(self.cfg.get('partition', 0))}-{name}", paths, ann["labels"][rows],
+                             str(path), "max_train_samples" if name == "train" else "max_eval_samples")

@@ -20,8 +20,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from ...errors import DatasetError
-from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset, Split
-from ..cache import check_files_exist, decode_to_cache
+from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset
+from ..image_files import decoded_split
 
 SOURCE = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -92,13 +92,9 @@ class TinyImageNet(ImageDataset):
     def load(self) -> DataBundle:
         root = Path(os.path.expanduser(str(self.cfg.root)))
         wnids = read_wnids(root / "wnids.txt")
-        size = int(self.cfg.image_size)
-        splits = {}
-        for name, (paths, labels) in (("train", list_train(root, wnids)), ("test", list_val(root, wnids))):
-            check_files_exist(paths, str(root / name))
-            images = decode_to_cache(paths, (size, size), self.cfg.cache_dir, f"tiny_imagenet-{name}",
-                                     workers=int(self.cfg.get("decode_workers", 0)))
-            splits[name] = Split(images, labels)
+        # not capped before decoding: tiny_imagenet_lt's long-tail profile needs the whole train split
+        splits = {name: decoded_split(self.cfg, f"tiny_imagenet-{name}", paths, labels, str(root / name))
+                  for name, (paths, labels) in (("train", list_train(root, wnids)), ("test", list_val(root, wnids)))}
         return DataBundle(kind=MULTICLASS, names=read_words(root / "words.txt", wnids), **splits)
 
 
