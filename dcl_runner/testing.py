@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,28 @@ def run_cli(args: Sequence[str], cwd: str | os.PathLike | None = None, timeout: 
 
 def tiny_overrides(output_root: str | Path, extra: List[str] = ()) -> List[str]:
     return [*TINY, f"output_root={output_root}", *extra]
+
+
+def interrupt_at_step(monkeypatch, step: int) -> None:
+    """Make runs built after this call send themselves SIGINT at their ``step``-th training step (counted over
+    every run of the test, whatever the method), as a user's Ctrl-C would; later steps run normally, so the
+    resumed run is not interrupted again."""
+    import dcl_runner.train as train_module
+
+    build = train_module.build_method
+    steps_taken = [0]
+
+    def build_interrupting(cfg, task):
+        method = build(cfg, task)
+        training_step = method.training_step
+
+        def counted_step(model, batch, epoch):
+            steps_taken[0] += 1
+            if steps_taken[0] == step:
+                os.kill(os.getpid(), signal.SIGINT)
+            return training_step(model, batch, epoch)
+
+        method.training_step = counted_step
+        return method
+
+    monkeypatch.setattr(train_module, "build_method", build_interrupting)

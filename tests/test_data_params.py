@@ -2,8 +2,6 @@
 real-data check under label noise."""
 import json
 import math
-import os
-import signal
 
 import numpy as np
 import pandas as pd
@@ -13,10 +11,10 @@ import torch.nn.functional as F
 
 from dcl_runner.data.base import ATTRIBUTES, MULTICLASS, TaskInfo
 from dcl_runner.methods.base import Batch, TrainContext
-from dcl_runner.methods.data_params import DataParameters, scaled_cross_entropy, sigma_gradient_closed_form
+from dcl_runner.methods.data_params import DataParameters, sigma_gradient_closed_form
 from dcl_runner.methods.sparse_sgd import SparseSGD
-from dcl_runner.testing import TINY, compose
-from dcl_runner.train import RunInterrupted, Trainer, run_experiment
+from dcl_runner.testing import TINY, compose, interrupt_at_step
+from dcl_runner.train import RunInterrupted, run_experiment
 
 C, N, B = 5, 40, 8
 
@@ -176,29 +174,13 @@ def test_bad_curriculum_is_a_config_error():
 DIGITS = [*TINY, "dataset=digits_lt", "backbone=resnet32", "method=data_params", "dataset.noise.rate=0.4"]
 
 
-class InterruptedDP(DataParameters):
-    """Data parameters that send themselves SIGINT at a given global step, as a user's Ctrl-C would."""
-
-    calls, at = 0, None
-
-    def training_step(self, model, batch, epoch):
-        InterruptedDP.calls += 1
-        if InterruptedDP.calls == InterruptedDP.at:
-            os.kill(os.getpid(), signal.SIGINT)
-        return super().training_step(model, batch, epoch)
-
-
 def test_interrupt_and_resume_continue_data_parameters_bit_identically(tmp_path, monkeypatch):
     """Stopped mid-epoch 2 (step 5 of 6) and resumed: model, data parameters and their momentum equal an unbroken run."""
-    import dcl_runner.train as train_module
-
     overrides = [*DIGITS, "method.curriculum=joint", "method.inst_lr=50.0", "trainer.epochs=2"]  # 3 steps/epoch
     run_experiment(compose(overrides), tmp_path / "ref")
-    InterruptedDP.calls, InterruptedDP.at = 0, 5
-    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: InterruptedDP(cfg, task))
+    interrupt_at_step(monkeypatch, 5)
     with pytest.raises(RunInterrupted):
         run_experiment(compose(overrides), tmp_path / "run")
-    InterruptedDP.at = None
     run_experiment(compose(overrides), tmp_path / "run", resume=True)
     a = torch.load(tmp_path / "ref" / "checkpoints" / "last.pt", weights_only=False)
     b = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)

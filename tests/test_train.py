@@ -1,7 +1,6 @@
 """The trainer end to end: both task types, the run folder, resume, interruption, bad values."""
 import json
 import os
-import signal
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ import torch
 
 from dcl_runner.errors import ConfigError
 from dcl_runner.methods.base import Method
-from dcl_runner.testing import TINY, compose, run_cli
+from dcl_runner.testing import TINY, compose, interrupt_at_step, run_cli
 from dcl_runner.train import RunInterrupted, Trainer, run_experiment
 
 # the synthetic set generated at 512/256 images (the caps take 128/64 of them): generation is most of a tiny run
@@ -42,19 +41,6 @@ def test_multiclass_run_reports_shot_groups(tmp_path):
     assert np.load(tmp_path / "predictions.npz")["scores"].shape[1] == 10
 
 
-class InterruptAt(Method):
-    """CE that sends itself SIGINT at a given global step, as a user's Ctrl-C would."""
-
-    calls = 0
-    at = None
-
-    def training_step(self, model, batch, epoch):
-        InterruptAt.calls += 1
-        if InterruptAt.calls == InterruptAt.at:
-            os.kill(os.getpid(), signal.SIGINT)
-        return super().training_step(model, batch, epoch)
-
-
 def _weights(run_dir):
     return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["model"]
 
@@ -64,16 +50,12 @@ def test_interrupt_then_resume_is_bit_identical(tmp_path, monkeypatch, stop_at):
     overrides = [*ATTR, "trainer.epochs=2"]  # 128 samples / batch 32 = 4 steps per epoch
     reference = run_experiment(compose(overrides), tmp_path / "ref")
 
-    import dcl_runner.train as train_module
-
-    InterruptAt.calls, InterruptAt.at = 0, stop_at
-    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: InterruptAt(cfg, task))
+    interrupt_at_step(monkeypatch, stop_at)
     with pytest.raises(RunInterrupted):
         run_experiment(compose(overrides), tmp_path / "run")
     assert read_metrics(tmp_path / "run")["status"] == "interrupted"
     assert not (tmp_path / "run" / "predictions.npz").exists()
 
-    InterruptAt.at = None
     resumed = run_experiment(compose(overrides), tmp_path / "run", resume=True)
     assert resumed["mA"] == reference["mA"]
     assert resumed["per_attribute_mA"] == reference["per_attribute_mA"]
@@ -153,11 +135,8 @@ def test_cli_help_lists_every_group():
 
 
 def test_cli_resume_by_path_and_by_true(out_root, monkeypatch):
-    import dcl_runner.train as train_module
-
     overrides = [*ATTR, "trainer.epochs=2", f"output_root={out_root}"]
-    InterruptAt.calls, InterruptAt.at = 0, 6
-    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: InterruptAt(cfg, task))
+    interrupt_at_step(monkeypatch, 6)
     run_dir = out_root / "runs" / "by_hand"
     with pytest.raises(RunInterrupted):
         run_experiment(compose(overrides), run_dir, overrides=overrides)

@@ -168,21 +168,8 @@ def test_resnext50_is_32x4d():
 def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, monkeypatch):
     """A tiny run writes the Fig. 3 outputs; clusters are in the checkpoint and Mixup draws come from the
     per-step generator, so an interrupted and resumed run ends with the same weights as an uninterrupted one."""
-    import os
-    import signal
-
-    import dcl_runner.train as train_module
-    from dcl_runner.methods.twohead import TwoHead
+    from dcl_runner.testing import interrupt_at_step
     from dcl_runner.train import RunInterrupted
-
-    class Interrupting(TwoHead):
-        calls, at = 0, None
-
-        def training_step(self, model, batch, epoch):
-            Interrupting.calls += 1
-            if Interrupting.calls == Interrupting.at:
-                os.kill(os.getpid(), signal.SIGINT)
-            return super().training_step(model, batch, epoch)
 
     overrides = [*DIGITS, "method=twohead_full", "trainer.epochs=2", "trainer.batch_size=16"]
     reference = run_experiment(compose(overrides), tmp_path / "ref")  # 3 steps per epoch, re-weighting in epoch 2
@@ -196,11 +183,9 @@ def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, mo
 
     history = pd.read_csv(tmp_path / "ref" / "history.csv")
     assert {"loss_fbh", "loss_cdh", "reweighting"} <= set(history.columns) and history.reweighting.tolist() == [0, 1]
-    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: Interrupting(cfg, task))
-    Interrupting.calls, Interrupting.at = 0, 5  # mid epoch 2, with the deferred re-weighting on
+    interrupt_at_step(monkeypatch, 5)  # mid epoch 2, with the deferred re-weighting on
     with pytest.raises(RunInterrupted):
         run_experiment(compose(overrides), tmp_path / "run")
-    Interrupting.at = None
     resumed = run_experiment(compose(overrides), tmp_path / "run", resume=True)
     assert resumed["per_class_recall"] == reference["per_class_recall"]
     ref = torch.load(tmp_path / "ref" / "checkpoints" / "last.pt", weights_only=False)
