@@ -4,9 +4,10 @@
     python scripts/benchmark_methods.py --methods dcl data_params twohead -o dataset=digits_lt backbone=resnet32
 
 For every method (``ce`` is always included as the reference) the config is composed like
-``python -m dcl_runner method=<m> <overrides>``; the model is built, the method set up on the
-training data, and then one fixed batch (augmented once) goes through forward + loss + backward +
-optimizer step(s) ``--steps`` times after ``--warmup`` untimed steps. Methods run interleaved,
+``python -m dcl_runner method=<m> <overrides>`` and the trainer builds the run as it would (so precision,
+channels-last and ``trainer.compile`` apply on a GPU); the method is set up on the training data, and then
+one fixed batch (augmented once) goes through the trainer's own training step (forward + loss + backward +
+optimizer step(s)) ``--steps`` times after ``--warmup`` untimed steps. Methods run interleaved,
 one step each in turn, so that a load change on a shared machine hits them alike. Prints the
 median wall and CPU milliseconds per step and their ratios to CE. ``--epoch`` sets the epoch the schedulers are at
 (DCL: g(l) < 1 and f(l) > 0 at the default, so both DSL and the triplet loss are computed).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -24,77 +26,53 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcl_runner.data import build_data  # noqa: E402
-from dcl_runner.data.augment import Augment  # noqa: E402
-from dcl_runner.data.loader import SplitLoader  # noqa: E402
-from dcl_runner.methods.base import Batch, TrainContext, build_method  # noqa: E402
-from dcl_runner.models import Classifier, build_backbone  # noqa: E402
+from dcl_runner.methods.base import Batch  # noqa: E402
 from dcl_runner.testing import compose  # noqa: E402
-from dcl_runner.train import build_optimizer, make_generator  # noqa: E402
+from dcl_runner.train import Trainer, make_generator  # noqa: E402
 
 
 class Runner:
-    """One method's model, optimizer and method state, ready to take training steps."""
+    """One method's trainer (model, optimizers, method state as ``python -m dcl_runner`` builds them),
+    ready to take the trainer's own training step on one fixed batch."""
 
-    def __init__(self, method_name: str, overrides: List[str], device: torch.device, epoch: int, seed: int):
-        cfg = compose([f"method={method_name}", f"seed={seed}", *overrides])
+    def __init__(self, method_name: str, overrides: List[str], epoch: int, seed: int, run_dir: Path):
+        cfg = compose([f"method={method_name}", f"seed={seed}", "trainer.progress=false", *overrides])
         self.name = method_name
-        torch.manual_seed(seed)
-        data = build_data(cfg.dataset, seed)
-        task = data.task()
-        self.method = build_method(cfg.method, task)
-        size = int(cfg.dataset.image_size)
-        backbone = build_backbone(cfg.backbone, in_channels=task.image_shape[0], image_size=size)
-        self.model = Classifier(backbone, self.method.build_head(backbone.feature_dim, backbone.out_channels)).to(device)
-        self.method.to(device)
-        self.optimizer = build_optimizer(self.model.parameters(), cfg.trainer.optimizer)
-        loader = SplitLoader(data.train, device, True, 0)
-        augment = Augment(cfg.dataset.augment, size, cfg.dataset.mean, cfg.dataset.std, False)
-        batch_size = int(cfg.trainer.batch_size)
-
-        def iterate_train(bs: int):
-            for images, y, idx in loader.batches(torch.arange(len(data.train)), bs):
-                yield augment.eval(images), y, idx
-
-        epochs = int(cfg.trainer.epochs)
-        self.method.setup(TrainContext(task=task, train_targets=loader.targets, device=device, epochs=epochs,
-                                       steps_per_epoch=max(1, len(data.train) // batch_size), seed=seed, meta=data.meta,
-                                       model=self.model, iterate_train=iterate_train))
-        self.method.on_epoch_start(min(epoch, epochs - 1))
-        order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(seed))
-        images, y, idx = next(iter(loader.batches(order, batch_size, True)))
-        gen = make_generator(device, seed)
-        self.batch = Batch(x=augment.train(images, gen), y=y, index=idx, generator=gen)
-        self.device = device
+        self.trainer = Trainer(cfg, run_dir / method_name)
+        self.trainer.build()
+        trainer = self.trainer
+        trainer.method.setup(trainer.train_context())
+        trainer.method.on_epoch_start(min(epoch, int(cfg.trainer.epochs) - 1))
+        trainer.model.train()
+        trainer.method.train_mode(trainer.model)
+        order = torch.randperm(len(trainer.data.train), generator=torch.Generator().manual_seed(seed))
+        images, y, idx = next(iter(trainer.train_loader.batches(order, int(cfg.trainer.batch_size), True)))
+        gen = make_generator(trainer.device, seed)
+        self.batch = Batch(x=trainer.augment.train(images, gen), y=y, index=idx, generator=gen)
 
     def step(self) -> tuple:
-        """One training step; returns (wall seconds, CPU seconds of this process)."""
-        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        """One training step of the trainer; returns (wall seconds, CPU seconds of this process)."""
+        device = self.trainer.device
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         sync()
         start, start_cpu = time.perf_counter(), time.process_time()
-        result = self.method.training_step(self.model, self.batch, 0)
-        optimizers = [self.optimizer, *self.method.optimizers()]
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        result.loss.backward()
-        for opt in optimizers:
-            opt.step()
+        self.trainer.train_step(self.batch, 0, {})
         sync()
         return time.perf_counter() - start, time.process_time() - start_cpu
 
 
-def benchmark(methods: List[str], overrides: List[str], device: str, steps: int, warmup: int, epoch: int, seed: int) -> Dict[str, tuple]:
+def benchmark(methods: List[str], overrides: List[str], steps: int, warmup: int, epoch: int, seed: int) -> Dict[str, tuple]:
     """Median (wall, CPU) seconds per step of each method, CE first."""
-    dev = torch.device(device)
     names = ["ce", *[m for m in methods if m != "ce"]]
-    runners = [Runner(m, overrides, dev, epoch, seed) for m in names]
-    for _ in range(warmup):
-        for r in runners:
-            r.step()
-    times: Dict[str, List[tuple]] = {r.name: [] for r in runners}
-    for _ in range(steps):
-        for r in runners:
-            times[r.name].append(r.step())
+    with tempfile.TemporaryDirectory() as run_dir:  # the trainers' run folders (nothing is kept)
+        runners = [Runner(m, overrides, epoch, seed, Path(run_dir)) for m in names]
+        for _ in range(warmup):
+            for r in runners:
+                r.step()
+        times: Dict[str, List[tuple]] = {r.name: [] for r in runners}
+        for _ in range(steps):
+            for r in runners:
+                times[r.name].append(r.step())
     return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in times.items()}
 
 
@@ -116,7 +94,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     overrides = [f"dataset={args.dataset}", f"backbone={args.backbone}", f"trainer.batch_size={args.batch_size}",
                  f"trainer.device={args.device}", *args.overrides]
-    medians = benchmark(args.methods, overrides, args.device, args.steps, args.warmup, args.epoch, args.seed)
+    medians = benchmark(args.methods, overrides, args.steps, args.warmup, args.epoch, args.seed)
     print(f"backbone={args.backbone} dataset={args.dataset} batch={args.batch_size} device={args.device} "
           f"steps={args.steps} (median after {args.warmup} warm-up) threads={torch.get_num_threads()}")
     print("wall: elapsed time; cpu: this process's CPU time (less sensitive to other load on a shared machine)")
