@@ -68,9 +68,9 @@ def test_dsl_many_attributes_and_multiclass_at_once():
 
 # -------------------------------------------------------------------------------------------- triplets
 def hand_batch():
-    # one attribute; samples 0-2 are minority (positive), 3-5 majority. Scores = P(minority class).
-    scores = torch.tensor([[0.9], [0.6], [0.2], [0.7], [0.1], [0.4]])
-    minority = torch.tensor([[True], [True], [True], [False], [False], [False]])
+    # one attribute (task-major [T, B]); samples 0-2 are minority (positive), 3-5 majority. Scores = P(minority class).
+    scores = torch.tensor([[0.9, 0.6, 0.2, 0.7, 0.1, 0.4]])
+    minority = torch.tensor([[True, True, True, False, False, False]])
     correct = minority & (scores > 0.5)
     return scores, minority, correct
 
@@ -80,18 +80,18 @@ def test_easy_anchor_mining_picks_what_eq_9_says():
     t = mine_triplets(scores, minority, correct, k=1)
     assert (t["anchor"].item(), t["positive"].item(), t["negative"].item()) == (0, 2, 3)
     t = mine_triplets(scores, minority, correct, k=2)
-    assert t["anchor"][:, 0].tolist() == [0, 1]  # correctly predicted minority, most confident first
-    assert t["positive"][:, 0].tolist() == [2, 1]  # lowest minority score first
-    assert t["negative"][:, 0].tolist() == [3, 5]  # highest minority score among the others
+    assert t["anchor"][0].tolist() == [0, 1]  # correctly predicted minority, most confident first
+    assert t["positive"][0].tolist() == [2, 1]  # lowest minority score first
+    assert t["negative"][0].tolist() == [3, 5]  # highest minority score among the others
     t = mine_triplets(scores, minority, correct, k=4)  # only 2 easy anchors and 3 minority samples exist
-    assert t["anchor_ok"][:, 0].tolist() == [True, True, False, False]
-    assert t["positive_ok"][:, 0].sum() == 3 and t["negative_ok"][:, 0].sum() == 3
+    assert t["anchor_ok"][0].tolist() == [True, True, False, False]
+    assert t["positive_ok"][0].sum() == 3 and t["negative_ok"][0].sum() == 3
 
 
 def test_crl_anchors_are_all_minority_samples():
     scores, minority, correct = hand_batch()
     t = mine_triplets(scores, minority, correct, k=1, anchors="all")
-    assert t["anchor_ok"][:, 0].tolist() == [True, True, True, False, False, False]
+    assert t["anchor_ok"][0].tolist() == [True, True, True, False, False, False]
 
 
 def test_triplet_loss_value_on_hand_features():
@@ -227,24 +227,50 @@ def test_dcl_g1_f0_run_equals_the_ce_run(tmp_path):
     assert ce["mA"] == dcl["mA"] and ce["per_attribute_mA"] == dcl["per_attribute_mA"]
 
 
-def test_sorted_hinge_sums_equal_the_brute_force_over_all_triplets():
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("shared", [False, True], ids=["per-task-features", "shared-features"])
+@pytest.mark.parametrize("anchors", ["easy", "all"])
+def test_triplet_loss_and_gradient_equal_the_brute_force_over_all_triplets(normalize, shared, anchors):
+    """The hand-written forward and backward of TripletHinge against autograd over every triplet one by one."""
     g = gen(7)
-    embedding = torch.randn(48, 5, 8, generator=g, requires_grad=True)
-    scores = torch.rand(48, 5, generator=g)
-    minority = torch.rand(48, 5, generator=g) < 0.25
-    for anchors in ("easy", "all"):
-        t = mine_triplets(scores, minority, minority & (scores > 0.5), 6, anchors)
-        fast = triplet_loss(embedding, t, 0.5)
-        unit = torch.nn.functional.normalize(embedding, dim=-1)
-        total = torch.zeros(())
-        for task in range(5):  # every (anchor, positive, negative) triplet, one by one per task
-            a = t["anchor"][:, task][t["anchor_ok"][:, task]]
-            p = t["positive"][:, task][t["positive_ok"][:, task]]
-            n = t["negative"][:, task][t["negative_ok"][:, task]]
-            f = unit[:, task]
-            hinge = torch.relu(0.5 + torch.cdist(f[a], f[p]).unsqueeze(2) - torch.cdist(f[a], f[n]).unsqueeze(1))
-            total = total + (hinge.mean() if hinge.numel() else 0)
-        assert fast.item() == pytest.approx(total.item(), rel=1e-5)
-        fast_grad, = torch.autograd.grad(fast, embedding)
-        brute_grad, = torch.autograd.grad(total, embedding)
-        torch.testing.assert_close(fast_grad, brute_grad, atol=1e-5, rtol=1e-4)
+    shape = (48, 8) if shared else (48, 5, 8)  # multi-class tasks share one [B, D] feature
+    embedding = torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+    scores = torch.rand(5, 48, generator=g)  # task-major [T, B]
+    minority = torch.rand(5, 48, generator=g) < 0.25
+    t = mine_triplets(scores, minority, minority & (scores > 0.5), 6, anchors)
+    fast = triplet_loss(embedding, t, 0.5, normalize=normalize)
+    total = torch.zeros((), dtype=torch.float64)
+    for task in range(5):  # every (anchor, positive, negative) triplet, one by one per task
+        f = embedding if shared else embedding[:, task]
+        f = torch.nn.functional.normalize(f, dim=-1) if normalize else f
+        a = t["anchor"][task][t["anchor_ok"][task]]
+        p = t["positive"][task][t["positive_ok"][task]]
+        n = t["negative"][task][t["negative_ok"][task]]
+        d_ap = (f[a][:, None] - f[p][None]).square().sum(-1).clamp_min(1e-12).sqrt()  # [a, p]
+        d_an = (f[a][:, None] - f[n][None]).square().sum(-1).clamp_min(1e-12).sqrt()  # [a, n]
+        hinge = torch.relu(0.5 + d_ap[:, :, None] - d_an[:, None, :])  # [a, p, n]: every triplet
+        total = total + (hinge.mean() if hinge.numel() else 0)
+    assert fast.item() == pytest.approx(total.item(), rel=1e-5)
+    fast_grad, = torch.autograd.grad(fast, embedding)
+    brute_grad, = torch.autograd.grad(total, embedding)
+    torch.testing.assert_close(fast_grad.float(), brute_grad.float(), atol=1e-5, rtol=1e-4)
+
+
+def test_triplet_loss_backward_twice_and_under_bf16_autocast():
+    """The saved counts survive a second backward (retain_graph); under autocast the loss is computed
+    in fp32 from bf16 features and the gradient comes back in the features' dtype."""
+    g = gen(3)
+    embedding = torch.randn(32, 4, 8, generator=g).requires_grad_()
+    scores, minority = torch.rand(4, 32, generator=g), torch.rand(4, 32, generator=g) < 0.3
+    t = mine_triplets(scores, minority, minority & (scores > 0.5), 5)
+    loss = triplet_loss(embedding, t, 0.2)
+    first, = torch.autograd.grad(loss, embedding, retain_graph=True)
+    second, = torch.autograd.grad(loss, embedding)
+    torch.testing.assert_close(first, second)
+    half = embedding.detach().bfloat16().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss_bf16 = triplet_loss(half, t, 0.2)
+    assert loss_bf16.dtype == torch.float32
+    assert loss_bf16.item() == pytest.approx(loss.item(), rel=0.05)
+    grad, = torch.autograd.grad(loss_bf16, half)
+    assert grad.dtype == torch.bfloat16 and torch.isfinite(grad.float()).all()
