@@ -9,7 +9,10 @@ channels-last and ``trainer.compile`` apply on a GPU); the method is set up on t
 one fixed batch (augmented once) goes through the trainer's own training step (forward + loss + backward +
 optimizer step(s)) ``--steps`` times after ``--warmup`` untimed steps. Methods run interleaved,
 one step each in turn, so that a load change on a shared machine hits them alike. Prints the
-median wall and CPU milliseconds per step and their ratios to CE. ``--epoch`` sets the epoch the schedulers are at
+median wall and CPU milliseconds per step, and each method's cost relative to CE as the median
+over rounds of (its step / CE's step in the same round) with the interquartile range of those
+per-round ratios: on a machine whose speed drifts, that is steadier than a ratio of two medians,
+and the range says how far to trust it (more ``--steps`` narrow the error of the median). ``--epoch`` sets the epoch the schedulers are at
 (DCL: g(l) < 1 and f(l) > 0 at the default, so both DSL and the triplet loss are computed).
 """
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -61,8 +64,8 @@ class Runner:
         return time.perf_counter() - start, time.process_time() - start_cpu
 
 
-def benchmark(methods: List[str], overrides: List[str], steps: int, warmup: int, epoch: int, seed: int) -> Dict[str, tuple]:
-    """Median (wall, CPU) seconds per step of each method, CE first."""
+def benchmark(methods: List[str], overrides: List[str], steps: int, warmup: int, epoch: int, seed: int) -> Dict[str, List[tuple]]:
+    """(wall, CPU) seconds of every timed step of each method, CE first; step i of all methods ran in round i."""
     names = ["ce", *[m for m in methods if m != "ce"]]
     with tempfile.TemporaryDirectory() as run_dir:  # the trainers' run folders (nothing is kept)
         runners = [Runner(m, overrides, epoch, seed, Path(run_dir)) for m in names]
@@ -73,7 +76,26 @@ def benchmark(methods: List[str], overrides: List[str], steps: int, warmup: int,
         for _ in range(steps):
             for r in runners:
                 times[r.name].append(r.step())
-    return {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in times.items()}
+    return times
+
+
+def quartiles(values: List[float]) -> Tuple[float, float, float]:
+    """(25th, 50th, 75th) percentiles."""
+    q1, q2, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return q1, q2, q3
+
+
+def summarize(times: Dict[str, List[tuple]]) -> List[Dict[str, float]]:
+    """Per method: median wall / CPU ms per step and the quartiles of its per-round ratios to CE."""
+    rows = []
+    for name, values in times.items():
+        row: Dict[str, float] = {"method": name}
+        for column, kind in enumerate(("wall", "cpu")):
+            row[f"{kind}_ms"] = 1000 * statistics.median(v[column] for v in values)
+            ratios = [v[column] / ce[column] for v, ce in zip(values, times["ce"])]
+            row[f"{kind}_q1"], row[f"{kind}_ratio"], row[f"{kind}_q3"] = quartiles(ratios)
+        rows.append(row)
+    return rows
 
 
 def main(argv=None) -> None:
@@ -94,15 +116,15 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     overrides = [f"dataset={args.dataset}", f"backbone={args.backbone}", f"trainer.batch_size={args.batch_size}",
                  f"trainer.device={args.device}", *args.overrides]
-    medians = benchmark(args.methods, overrides, args.steps, args.warmup, args.epoch, args.seed)
+    rows = summarize(benchmark(args.methods, overrides, args.steps, args.warmup, args.epoch, args.seed))
     print(f"backbone={args.backbone} dataset={args.dataset} batch={args.batch_size} device={args.device} "
-          f"steps={args.steps} (median after {args.warmup} warm-up) threads={torch.get_num_threads()}")
+          f"steps={args.steps} (after {args.warmup} warm-up) threads={torch.get_num_threads()}")
+    print("ms: median per step; ratio: median over rounds of (method step / CE step), [25th, 75th percentile]")
     print("wall: elapsed time; cpu: this process's CPU time (less sensitive to other load on a shared machine)")
-    print(f"{'method':<20} {'wall ms':>9} {'ratio':>7} {'cpu ms':>9} {'ratio':>7}")
-    wall_ce, cpu_ce = medians["ce"]
-    for name, (wall, cpu) in medians.items():
-        print(f"{name:<20} {1000 * wall:>9.2f} {wall / wall_ce:>7.3f} {1000 * cpu:>9.2f} {cpu / cpu_ce:>7.3f}")
-
+    print(f"{'method':<20} {'wall ms':>9} {'ratio':>7} {'IQR':>15} {'cpu ms':>9} {'ratio':>7} {'IQR':>15}")
+    for r in rows:
+        print(f"{r['method']:<20} {r['wall_ms']:>9.2f} {r['wall_ratio']:>7.3f} [{r['wall_q1']:.3f}, {r['wall_q3']:.3f}] "
+              f"{r['cpu_ms']:>9.2f} {r['cpu_ratio']:>7.3f} [{r['cpu_q1']:.3f}, {r['cpu_q3']:.3f}]")
 
 if __name__ == "__main__":
     main()
