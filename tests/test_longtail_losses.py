@@ -128,6 +128,8 @@ def test_mixup_draws_are_reproducible_and_mix_the_loss():
     a = draw_mixup(8, 1.0, torch.Generator().manual_seed(3), torch.device("cpu"))
     b = draw_mixup(8, 1.0, torch.Generator().manual_seed(3), torch.device("cpu"))
     assert torch.equal(a[0], b[0]) and a[1] == b[1] and 0 <= a[1] <= 1
+    other_step = draw_mixup(8, 1.0, torch.Generator().manual_seed(4), torch.device("cpu"))
+    assert other_step[1] != a[1]  # each step's seed gives its own lam
     m = method("mixup", [4, 4], epochs=2)
     m.on_epoch_start(0)
     logits, y = torch.randn(8, 2), torch.tensor([0, 1] * 4)
