@@ -30,9 +30,12 @@ def _runs_of(result, label: str) -> List[Dict]:
     return [run for res in result.cells if res.cell.row.label == label for run in res.runs]
 
 
+SMOKE_BANNER = "smoke budget: a plumbing check, not results"
+
+
 def _save(fig, out_dir: Path, table_id: str, smoke: bool) -> Path:
     if smoke:
-        fig.suptitle("smoke budget: a plumbing check, not results", fontsize=8, color="darkred")
+        fig.suptitle(SMOKE_BANNER, fontsize=8, color="darkred")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{table_id}.png"
     fig.tight_layout()
@@ -108,12 +111,12 @@ def _run_dirs(result, method: Optional[str] = None) -> List[Path]:
             if method is None or res.cell.row.method == method]
 
 
-def _data_params_figure(result, out_dir: Path, draw_figure: Callable[[Path], Path]) -> Path:
+def _data_params_figure(result, out_dir: Path, draw_figure: Callable[[Path, Optional[str]], Path]) -> Path:
     """Draw with the data-parameters plotting module (dcl_runner/plots/data_params.py)."""
     path = Path(out_dir) / f"{result.table.id}.png"
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     try:
-        return draw_figure(path)
+        return draw_figure(path, SMOKE_BANNER if result.budget == "smoke" else None)
     except RunnerError as exc:
         raise Skip(str(exc)) from None
 
@@ -125,7 +128,7 @@ def class_parameters(result, out_dir: Path) -> Path:
     runs = _run_dirs(result, "data_params")
     if not runs:
         raise Skip("no completed data_params run")
-    return _data_params_figure(result, out_dir, lambda path: plot_dp_fig1(runs, path))
+    return _data_params_figure(result, out_dir, lambda path, banner: plot_dp_fig1(runs, path, banner=banner))
 
 
 def noisy_instances(result, out_dir: Path) -> Path:
@@ -135,7 +138,7 @@ def noisy_instances(result, out_dir: Path) -> Path:
     runs = _run_dirs(result, "data_params")
     if not runs:
         raise Skip("no completed noisy data_params run")
-    return _data_params_figure(result, out_dir, lambda path: plot_dp_fig4(runs, path))
+    return _data_params_figure(result, out_dir, lambda path, banner: plot_dp_fig4(runs, path, banner=banner))
 
 
 def random_labels(result, out_dir: Path) -> Path:
@@ -145,7 +148,7 @@ def random_labels(result, out_dir: Path) -> Path:
     baseline, class_params = _run_dirs(result, "ce"), _run_dirs(result, "data_params")
     if not baseline or not class_params:
         raise Skip("needs completed baseline (ce) and class-parameter runs of the random-label experiment")
-    return _data_params_figure(result, out_dir, lambda path: plot_dp_fig5(baseline, class_params, path))
+    return _data_params_figure(result, out_dir, lambda path, banner: plot_dp_fig5(baseline, class_params, path, banner=banner))
 
 
 def per_class(result, out_dir: Path) -> Path:

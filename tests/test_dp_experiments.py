@@ -100,6 +100,12 @@ def test_figures_are_drawn_from_run_folders(dp_runs, tmp_path):
     for png in (fig1, fig4, fig5):
         height, width, _ = _png_size(png)
         assert height > 200 and width > 400
+    # a smoke-budget table run stamps its figures, as the other figures of the tables script are
+    import matplotlib.image as mpimg
+
+    stamped = plot_dp_fig4(runs, tmp_path / "stamped.png", banner="smoke budget: a plumbing check, not results")
+    top = slice(0, 30)  # the banner's strip above the panels
+    assert not np.array_equal(mpimg.imread(stamped)[top], mpimg.imread(fig4)[top])
     with pytest.raises(RunnerError, match="dp_class_sigma"):
         plot_dp_fig1([ce], tmp_path / "x.png")
     with pytest.raises(RunnerError, match="dp.fig4"):

@@ -43,7 +43,10 @@ def _curve(run_dir: Path, name: str) -> Optional[np.ndarray]:
     return np.load(path) if path.is_file() else None
 
 
-def _save(fig, out_png: str | Path) -> Path:
+def _save(fig, out_png: str | Path, banner: Optional[str] = None) -> Path:
+    """Write the figure; ``banner``: a line above it (e.g. that the runs were a smoke budget)."""
+    if banner:
+        fig.suptitle(banner, fontsize=8, color="darkred")
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -65,7 +68,7 @@ def pick_classes(sigma_last: np.ndarray, count: int) -> List[int]:
 
 
 def plot_dp_fig1(run_dirs: Sequence[str | Path], out_png: str | Path, classes: Optional[Sequence[int]] = None,
-                 count: int = 4, names: Optional[Sequence[str]] = None) -> Path:
+                 count: int = 4, names: Optional[Sequence[str]] = None, banner: Optional[str] = None) -> Path:
     """DP fig. 1: class sigma of ``classes`` (default: ``count`` spread over the final range) per epoch."""
     runs = [c for c in (_curve(d, "dp_class_sigma") for d in run_dirs) if c is not None]
     if not runs:
@@ -91,10 +94,10 @@ def plot_dp_fig1(run_dirs: Sequence[str | Path], out_png: str | Path, classes: O
             ax.plot(np.arange(1, len(tracked) + 1), tracked[:, k], label=f"sample {int(index[k]) if index is not None else k}")
         ax.set(xlabel="epoch", ylabel="instance parameter sigma", title="two instances")
         ax.legend()
-    return _save(fig, out_png)
+    return _save(fig, out_png, banner)
 
 
-def plot_dp_fig4(run_dirs: Sequence[str | Path], out_png: str | Path) -> Path:
+def plot_dp_fig4(run_dirs: Sequence[str | Path], out_png: str | Path, banner: Optional[str] = None) -> Path:
     """DP fig. 4: instance sigma of clean vs noisy samples (left), % corrupt in the top fraction (right)."""
     histories = [_history(d) for d in run_dirs]
     needed = {"dp_inst_sigma_mean_clean", "dp_inst_sigma_mean_noisy", "dp_pct_corrupt_in_top"}
@@ -114,11 +117,12 @@ def plot_dp_fig4(run_dirs: Sequence[str | Path], out_png: str | Path) -> Path:
     pct = np.mean([h["dp_pct_corrupt_in_top"].to_numpy()[:length] for h in histories], axis=0)
     right.plot(epochs, pct, color="tab:red")
     right.set(xlabel="epoch", ylabel="% corrupt samples", title="corrupt samples in the top fraction by sigma", ylim=(0, 100))
-    return _save(fig, out_png)
+    return _save(fig, out_png, banner)
 
 
 def plot_dp_fig5(baseline_dirs: Sequence[str | Path], dp_dirs: Sequence[str | Path], out_png: str | Path,
-                 labels: Sequence[str] = ("baseline", "class parameters"), title: str = "all labels random") -> Path:
+                 labels: Sequence[str] = ("baseline", "class parameters"), title: str = "all labels random",
+                 banner: Optional[str] = None) -> Path:
     """DP fig. 5: training accuracy per epoch on all-random labels, baseline vs class parameters."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -133,4 +137,4 @@ def plot_dp_fig5(baseline_dirs: Sequence[str | Path], dp_dirs: Sequence[str | Pa
             ax.fill_between(epochs, acc.mean(0) - acc.std(0), acc.mean(0) + acc.std(0), alpha=0.25)
     ax.set(xlabel="epoch", ylabel="training accuracy (%)", title=title, ylim=(0, 100))
     ax.legend()
-    return _save(fig, out_png)
+    return _save(fig, out_png, banner)
