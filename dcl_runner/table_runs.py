@@ -50,6 +50,7 @@ class Cell:
     reason: str = ""                           # why not runnable ("ref only: ...")
     run_overrides: Tuple[str, ...] = ()        # what is launched (with the smoke stand-in, if any)
     substituted: Optional[str] = None          # the stand-in dataset name in smoke mode
+    dropped: Tuple[str, ...] = ()              # extra dataset overrides not applied to the stand-in
     cell_key: Optional[str] = None
     identities: Dict[int, str] = field(default_factory=dict)  # seed -> run identity
 
@@ -248,16 +249,32 @@ def _dataset_signature(overrides: Sequence[str]) -> Tuple[str, ...]:
     return tuple(o for o in overrides if _key(o) in ("experiment", "dataset") or _key(o).startswith("dataset."))
 
 
+def targets_dataset(item: str) -> bool:
+    """``dataset=...`` / ``dataset.key=...`` (also with Hydra's + / ~ prefixes)."""
+    key = _key(item).lstrip("+~")
+    return key == "dataset" or key.startswith("dataset.")
+
+
+def split_extra(extra: Sequence[str]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """The user's extra overrides as (for every run, for the real dataset only). A smoke stand-in
+    replaces a dataset that is not on disk; overrides of the real dataset (its root, partition,
+    image size ...) do not apply to it and could not compose with it."""
+    return tuple(e for e in extra if not targets_dataset(e)), tuple(e for e in extra if targets_dataset(e))
+
+
 def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra: Sequence[str] = (),
                composer: Optional[Composer] = None) -> List[Cell]:
     """Every cell of ``tables`` with its runnability, launch overrides and per-seed identities.
 
     Paper budget: one composition per cell. Smoke budget: one per distinct dataset (to see whether it is
     on disk) plus one per cell with its stand-in, if any. Both cached (see :class:`Composer`).
+    ``extra``: the user's overrides; those of the dataset go into each cell's launch overrides, except
+    for a cell whose dataset a stand-in replaces (``Cell.dropped``); the rest into every command.
     """
     dirs = search_dirs_of(extra)
     composer = composer or Composer(search_dirs=dirs)
-    base = (f"budget={budget}", *extra)  # as sweep_command orders them
+    for_every_run, for_the_dataset = split_extra(extra)
+    base = (f"budget={budget}", *for_every_run)  # as sweep_command orders them
     cells = []
     for table in tables:
         for row in table.rows:
@@ -271,17 +288,18 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                 if missing:
                     cell.reason = f"ref only: {missing}"
                     continue
-                run = cell.overrides
+                run = (*cell.overrides, *for_the_dataset)
                 if budget == "smoke":
-                    run = (*cell.overrides, *SMOKE_TABLE_OVERRIDES)
-                    probe = composer.resolve((*_dataset_signature(cell.overrides), *base), ())
+                    run = (*cell.overrides, *SMOKE_TABLE_OVERRIDES, *for_the_dataset)
+                    probe = composer.resolve((*_dataset_signature(cell.overrides), *for_the_dataset, *base), ())
                     if probe["error"]:
                         cell.reason = f"ref only: overrides do not compose ({probe['error']})"
                         continue
                     if not dataset_on_disk(probe["dataset"]):
                         shots = any(c.metric.endswith("_shot") for c in table.columns)
                         cell.substituted, stand_in = smoke_stand_in(probe["dataset"], shots)
-                        run = tuple(dedupe((*run, *stand_in)))
+                        cell.dropped = for_the_dataset
+                        run = tuple(dedupe((*cell.overrides, *SMOKE_TABLE_OVERRIDES, *stand_in)))
                 entry = composer.resolve((*run, *base), seeds)
                 if entry["error"]:
                     what = "the smoke stand-in does not compose" if cell.substituted else "overrides do not compose"

@@ -29,7 +29,7 @@ from dcl_runner import tables as registry  # noqa: E402
 from dcl_runner.results import load_records  # noqa: E402
 from dcl_runner.table_report import TableResult, collect_cell, completed, index_runs, write_table  # noqa: E402
 from dcl_runner.table_runs import (  # noqa: E402
-    Composer, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, search_dirs_of, show, sweep_command,
+    Composer, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, search_dirs_of, show, split_extra, sweep_command,
 )
 
 
@@ -93,7 +93,7 @@ def launch(cells, args, extra, out_dir: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     for k, sweep in enumerate(sweeps):
         sweep_dir = str(Path(args.output_root) / "tables" / "runs" / f"{stamp}-{k:03d}")
-        command = sweep_command(sweep, args.budget, extra, args.output_root, sweep_dir, launcher)
+        command = sweep_command(sweep, args.budget, split_extra(extra)[0], args.output_root, sweep_dir, launcher)
         if args.dry_run:
             print(show(command))
             continue
@@ -129,6 +129,10 @@ def main(argv=None) -> int:
     runnable = sum(c.runnable for c in cells)
     print(f"planned {len(cells)} cells of {len(tables)} table(s): {runnable} runnable, {len(cells) - runnable} ref only "
           f"({composer.calls} compositions, {time.time() - started:.1f} s)")
+    stood_in = [c for c in cells if c.runnable and c.dropped]
+    if stood_in:
+        print(f"{len(stood_in)} cell(s) run on a smoke stand-in, without the dataset overrides meant for the real "
+              f"dataset: {' '.join(stood_in[0].dropped)}")
     if not args.collect_only:
         launch(cells, args, extra, out_dir)
         if args.dry_run:

@@ -205,6 +205,22 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
     assert not (tmp_path / "o" / "tables" / "runs").exists()  # a dry run launches nothing
 
 
+def test_dataset_overrides_go_to_the_real_dataset_not_to_a_smoke_stand_in(tmp_path):
+    """-o dataset.partition=2 (a RAP key) applies to RAP runs; a smoke stand-in (RAP is not on disk) runs
+    without it instead of failing to compose, and says so; other overrides go to every command."""
+    from dcl_runner.table_runs import plan_cells
+
+    extra = ["dataset.partition=2", "trainer.device=cpu"]
+    smoke = [c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable]
+    assert smoke and all(c.substituted == "synthetic_attributes" for c in smoke)
+    assert all(c.dropped == ("dataset.partition=2",) for c in smoke)
+    assert not any(o.startswith(("dataset.partition", "trainer.device")) for c in smoke for o in c.run_overrides)
+    paper = [c for c in plan_cells(T.select("dcl.t5"), "paper", [0], extra) if c.runnable]
+    assert paper and all("dataset.partition=2" in c.run_overrides and not c.dropped for c in paper)
+    cfg = compose([*paper[0].run_overrides, "budget=paper", "trainer.device=cpu"])
+    assert cfg.dataset.partition == 2
+
+
 def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, capsys):
     root = tmp_path / "o"
     base = ["experiment=dcl_celeba", "method=ce", "budget=paper"]
