@@ -312,10 +312,10 @@ class DCL(Method):
             embedding = outputs["features"]  # [B, D], one feature shared by the class tasks
         else:
             sign = self.minority_sign.to(logits.device)  # [A, 1]: +1 where the positives are the minority
-            margin = logits.t().contiguous().mul_(sign)  # > 0: the minority class is predicted
-            probs = margin.sigmoid()
+            minority_logit = logits.t().contiguous().mul_(sign)  # > 0: the minority class is predicted
+            probs = minority_logit.sigmoid()
             minority = batch.y.t().contiguous() == self.minority_label.to(logits.device)
-            correct = minority & (margin > 0)
+            correct = minority & (minority_logit > 0)
             embedding = outputs["embedding"]
         triplets = mine_triplets(probs, minority, correct, self.k, self.anchors)
         return triplet_loss(embedding, triplets, self.margin, self.normalize)
