@@ -247,12 +247,14 @@ class DCL(Method):
         counts = task.attribute_counts() if not task.is_multiclass else task.train_counts[None, :]
         self.register_buffer("train_counts", torch.as_tensor(counts, dtype=torch.float64), persistent=False)
         self.register_buffer("minority", self._minority_classes(self.train_counts), persistent=False)
-        # the same, as the triplet mining reads it: attributes' minority label (1 or 0) and its sign
-        # (+1: positives are the minority); multi-class: the minority classes, each a task
-        positive_minority = self.minority[:, 1:2].to(torch.float32)  # [T, 1]
-        self.register_buffer("minority_label", positive_minority, persistent=False)
-        self.register_buffer("minority_sign", positive_minority * 2 - 1, persistent=False)
-        self.register_buffer("minority_tasks", torch.nonzero(self.minority[0]).squeeze(1), persistent=False)
+        # the same, in the form the triplet mining reads it each step (built once: nonzero() would
+        # make the host wait for the device at every step)
+        if task.is_multiclass:  # the minority classes, each a task
+            self.register_buffer("minority_tasks", torch.nonzero(self.minority[0]).squeeze(1), persistent=False)
+        else:  # per attribute the minority label (1: the positives) and its sign (+1: the positives)
+            positive_minority = self.minority[:, 1:2].to(torch.float32)  # [A, 1]
+            self.register_buffer("minority_label", positive_minority, persistent=False)
+            self.register_buffer("minority_sign", positive_minority * 2 - 1, persistent=False)
         self.set_schedules(int(cfg.get("total_epochs") or 1))
 
     @staticmethod
