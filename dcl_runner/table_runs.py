@@ -246,7 +246,7 @@ def smoke_stand_in(facts: Dict, shot_groups: bool = False) -> Tuple[str, Tuple[s
 
 def _dataset_signature(overrides: Sequence[str]) -> Tuple[str, ...]:
     """The overrides that decide the dataset: experiment, dataset and dataset.* (cells sharing them share it)."""
-    return tuple(o for o in overrides if _key(o) in ("experiment", "dataset") or _key(o).startswith("dataset."))
+    return tuple(o for o in overrides if _key(o) == "experiment" or targets_dataset(o))
 
 
 def targets_dataset(item: str) -> bool:
