@@ -1,5 +1,4 @@
 """Every YAML in conf/ composes, and every backbone builds and runs a forward pass."""
-from pathlib import Path
 
 import pytest
 import torch

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from dcl_runner.data import build_data
-from dcl_runner.data.loader import SplitLoader, choose_resident
+from dcl_runner.data.loader import choose_resident
 from dcl_runner.errors import DatasetError
 from dcl_runner.testing import TINY, compose
 from dcl_runner.train import run_experiment
