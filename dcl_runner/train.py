@@ -350,9 +350,12 @@ class Trainer:
             order = torch.randperm(len(self.data.train), generator=gen)
         return order.detach().cpu().long()
 
+    def autocast(self):
+        """Mixed precision for a forward pass (trainer.precision); nothing on an fp32 run."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else contextlib.nullcontext()
+
     def train_step(self, batch: Batch, epoch: int, sums: Dict[str, Any]) -> None:
-        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else contextlib.nullcontext()
-        with autocast:
+        with self.autocast():
             result = self.method.training_step(self.forward_model, batch, epoch)
         optimizers = [self.optimizer, *self.method.optimizers()]
         for opt in optimizers:
@@ -447,9 +450,8 @@ class Trainer:
         self.model.eval()
         scores, targets = [], []
         order = torch.arange(len(self.eval_loader))
-        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else contextlib.nullcontext()
         for images, y, _ in self.eval_loader.batches(order, int(self.cfg.trainer.eval_batch_size)):
-            with autocast:
+            with self.autocast():
                 out = self.method.predict(self.forward_model(self.augment.eval(images)))
             scores.append(out.float().cpu())
             targets.append(y.cpu())
