@@ -30,9 +30,14 @@ def make_celeba(root, n=12, partition=None):
     return labels, partition
 
 
-def celeba_cfg(root, *extra):
-    return compose(["dataset=celeba", f"dataset.root={root}", f"cache_root={root}/cache", "dataset.image_size=16",
+def file_dataset_cfg(name, root, *extra):
+    """The dataset config of ``name`` read from ``root``: 16 px, cache beside it, decoded in-process."""
+    return compose([f"dataset={name}", f"dataset.root={root}", f"cache_root={root}/cache", "dataset.image_size=16",
                     "dataset.decode_workers=0", *extra]).dataset
+
+
+def celeba_cfg(root, *extra):
+    return file_dataset_cfg("celeba", root, *extra)
 
 
 def test_celeba_reads_the_torchvision_layout_and_caches(tmp_path):
@@ -107,8 +112,7 @@ def make_rap(root, n=30, num_attr=53, fields=None, label=None):
 
 
 def rap_cfg(root, *extra):
-    return compose(["dataset=rap", f"dataset.root={root}", f"cache_root={root}/cache", "dataset.image_size=16",
-                    "dataset.decode_workers=0", *extra]).dataset
+    return file_dataset_cfg("rap", root, *extra)
 
 
 def test_rap_reads_the_official_mat_partitions_and_groups(tmp_path):
