@@ -5,8 +5,7 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
-from typing import List, Sequence
+from typing import Sequence
 
 from omegaconf import DictConfig
 
@@ -50,10 +49,6 @@ def run_cli(args: Sequence[str], cwd: str | os.PathLike | None = None, timeout: 
         text=True,
         timeout=timeout,
     )
-
-
-def tiny_overrides(output_root: str | Path, extra: List[str] = ()) -> List[str]:
-    return [*TINY, f"output_root={output_root}", *extra]
 
 
 def interrupt_at_step(monkeypatch, step: int) -> None:
