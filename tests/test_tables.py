@@ -264,6 +264,12 @@ def test_load_runs_is_tolerant(tmp_path):
     assert row["identity"] == run_identity(compose(["budget=smoke", "seed=3"]))
     assert load_runs(tmp_path / "nothing").empty
     assert load_run(tmp_path / "broken")["identity"] is None
+    from dcl_runner.results import load_history
+
+    (done / "history.csv").write_text("epoch,loss,mA\n1,2.5,55.0\n2,2.0,61.5\n")
+    assert load_history(done)["mA"].tolist() == [55.0, 61.5]
+    (tmp_path / "broken" / "history.csv").write_text("")  # a run killed before its first epoch ended
+    assert load_history(tmp_path / "broken").empty and load_history(tmp_path / "nothing").empty
 
 
 def test_smoke_table_end_to_end_then_skips(tmp_path, capsys):
