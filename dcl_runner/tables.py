@@ -423,6 +423,9 @@ FIGURES = (
     Table("dp.fig1", "Class-parameter trajectories (DP Figure 1 left, 4 classes, mean ± std over runs)", "CIFAR-100 / WRN-28-10",
           _TOP1("dp_cifar100"), (Row("Data params: class + instance", "data_params", tuple(NAMES["dp_class_instance"])),),
           kind="figure"),
+    Table("dp.fig3", "The detection curriculum drawn on images: box thickness by its instance parameter, over training "
+          "(DP Figure 3)", "KITTI / SSD", (Column("ap", "AP", ("task=detection",), metric="ap_medium"),),
+          (Row("Instance params", "ssd_data_params", note="detection is outside this runner"),), kind="figure"),
     Table("dp.fig4", "Instance parameters of clean vs noisy samples; % corrupt in the top 40% (DP Figure 4)",
           "CIFAR-100, 40% uniform noise", (_NOISY[1],),
           (Row("Data params (class + instance)", "data_params", tuple(NAMES["dp_class_instance"])),), kind="figure"),
