@@ -71,6 +71,24 @@ def cell_key(cfg: Any) -> str:
     return _digest(canonical(cfg, with_seed=False))
 
 
+def _flatten(node: Any, prefix: str = "") -> Dict[str, Any]:
+    if isinstance(node, dict):
+        out: Dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out if out or not prefix else {prefix[:-1]: {}}
+    return {prefix[:-1]: node}
+
+
+def identity_differences(a: Any, b: Any) -> List[str]:
+    """The dotted keys whose values differ between two configs, run-time switches ignored:
+    ``["trainer.optimizer.lr: 0.05 -> 0.01", ...]`` (what a refused resume names)."""
+    fa, fb = _flatten(canonical(a)), _flatten(canonical(b))
+    missing = object()
+    return [f"{key}: {fa.get(key, '<absent>')!r} -> {fb.get(key, '<absent>')!r}" for key in sorted(set(fa) | set(fb))
+            if fa.get(key, missing) != fb.get(key, missing)]
+
+
 # ---------------------------------------------------------------------------------------------
 # reading run folders
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 metrics. It writes the run-folder contract of DESIGN.md (metrics.json, history.csv, predictions.npz,
 checkpoints/last.pt, curves/), every file atomically. Ctrl-C or SIGTERM finishes the current step,
 saves a checkpoint that resumes at the next step exactly, marks the run ``interrupted`` and raises
-``RunInterrupted``.
+``RunInterrupted``. A run that diverges (a non-finite loss, weight or prediction) stops with status
+``failed`` and ``RunFailed``, and its last checkpoint stays the last finite state. A resume that cannot
+start (an unreadable checkpoint, another configuration) raises before anything in the folder is written.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from .config_check import check_config
 from .data import DataBundle, build_data
 from .data.augment import Augment
 from .data.loader import SplitLoader, choose_resident
-from .errors import ConfigError, RunnerError
+from .errors import ConfigError, RunFailed, RunnerError
 from .io import atomic_save_npy, atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.base import Batch, Method, TrainContext, build_method
 from .models import Classifier, build_backbone
@@ -174,10 +176,54 @@ class Progress:
 
 
 def config_hash(cfg: Any) -> str:
+    """A run's identity (``results.run_identity``): its config without run-time switches (device, workers,
+    progress, ...), so a run may be resumed on another device or with other workers."""
+    from .results import run_identity
+
+    return run_identity(cfg)
+
+
+def legacy_config_hash(cfg: Any) -> str:
+    """The hash checkpoints written before run identities carried (every key but resume / hydra)."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     plain.pop("resume", None)
     plain.pop("hydra", None)
     return hashlib.sha1(OmegaConf.to_yaml(OmegaConf.create(plain)).encode()).hexdigest()[:16]
+
+
+class DivergenceWatch:
+    """Notices a non-finite loss without a host sync per step: the first bad step of the epoch is kept on the
+    device and read only where the loop syncs anyway (progress-bar updates, the end of an epoch, before a
+    checkpoint is written)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
+
+    def record(self, loss: torch.Tensor, step: int) -> None:
+        bad = ~torch.isfinite(loss.detach()).all()
+        self.first_bad = torch.where(bad & (self.first_bad < 0), step, self.first_bad)
+
+    def check(self, epoch: int) -> None:
+        step = int(self.first_bad)
+        if step >= 0:
+            raise RunFailed(f"diverged at epoch {epoch + 1}, step {step + 1}: the training loss is not finite (NaN or inf)")
+
+
+def nonfinite_names(named: Dict[str, torch.Tensor]) -> List[str]:
+    """Names of the floating-point tensors holding a NaN or inf (one host sync for all of them)."""
+    names = [n for n, t in named.items() if torch.is_tensor(t) and t.is_floating_point()]
+    if not names:
+        return []
+    finite = torch.stack([torch.isfinite(named[n]).all() for n in names]).cpu()
+    return [n for n, ok in zip(names, finite.tolist()) if not ok]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class Trainer:
@@ -216,6 +262,7 @@ class Trainer:
 
         self.optimizer = build_optimizer(self.method.param_groups(self.model), t.optimizer)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.divergence = DivergenceWatch(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
         max_gb = float(cfg.dataset.resident_max_gb)
@@ -278,6 +325,7 @@ class Trainer:
             self.ckpt_path,
             {
                 "config_hash": config_hash(self.cfg),
+                "config": OmegaConf.to_container(self.cfg, resolve=True),
                 "model": self.model.state_dict(),
                 "method": self.method.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
@@ -289,11 +337,21 @@ class Trainer:
         )
 
     def load_checkpoint(self) -> Progress:
-        state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
-        if state["config_hash"] != config_hash(self.cfg):
+        try:
+            state = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - truncated, corrupt, or not a checkpoint at all
             raise ConfigError(
-                f"cannot resume {self.run_dir}: its checkpoint was made with a different configuration. "
-                "Resume without changing any option, or start a new run."
+                f"cannot resume {self.run_dir}: {self.ckpt_path} is unreadable ({_describe(exc)}); it is truncated or "
+                "corrupt. Start a new run (the run folder was left as it was)."
+            ) from None
+        if state.get("config_hash") not in (config_hash(self.cfg), legacy_config_hash(self.cfg)):
+            from .results import identity_differences
+
+            changed = identity_differences(state["config"], self.cfg) if "config" in state else []
+            raise ConfigError(
+                f"cannot resume {self.run_dir}: its checkpoint was made with a different configuration"
+                + (f" ({'; '.join(changed[:8])})" if changed else "")
+                + ". Resume without changing those options, or start a new run."
             )
         self.model.load_state_dict(state["model"])
         self.method.load_state_dict(state["method"])
@@ -316,8 +374,8 @@ class Trainer:
             "task": getattr(self, "task", None) and self.task.kind,
             "choices": self.choices,
             "overrides": self.overrides,
-            "seed": int(self.cfg.seed),
-            "epochs": int(t.epochs),
+            "seed": _int_or_raw(self.cfg.seed),
+            "epochs": _int_or_raw(t.epochs),
             "epochs_completed": len(progress.history),
             "wall_time_s": round(elapsed, 3),
             "headline": getattr(self, "task", None) and metric_fns.headline({}, self.task.kind),
@@ -354,9 +412,10 @@ class Trainer:
         """Mixed precision for a forward pass (trainer.precision); nothing on an fp32 run."""
         return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else contextlib.nullcontext()
 
-    def train_step(self, batch: Batch, epoch: int, sums: Dict[str, Any]) -> None:
+    def train_step(self, batch: Batch, epoch: int, step: int, sums: Dict[str, Any]) -> None:
         with self.autocast():
             result = self.method.training_step(self.forward_model, batch, epoch)
+        self.divergence.record(result.loss, step)
         optimizers = [self.optimizer, *self.method.optimizers()]
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
@@ -403,9 +462,10 @@ class Trainer:
             lr = self.set_lr(epoch + step / max(1, steps))
             gen = make_generator(self.device, step_seed(seed, epoch, step))
             batch = Batch(x=self.augment.train(images, gen), y=y, index=idx, generator=gen)
-            self.train_step(batch, epoch, sums)
+            self.train_step(batch, epoch, step, sums)
             progress.step += 1
             if bar is not None and (progress.step % int(t.log_every) == 0 or progress.step == steps):
+                self.divergence.check(epoch)  # the bar syncs here anyway
                 rate = int(t.log_every) * int(t.batch_size) / max(1e-9, time.time() - tick)
                 bar.set_postfix(loss=f"{(sums['loss'] / sums['_batches']).item():.4f}", lr=f"{lr:.2g}", img_s=f"{rate:.0f}")
                 bar.update(progress.step - bar.n)
@@ -435,6 +495,7 @@ class Trainer:
         done = epoch + 1
         if done % int(t.eval_every) == 0 or done == int(t.epochs) or done in t.eval_epochs:
             scores, targets = self.predict()
+            self.check_predictions(scores, done)
             result = self.score(scores, targets)
             self.last_eval = (done, scores, targets, result)
             row.update({k: v for k, v in result.items() if isinstance(v, (int, float)) and v is not None})
@@ -443,6 +504,23 @@ class Trainer:
         row["time_s"] = round(progress.elapsed + time.time() - self.started, 3)
         progress.history.append(row)
         progress.epoch, progress.step, progress.order, progress.sums = epoch + 1, 0, None, {}
+
+    def check_finite(self, progress: Progress) -> None:
+        """Stop a diverged run before it writes a checkpoint or a history row: a non-finite loss in this epoch,
+        or a non-finite weight / buffer / method parameter."""
+        self.divergence.check(progress.epoch)
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update({f"method.{k}": v for k, v in self.method.state_dict().items() if torch.is_tensor(v)})
+        bad = nonfinite_names(tensors)
+        if bad:
+            raise RunFailed(
+                f"diverged at epoch {progress.epoch + 1}: {len(bad)} tensor(s) hold NaN or inf, e.g. {', '.join(bad[:3])}"
+            )
+
+    @staticmethod
+    def check_predictions(scores: np.ndarray, epoch: int) -> None:
+        if not np.isfinite(scores).all():
+            raise RunFailed(f"diverged at epoch {epoch}: the model's evaluation scores are not finite (NaN or inf)")
 
     # -- evaluation ----------------------------------------------------------------------------------
     @torch.no_grad()
@@ -472,31 +550,39 @@ class Trainer:
     # -- the whole run ---------------------------------------------------------------------------------
     def run(self, resume: bool = False) -> Dict[str, Any]:
         progress = Progress()
+        resuming = resume and self.ckpt_path.exists()
         try:
             self.build()
             self.method.setup(self.train_context())
-            if resume and self.ckpt_path.exists():
+            if resuming:
                 progress = self.load_checkpoint()  # loads the method's state over what setup built
             elif resume:
                 log.info("no checkpoint in %s: starting from the beginning", self.run_dir)
-            self.save_data_meta()
-            self.write_status("running", progress)
+        except BaseException as exc:
+            if not resuming:  # a new run that cannot start says why; a resume that cannot start writes nothing
+                self.write_status("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", progress, _describe(exc))
+            raise
+        self.save_data_meta()
+        self.write_status("running", progress)
+        try:
             return self.loop(progress)
         except RunInterrupted:
             raise
         except BaseException as exc:  # a failed run says why, then the error goes on
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            self.write_status("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", progress, reason)
+            self.write_status("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", progress, _describe(exc))
             raise
 
     def loop(self, progress: Progress) -> Dict[str, Any]:
         t = self.cfg.trainer
         with StopRequest() as stop:
             while progress.epoch < int(t.epochs):
+                self.divergence.reset()
                 if not self.run_epoch(progress, stop):
+                    self.check_finite(progress)
                     self.save_checkpoint(progress)
                     self.write_status("interrupted", progress, "stopped by signal; resume to continue")
                     raise RunInterrupted(f"stopped at epoch {progress.epoch + 1}, step {progress.step}; checkpoint saved in {self.ckpt_path}")
+                self.check_finite(progress)
                 self.finish_epoch(progress)
                 self.write_history(progress)
                 if progress.epoch % int(t.checkpoint_every) == 0 or progress.epoch == int(t.epochs):
@@ -510,6 +596,7 @@ class Trainer:
         done, scores, targets, final = getattr(self, "last_eval", (None, None, None, None))
         if done != progress.epoch:  # e.g. resumed after the last epoch's checkpoint
             scores, targets = self.predict()
+            self.check_predictions(scores, progress.epoch)
             final = self.score(scores, targets)
         atomic_save_npz(self.run_dir / "predictions.npz", scores=scores, targets=targets)
         for name, value in self.method.final_outputs(self.model).items():
@@ -521,6 +608,15 @@ class Trainer:
         arrays = {k: np.asarray(v) for k, v in self.data.meta.items() if isinstance(v, np.ndarray)}
         if arrays and not (self.run_dir / "data_meta.npz").exists():
             atomic_save_npz(self.run_dir / "data_meta.npz", **arrays)
+
+
+def _int_or_raw(value: Any) -> Any:
+    """An integer config value for metrics.json, or the value as given when it is not one (a refused run
+    records what it was given)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _progress_bar(t: Any, total: int, initial: int, desc: str):
