@@ -1,4 +1,9 @@
-"""``python -m dcl_runner [group=option ...] [key=value ...]`` (also the ``dcl-runner`` command)."""
+"""``python -m dcl_runner [group=option ...] [key=value ...]`` (also the ``dcl-runner`` command).
+
+Exit codes (dcl_runner/errors.py): 0 completed, 1 failed during training, 2 refused before training,
+130 interrupted; a sweep: 0 when every job completed, 1 when any did not (one summary line names them),
+130 when interrupted (the sweep stops there).
+"""
 from __future__ import annotations
 
 import logging
@@ -11,15 +16,21 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from . import CONFIG_DIR
-from .errors import RunnerError
-from .resume import TRUE_WORDS, unfinished_run
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, RunnerError
+from .resume import TRUE_WORDS, ResumeComplete, unfinished_run
 
 log = logging.getLogger("dcl_runner")
 CHOICE_GROUPS = ("dataset", "backbone", "method", "scheduler", "experiment", "budget")
 
 
+class SweepInterrupted(BaseException):
+    """Ctrl-C / SIGTERM during a sweep's job: a BaseException, so that Hydra's launcher does not go on to
+    the next job (it catches Exception only) and the whole sweep stops."""
+
+
 def _run(cfg: DictConfig) -> float | None:
     from .report import summary
+    from .sweep import mark_resumed
     from .train import RunInterrupted, Trainer, config_hash
 
     hc = HydraConfig.get()
@@ -29,7 +40,8 @@ def _run(cfg: DictConfig) -> float | None:
     if resume and multirun and not (run_dir / "checkpoints" / "last.pt").exists():
         found = unfinished_run(Path(cfg.output_root), config_hash(cfg))
         if found:
-            log.info("resuming the unfinished run %s (this job's folder stays empty)", found)
+            log.info("resuming the unfinished run %s (this job's folder only points there)", found)
+            mark_resumed(run_dir, found)
             run_dir = found
     choices = {g: hc.runtime.choices.get(g) for g in CHOICE_GROUPS}
     trainer = Trainer(cfg, run_dir, choices, list(hc.overrides.task))
@@ -38,13 +50,13 @@ def _run(cfg: DictConfig) -> float | None:
     except RunInterrupted as exc:
         log.warning("%s\nresume with: python -m dcl_runner resume=%s", exc, run_dir)
         if multirun:
-            raise
-        sys.exit(130)
+            raise SweepInterrupted(f"{exc}; resume the sweep with the same command and resume=true") from None
+        sys.exit(EXIT_INTERRUPTED)
     except RunnerError as exc:
         log.error("%s", exc)
         if multirun:
-            return None
-        sys.exit(2)
+            return None  # metrics.json says why; the sweep's summary names this job
+        sys.exit(exc.exit_code)
     print(summary(final, trainer.task, str(run_dir)))
     return final.get("mA", final.get("top1"))
 
@@ -55,14 +67,25 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
+    from . import sweep
     from .resume import rewrite_argv
 
     try:
         sys.argv = [sys.argv[0], *rewrite_argv(sys.argv[1:])]
+    except ResumeComplete as done:
+        print(done)
+        sys.exit(0)
     except RunnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    hydra_main()
+        sys.exit(exc.exit_code)
+    sweep.FAILED_JOBS.clear()
+    try:
+        hydra_main()
+    except SweepInterrupted as exc:
+        print(f"sweep stopped: {exc}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    if sweep.FAILED_JOBS:
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

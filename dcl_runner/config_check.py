@@ -1,7 +1,7 @@
 """Fail fast on invalid values, before any data is read, with a message naming the key."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import ConfigError
 
@@ -12,8 +12,20 @@ def _positive_int(value: Any, key: str, minimum: int = 1) -> None:
 
 
 def _non_negative(value: Any, key: str) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+    if not _is_number(value) or value < 0:
         raise ConfigError(f"{key}={value!r}: expected a number >= 0")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _number_in(value: Any, key: str, low: float, high: float, low_open: bool = False, high_open: bool = False) -> None:
+    """``value`` is a number in the interval (brackets as the flags say); else one message naming the key."""
+    ok = _is_number(value) and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{key}={value!r}: expected a number in {interval}")
 
 
 def check_config(cfg: Any) -> None:
@@ -27,6 +39,8 @@ def check_config(cfg: Any) -> None:
     _positive_int(t.num_workers, "trainer.num_workers", minimum=0)
     if t.num_threads is not None:
         _positive_int(t.num_threads, "trainer.num_threads")
+    if not isinstance(t.eval_epochs, Sequence) or isinstance(t.eval_epochs, str):
+        raise ConfigError(f"trainer.eval_epochs={t.eval_epochs!r}: expected a list of epochs, e.g. [84]")
     for e in t.eval_epochs:
         if not isinstance(e, int) or not 1 <= e <= t.epochs:
             raise ConfigError(f"trainer.eval_epochs: {e!r} is not an epoch in 1..trainer.epochs={t.epochs}")
@@ -34,29 +48,28 @@ def check_config(cfg: Any) -> None:
     opt = t.optimizer
     if opt.name not in ("sgd", "adam", "adamw"):
         raise ConfigError(f"trainer.optimizer.name={opt.name!r}: choose sgd, adam or adamw")
-    if not isinstance(opt.lr, (int, float)) or opt.lr <= 0:
+    if not _is_number(opt.lr) or opt.lr <= 0:
         raise ConfigError(f"trainer.optimizer.lr={opt.lr!r}: expected a number > 0")
     _non_negative(opt.weight_decay, "trainer.optimizer.weight_decay")
-    if not 0 <= opt.momentum < 1:
-        raise ConfigError(f"trainer.optimizer.momentum={opt.momentum!r}: expected a number in [0, 1)")
+    _number_in(opt.momentum, "trainer.optimizer.momentum", 0, 1, high_open=True)
 
     sched = t.lr_schedule
     if sched.name not in ("constant", "step", "multistep", "cosine"):
         raise ConfigError(f"trainer.lr_schedule.name={sched.name!r}: choose constant, step, multistep or cosine")
     if sched.name == "multistep":
         milestones = list(sched.milestones)
-        if milestones != sorted(milestones):
-            raise ConfigError(f"trainer.lr_schedule.milestones={milestones}: must be increasing")
         for m in milestones:
             if not isinstance(m, int) or not 0 < m < t.epochs:
                 raise ConfigError(
                     f"trainer.lr_schedule.milestones: {m!r} is not inside the run (1..{t.epochs - 1}); "
                     f"a milestone at or past trainer.epochs={t.epochs} would never apply"
                 )
+        if milestones != sorted(milestones):
+            raise ConfigError(f"trainer.lr_schedule.milestones={milestones}: must be increasing")
     if sched.name == "step":
         _positive_int(sched.step_size, "trainer.lr_schedule.step_size")
-    if not 0 < sched.gamma <= 1:
-        raise ConfigError(f"trainer.lr_schedule.gamma={sched.gamma!r}: expected a number in (0, 1]")
+    _number_in(sched.gamma, "trainer.lr_schedule.gamma", 0, 1, low_open=True)
+    _number_in(sched.min_lr_factor, "trainer.lr_schedule.min_lr_factor", 0, 1)
     _non_negative(sched.warmup_epochs, "trainer.lr_schedule.warmup_epochs")
     if sched.warmup_epochs >= t.epochs:
         raise ConfigError(f"trainer.lr_schedule.warmup_epochs={sched.warmup_epochs} must be < trainer.epochs={t.epochs}")
@@ -73,12 +86,12 @@ def check_config(cfg: Any) -> None:
     for key in ("max_train_samples", "max_eval_samples"):
         if d.get(key) is not None:
             _positive_int(d[key], f"dataset.{key}")
-    if d.get("imbalance_ratio") is not None and not d.imbalance_ratio >= 1:
-        raise ConfigError(f"dataset.imbalance_ratio={d.imbalance_ratio!r}: expected a number >= 1 (n_max / n_min)")
-    rate = d.noise.rate
-    if not 0 <= rate <= 1:
-        raise ConfigError(f"dataset.noise.rate={rate!r}: expected a fraction in [0, 1]")
-    if not isinstance(cfg.seed, int):
+    ratio = d.get("imbalance_ratio")
+    if ratio is not None and not (_is_number(ratio) and ratio >= 1):
+        raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
+    _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")
-    if float(cfg.backbone.get("width", 1.0)) <= 0:
-        raise ConfigError(f"backbone.width={cfg.backbone.width!r}: expected a number > 0")
+    width = cfg.backbone.get("width", 1.0)
+    if not _is_number(width) or width <= 0:
+        raise ConfigError(f"backbone.width={width!r}: expected a number > 0")
