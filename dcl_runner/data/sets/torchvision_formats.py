@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import zlib
 from pathlib import Path
 from typing import List, Tuple
 
@@ -68,8 +69,14 @@ def _cifar_arrays(files: List[Path], label_key: str, name: str) -> Tuple[np.ndar
 def _read_idx(path: Path, name: str) -> np.ndarray:
     """An IDX file (MNIST format): magic (2 zero bytes, dtype code, ndim), big-endian dims, data."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError; a cut .gz ends in EOFError
+        raise DatasetError(
+            f"{name}: {path} cannot be read ({type(exc).__name__}: {exc}); the file is truncated or corrupt. "
+            "Delete it and download it again (dataset.download=true fetches it)."
+        ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DatasetError(f"{name}: {path} is not an unsigned-byte IDX file")
     ndim = raw[3]
@@ -200,7 +207,10 @@ class SVHN(_TorchvisionFormat):
         path = self.root() / f"{split}_32x32.mat"
         if not path.is_file():
             raise _missing(self.key, path, f"{split}_32x32.mat")
-        mat = loadmat(str(path))
+        try:
+            mat = loadmat(str(path))
+        except Exception as exc:  # noqa: BLE001 - scipy raises several types for a cut or foreign file
+            raise DatasetError(f"svhn: {path} is not a readable MATLAB file ({exc}); delete it and download it again") from None
         if "X" not in mat or "y" not in mat:
             raise DatasetError(f"svhn: {path} has no 'X'/'y' variables; it is not an SVHN cropped-digits file")
         images = np.ascontiguousarray(mat["X"].transpose(3, 2, 0, 1)).astype(np.uint8)
