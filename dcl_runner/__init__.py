@@ -3,8 +3,18 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-#: the top-level conf/ folder of this checkout (configs live beside the package, see DESIGN.md)
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def _config_dir() -> Path:
+    """The Hydra config folder: ``dcl_runner/_conf`` in an installed wheel, else the checkout's top-level ``conf/``
+    (a source checkout or an editable install; pyproject.toml maps one onto the other)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_conf"
+    return packaged if (packaged / "config.yaml").is_file() else here.parent / "conf"
+
+
+#: the config groups' folder (see DESIGN.md): conf/ of the checkout, or its copy inside the installed wheel
+CONFIG_DIR = _config_dir()
 
 
 def _register_resolvers() -> None:
