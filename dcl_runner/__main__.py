@@ -31,21 +31,22 @@ class SweepInterrupted(BaseException):
 def _run(cfg: DictConfig) -> float | None:
     from .report import summary
     from .sweep import mark_resumed
-    from .train import RunInterrupted, Trainer, config_hash
+    from .results import run_identity
+    from .train import RunInterrupted, build_trainer
 
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
     resume = str(cfg.resume) in TRUE_WORDS
     if resume and multirun and not (run_dir / "checkpoints" / "last.pt").exists():
-        found = unfinished_run(Path(cfg.output_root), config_hash(cfg))
+        found = unfinished_run(Path(cfg.output_root), run_identity(cfg))
         if found:
             log.info("resuming the unfinished run %s (this job's folder only points there)", found)
             mark_resumed(run_dir, found)
             run_dir = found
     choices = {g: hc.runtime.choices.get(g) for g in CHOICE_GROUPS}
-    trainer = Trainer(cfg, run_dir, choices, list(hc.overrides.task))
     try:
+        trainer = build_trainer(cfg, run_dir, choices, list(hc.overrides.task), resume=resume)
         final = trainer.run(resume=resume)
     except RunInterrupted as exc:
         log.warning("%s\nresume with: python -m dcl_runner resume=%s", exc, run_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .errors import ConfigError
+from .optim import LR_SCHEDULES, OPTIMIZERS
 
 
 def _positive_int(value: Any, key: str, minimum: int = 1) -> None:
@@ -46,16 +47,16 @@ def check_config(cfg: Any) -> None:
             raise ConfigError(f"trainer.eval_epochs: {e!r} is not an epoch in 1..trainer.epochs={t.epochs}")
 
     opt = t.optimizer
-    if opt.name not in ("sgd", "adam", "adamw"):
-        raise ConfigError(f"trainer.optimizer.name={opt.name!r}: choose sgd, adam or adamw")
+    if opt.name not in OPTIMIZERS:
+        raise ConfigError(f"trainer.optimizer.name={opt.name!r}: choose one of {', '.join(OPTIMIZERS)}")
     if not _is_number(opt.lr) or opt.lr <= 0:
         raise ConfigError(f"trainer.optimizer.lr={opt.lr!r}: expected a number > 0")
     _non_negative(opt.weight_decay, "trainer.optimizer.weight_decay")
     _number_in(opt.momentum, "trainer.optimizer.momentum", 0, 1, high_open=True)
 
     sched = t.lr_schedule
-    if sched.name not in ("constant", "step", "multistep", "cosine"):
-        raise ConfigError(f"trainer.lr_schedule.name={sched.name!r}: choose constant, step, multistep or cosine")
+    if sched.name not in LR_SCHEDULES:
+        raise ConfigError(f"trainer.lr_schedule.name={sched.name!r}: choose one of {', '.join(LR_SCHEDULES)}")
     if sched.name == "multistep":
         milestones = list(sched.milestones)
         for m in milestones:

@@ -176,7 +176,7 @@ def _compose(overrides: List[str]):
 
 
 def find_matching_run(overrides: List[str]) -> Optional[Path]:
-    from .train import config_hash
+    from .results import run_identity
 
     cfg = _compose(overrides)
-    return unfinished_run(Path(cfg.output_root), config_hash(cfg))
+    return unfinished_run(Path(cfg.output_root), run_identity(cfg))

@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dcl_runner.methods.base import Batch  # noqa: E402
 from dcl_runner.testing import compose  # noqa: E402
-from dcl_runner.train import Trainer, make_generator  # noqa: E402
+from dcl_runner.runtime import make_generator  # noqa: E402
+from dcl_runner.train import Trainer  # noqa: E402
 
 CONTROL = "ce-control"
 
@@ -50,7 +51,6 @@ class Runner:
         cfg = compose([f"method={method_name}", f"seed={seed}", "trainer.progress=false", *overrides])
         self.name = label
         self.trainer = Trainer(cfg, run_dir / label)
-        self.trainer.build()
         trainer = self.trainer
         trainer.method.setup(trainer.train_context())
         trainer.method.on_epoch_start(min(epoch, int(cfg.trainer.epochs) - 1))
@@ -67,7 +67,7 @@ class Runner:
         sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
         sync()
         start, start_cpu = time.perf_counter(), time.process_time()
-        self.trainer.train_step(self.batch, 0, {})
+        self.trainer.train_step(self.batch, 0, 0, {})
         sync()
         return time.perf_counter() - start, time.process_time() - start_cpu
 

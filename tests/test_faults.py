@@ -20,7 +20,8 @@ from PIL import Image
 from dcl_runner.errors import ConfigError, DatasetError, RunFailed
 from dcl_runner.methods.base import Method
 from dcl_runner.testing import TINY, compose, interrupt_at_step, run_cli
-from dcl_runner.train import Trainer, nonfinite_names, run_experiment
+from dcl_runner.divergence import nonfinite_names
+from dcl_runner.train import run_experiment
 
 # 64 training images / batch 32 = 2 steps per epoch
 TINY_RUN = [*TINY, "method=ce", "dataset.num_train=128", "dataset.num_test=64", "dataset.max_train_samples=64",

@@ -34,12 +34,10 @@ def test_init_from_copies_matching_weights_and_reinitialises_the_rest(source_run
     # same model: every tensor comes over (run folder or the .pt file itself)
     for where in (source_run, source_run / "checkpoints" / "last.pt"):
         trainer = Trainer(compose([*DIGITS, f"trainer.init_from={where}"]), tmp_path / "a")
-        trainer.build()
         own = trainer.model.state_dict()
         assert all(torch.equal(own[k], source[k]) for k in source)
     # two-head model: the backbone comes over, the K-way head (another shape) keeps its own init
     trainer = Trainer(compose([*DIGITS, "method=twohead", f"trainer.init_from={source_run}"]), tmp_path / "b")
-    trainer.build()
     own = trainer.model.state_dict()
     assert torch.equal(own["backbone.conv1.weight"], source["backbone.conv1.weight"])
     assert own["head.fc.weight"].shape != source["head.fc.weight"].shape
@@ -47,7 +45,7 @@ def test_init_from_copies_matching_weights_and_reinitialises_the_rest(source_run
 
 def test_init_from_a_missing_path_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="init_from"):
-        Trainer(compose([*DIGITS, f"trainer.init_from={tmp_path / 'nowhere'}"]), tmp_path / "a").build()
+        Trainer(compose([*DIGITS, f"trainer.init_from={tmp_path / 'nowhere'}"]), tmp_path / "a")
 
 
 class ClassifierOnly(Method):
@@ -96,7 +94,6 @@ class FetchProbe(Method):
 def test_fetch_returns_augmented_samples_by_index(tmp_path, monkeypatch, resident):
     monkeypatch.setattr(train_module, "build_method", lambda cfg, task: FetchProbe(cfg, task))
     trainer = Trainer(compose([*DIGITS, f"dataset.resident={resident}"]), tmp_path)
-    trainer.build()
     assert trainer.train_loader.resident == (resident == "true")
     trainer.method.setup(trainer.train_context())
     seen = FetchProbe.seen

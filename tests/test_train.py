@@ -96,7 +96,7 @@ def test_a_crash_marks_the_run_failed_with_its_reason(tmp_path, monkeypatch):
 )
 def test_bad_values_fail_before_training_naming_the_key(tmp_path, override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        Trainer(compose(override.split()), tmp_path).build()
+        Trainer(compose(override.split()), tmp_path)
 
 
 def test_cli_default_run_prints_the_table_and_the_folder(out_root):
@@ -182,7 +182,7 @@ def test_resume_true_finds_the_newest_unfinished_identical_run(tmp_path):
 def test_lr_schedules_with_warmup():
     from omegaconf import OmegaConf
 
-    from dcl_runner.train import lr_factor
+    from dcl_runner.optim import lr_factor
 
     def sched(**kw):
         base = dict(name="constant", step_size=30, milestones=[], gamma=0.1, min_lr_factor=0.0, warmup_epochs=0)
