@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -236,20 +236,27 @@ def attribute_ratio_groups(run_dir: str | Path, per_attribute: Dict[str, float])
 
 def metric_value(record: Dict[str, Any], metric: str, at_epoch: Optional[int] = None) -> Optional[float]:
     """A metric of a run record: ``metrics_at_epoch[at_epoch]`` first when given, dotted paths walk dicts."""
+    return metric_reading(record, metric, at_epoch)[0]
+
+
+def metric_reading(record: Dict[str, Any], metric: str, at_epoch: Optional[int] = None) -> Tuple[Optional[float], Optional[str]]:
+    """(value, where it was read): ``"epoch <at_epoch>"`` from ``metrics_at_epoch``, else ``"final"`` (the run's
+    last evaluation, also when it recorded no ``at_epoch``, e.g. a run shorter than that), ``None`` if absent."""
     sources = []
     if at_epoch is not None:
-        sources.append((record.get("metrics_at_epoch") or {}).get(str(at_epoch)) or {})
-    sources.append(record.get("metrics") or {})
-    for source in sources:
+        sources.append((f"epoch {at_epoch}", (record.get("metrics_at_epoch") or {}).get(str(at_epoch)) or {}))
+    sources.append(("final", record.get("metrics") or {}))
+    for where, source in sources:
         node: Any = source
         for part in _split_metric(metric):
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, (int, float)) and not isinstance(node, bool):
-            return float(node)
+            return float(node), where
     if metric.startswith("group_mA."):
         groups = attribute_ratio_groups(record["run_dir"], (record.get("metrics") or {}).get("per_attribute_mA") or {})
-        return groups.get(metric.split(".", 1)[1])
-    return None
+        value = groups.get(metric.split(".", 1)[1])
+        return value, ("final" if value is not None else None)
+    return None, None
 
 
 def _split_metric(metric: str) -> List[str]:

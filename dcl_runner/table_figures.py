@@ -30,7 +30,7 @@ def _runs_of(result, label: str) -> List[Dict]:
     return [run for res in result.cells if res.cell.row.label == label for run in res.runs]
 
 
-SMOKE_BANNER = "smoke budget: a plumbing check, not results"
+from .table_report import SMOKE_BANNER  # noqa: E402 - one wording for tables and figures
 
 
 def _save(fig, out_dir: Path, table_id: str, smoke: bool) -> Path:

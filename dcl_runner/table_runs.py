@@ -14,12 +14,12 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from omegaconf import OmegaConf
 
 from . import CONFIG_DIR
-from .results import cell_key, run_identity
+from .results import STATUS_DONE, VOLATILE_KEYS, cell_key, run_identity
 from .tables import Column, Row, Table
 
 GROUPS = ("dataset", "backbone", "method", "scheduler", "experiment", "budget")
@@ -353,6 +353,86 @@ def pack_sweeps(jobs: Sequence[Tuple[Tuple[str, ...], int]]) -> List[List[str]]:
             if merged:
                 break
     return [[f"{k}={','.join(v[k])}" for k in keys] for keys, v in sweeps]
+
+
+# ---------------------------------------------------------------------------------------------
+# what an invocation launches: skip completed runs, resume interrupted ones, leave failed ones alone
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class LaunchPlan:
+    """Per distinct run identity of the planned cells, judged by the newest run folder that has it."""
+
+    completed: int = 0
+    fresh: List[Tuple[Tuple[str, ...], int]] = field(default_factory=list)  # (overrides, seed) to start anew
+    resume: List[Path] = field(default_factory=list)       # interrupted with checkpoints/last.pt: continued in place
+    failed: List[Dict[str, Any]] = field(default_factory=list)     # failed runs reported, not relaunched
+    restarted: List[Dict[str, Any]] = field(default_factory=list)  # folders that exist but are started anew
+
+
+def resumable(record: Dict[str, Any]) -> bool:
+    return record.get("status") == "interrupted" and (Path(record["run_dir"]) / "checkpoints" / "last.pt").is_file()
+
+
+def plan_launch(cells: Iterable[Cell], runs_by_identity: Dict[str, List[Dict[str, Any]]],
+                retry_failed: bool = False) -> LaunchPlan:
+    """Completed anywhere: skipped. Newest run ``interrupted`` with a checkpoint: resumed in its own folder.
+    Newest run ``failed``: reported, started anew only with ``retry_failed``. Anything else (no folder, no
+    metrics.json, ``running``: perhaps killed, perhaps alive elsewhere, so never resumed): started anew."""
+    plan, seen = LaunchPlan(), set()
+    for cell in cells:
+        if not cell.runnable:
+            continue
+        for seed, identity in cell.identities.items():
+            if identity in seen:
+                continue
+            seen.add(identity)
+            tried = runs_by_identity.get(identity, [])
+            if any(r.get("status") == STATUS_DONE for r in tried):
+                plan.completed += 1
+                continue
+            newest = tried[0] if tried else None
+            if newest and resumable(newest):
+                plan.resume.append(Path(newest["run_dir"]))
+            elif newest and newest.get("status") == "failed" and not retry_failed:
+                plan.failed.append(newest)
+            else:
+                plan.fresh.append((cell.run_overrides, seed))
+                if newest:
+                    plan.restarted.append(newest)
+    return plan
+
+
+def runtime_switch(item: str) -> bool:
+    """An override that run identity ignores (device, workers, data paths, ...) or a config search path:
+    what a resume may be given beside the run's own saved overrides."""
+    key = _key(item).lstrip("+~")
+    return key.startswith("hydra.searchpath") or (key in VOLATILE_KEYS and key not in ("resume", "hydra", "output_root"))
+
+
+def resume_command(run_dir: Path, extra: Sequence[str]) -> List[str]:
+    """``python -m dcl_runner resume=<run folder>``: the CLI continues the run in that folder with its saved
+    overrides; of the user's ``extra`` only run-time switches go along."""
+    return [sys.executable, "-m", "dcl_runner", f"resume={run_dir}", *(e for e in extra if runtime_switch(e)),
+            "trainer.progress=false"]
+
+
+def invocation_dir(parent: Path, create: bool = True) -> Path:
+    """``<parent>/<time>-<pid>-<random>``: one folder per invocation of the tables script, created with
+    exist_ok=False (another name on a clash), so two invocations never share a run folder or a log."""
+    import secrets
+    import time
+
+    for _ in range(100):
+        path = Path(parent) / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{os.getpid()}-{secrets.token_hex(3)}"
+        if not create:
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new folder under {parent}: every name tried exists")
 
 
 def launcher_overrides(name: str) -> List[str]:

@@ -110,6 +110,9 @@ class Table:
     kind: str = "table"          # table | figure
     note: str = ""
     paper_precision: int = 2     # decimals the paper prints
+    # runs behind each paper number: DP sec. 4 "we report the mean and standard deviation over 3 runs"; the DCL
+    # and two-head papers print single numbers without saying how many runs: 3 there too (docs/tables.md)
+    paper_seeds: int = 3
 
     def row(self, label: str) -> Row:
         for row in self.rows:

@@ -2,15 +2,17 @@
 """Rebuild the tables and figures of the three seed papers, with the papers' numbers beside ours.
 
     python scripts/reproduce_tables.py --list
-    python scripts/reproduce_tables.py --table dcl.t4 --budget paper --seeds 3 [--dry-run]
+    python scripts/reproduce_tables.py --table dcl.t4 --budget paper [--seeds 3] [--dry-run]
     python scripts/reproduce_tables.py --table dcl.t4 --collect-only
     python scripts/reproduce_tables.py --table all --budget smoke
     python scripts/reproduce_tables.py --table th.t1 --launcher joblib      # or submitit (SLURM)
 
 Runs are launched through the real CLI (``python -m dcl_runner -m ...``), as few Hydra multiruns as cover
 exactly the missing runs; a run whose identity (hash of resolved config and seed) already completed
-anywhere under --output-root is skipped. Tables go to <output-root>/tables/ (Markdown, CSV, LaTeX, PNG).
-See docs/tables.md.
+anywhere under --output-root is skipped, an interrupted one is resumed in its folder, a failed one is
+reported (--retry-failed starts it anew). Tables go to <output-root>/tables/ (Markdown, CSV, LaTeX, PNG).
+Exit code: 0 when every runnable cell has all its seeds completed, 1 when some are missing, incomplete or
+failed (the tables are written all the same), 2 for bad arguments. See docs/tables.md.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import List, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -27,9 +30,10 @@ if str(REPO) not in sys.path:
 
 from dcl_runner import tables as registry  # noqa: E402
 from dcl_runner.results import load_records  # noqa: E402
-from dcl_runner.table_report import TableResult, collect_cell, completed, index_runs, write_table  # noqa: E402
+from dcl_runner.table_report import FAILED, TableResult, collect_cell, index_runs, write_table  # noqa: E402
 from dcl_runner.table_runs import (  # noqa: E402
-    Composer, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, search_dirs_of, show, split_extra, sweep_command,
+    Composer, invocation_dir, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, plan_launch,
+    resume_command, search_dirs_of, show, split_extra, sweep_command,
 )
 
 
@@ -38,7 +42,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="every table / figure id, its rows, and which rows can run now")
     p.add_argument("--table", help="a table or figure id (see --list), several separated by commas, or 'all'")
     p.add_argument("--budget", choices=("paper", "smoke"), default="paper", help="budget=paper or budget=smoke runs")
-    p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per cell (default 1)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="seeds 0..N-1 per cell (default: the papers' runs per number, 3, with --budget paper; 1 with smoke)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="start failed runs anew (default: report them and leave them as they are)")
     p.add_argument("--dry-run", action="store_true", help="print the commands that would launch the missing runs")
     p.add_argument("--collect-only", action="store_true", help="aggregate whatever runs exist; launch nothing")
     p.add_argument("--launcher", default="basic", help="basic (sequential) | joblib (local parallel) | submitit (SLURM)")
@@ -68,43 +75,64 @@ def list_tables(extra) -> None:
     print("\n'runnable' checks the method registry and the config files; composition is checked when a table is planned.")
 
 
-def launch(cells, args, extra, out_dir: Path) -> None:
+def launch(cells, args, extra, out_dir: Path) -> List[int]:
+    """Launch what is missing, resume what was interrupted; the exit codes of the processes started."""
     index = index_runs(load_records(args.output_root))
-    jobs, seen, done = [], set(), 0
-    for cell in cells:
-        if not cell.runnable:
-            continue
-        for seed, identity in cell.identities.items():
-            if identity in seen:
-                continue
-            seen.add(identity)
-            if completed(index, identity):
-                done += 1
-            else:
-                jobs.append((cell.run_overrides, seed))
-    sweeps = pack_sweeps(jobs)
-    print(f"{done} runs already completed (skipped), {len(jobs)} to launch in {len(sweeps)} Hydra multirun(s)")
-    if not sweeps:
-        return
+    plan = plan_launch(cells, index["identity"], args.retry_failed)
+    sweeps = pack_sweeps(plan.fresh)
+    print(f"{plan.completed} runs already completed (skipped), {len(plan.fresh)} to launch in {len(sweeps)} Hydra "
+          f"multirun(s), {len(plan.resume)} interrupted to resume, {len(plan.failed)} failed left as they are")
+    for rec in plan.failed:
+        print(f"    failed, not relaunched (--retry-failed starts it anew): {rec['run_dir']}: {rec.get('reason')}")
+    for rec in plan.restarted:
+        print(f"    started anew, {rec.get('status')} without a checkpoint to resume: {rec['run_dir']}")
+    if not sweeps and not plan.resume:
+        return []
     launcher = launcher_overrides(args.launcher)
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    log_dir = out_dir / "logs"
+    runs_dir = invocation_dir(Path(args.output_root) / "tables" / "runs", create=not args.dry_run)
+    log_dir = out_dir / "logs" / runs_dir.name
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    for k, sweep in enumerate(sweeps):
-        sweep_dir = str(Path(args.output_root) / "tables" / "runs" / f"{stamp}-{k:03d}")
-        command = sweep_command(sweep, args.budget, split_extra(extra)[0], args.output_root, sweep_dir, launcher)
+    commands = [(f"resume-{k:03d}", resume_command(run_dir, extra)) for k, run_dir in enumerate(plan.resume)]
+    commands += [(f"sweep-{k:03d}", sweep_command(sweep, args.budget, split_extra(extra)[0], args.output_root,
+                                                  str(runs_dir / f"sweep-{k:03d}"), launcher))
+                 for k, sweep in enumerate(sweeps)]
+    codes = []
+    for k, (name, command) in enumerate(commands):
         if args.dry_run:
             print(show(command))
             continue
         log_dir.mkdir(parents=True, exist_ok=True)
-        log = log_dir / f"{stamp}-{k:03d}.log"
-        print(f"[{k + 1}/{len(sweeps)}] {show(command[3:])}", flush=True)
+        log = log_dir / f"{name}.log"
+        print(f"[{k + 1}/{len(commands)}] {show(command[3:])}", flush=True)
         started = time.time()
-        with open(log, "w") as fh:
+        with open(log, "x") as fh:  # never another invocation's log
             rc = subprocess.run(command, env=env, stdout=fh, stderr=subprocess.STDOUT).returncode
-        status = "done (a run that failed says so in the table)" if rc == 0 else f"exit code {rc}: some runs failed, see {log}"
+        codes.append(rc)
+        status = "done" if rc == 0 else f"exit code {rc}: some runs failed, see {log}"
         print(f"    {time.time() - started:.0f} s, {status}", flush=True)
+    return codes
+
+
+def summary(results: Sequence[TableResult], codes: Sequence[int]) -> int:
+    """Print one line on what is missing; the exit code (docs/tables.md): 0 every runnable cell has all its
+    seeds completed, 1 a cell has missing, incomplete or failed runs (or a launched process failed)."""
+    runnable = [res for tr in results for res in tr.cells if res.cell.runnable]
+    failed = [res for res in runnable if res.count(FAILED)]
+    unfinished = [res for res in runnable if not res.complete and not res.count(FAILED)]
+    bad_codes = [rc for rc in codes if rc != 0]
+    if not failed and not unfinished and not bad_codes:
+        print(f"all {len(runnable)} runnable cells complete")
+        return 0
+    print(f"{len(runnable) - len(failed) - len(unfinished)} of {len(runnable)} runnable cells complete; "
+          f"{len(failed)} with failed runs, {len(unfinished)} with missing or incomplete runs"
+          + (f"; {len(bad_codes)} launched process(es) exited non-zero" if bad_codes else "") + ": exit code 1")
+    return 1
+
+
+def default_seeds(tables, budget: str) -> int:
+    """The papers' runs per number (Table.paper_seeds) at paper budget; one run for a smoke check."""
+    return max((t.paper_seeds for t in tables), default=1) if budget == "paper" else 1
 
 
 def main(argv=None) -> int:
@@ -122,34 +150,43 @@ def main(argv=None) -> int:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     out_dir = Path(args.out or Path(args.output_root) / "tables")
-    seeds = list(range(max(1, args.seeds)))
+    seeds = list(range(max(1, args.seeds if args.seeds is not None else default_seeds(tables, args.budget))))
     started = time.time()
     composer = Composer(out_dir / ".plan_cache.json", search_dirs_of(extra))
     cells = plan_cells(tables, args.budget, seeds, extra, composer)
     runnable = sum(c.runnable for c in cells)
-    print(f"planned {len(cells)} cells of {len(tables)} table(s): {runnable} runnable, {len(cells) - runnable} ref only "
-          f"({composer.calls} compositions, {time.time() - started:.1f} s)")
+    print(f"planned {len(cells)} cells of {len(tables)} table(s), {len(seeds)} seed(s) each: {runnable} runnable, "
+          f"{len(cells) - runnable} ref only ({composer.calls} compositions, {time.time() - started:.1f} s)")
     stood_in = [c for c in cells if c.runnable and c.dropped]
     if stood_in:
         print(f"{len(stood_in)} cell(s) run on a smoke stand-in, without the dataset overrides meant for the real "
               f"dataset: {' '.join(stood_in[0].dropped)}")
+    codes: List[int] = []
     if not args.collect_only:
-        launch(cells, args, extra, out_dir)
+        try:
+            codes = launch(cells, args, extra, out_dir)
+        except SystemExit as exc:  # a launcher plugin that is not installed: its message, as a usage error
+            if isinstance(exc.code, str):
+                print(f"error: {exc.code}", file=sys.stderr)
+                return 2
+            raise
         if args.dry_run:
             return 0
     index = index_runs(load_records(args.output_root))
     from dcl_runner import table_figures
 
+    results = []
     for table in tables:
         mine = [c for c in cells if c.table.id == table.id]
         result = TableResult(table, [collect_cell(c, index) for c in mine], args.budget)
+        results.append(result)
         if table.kind == "figure":
             path, reason = table_figures.draw(result, out_dir)
             print(f"## {table.id}: {table.title}\n" + (f"figure: {path}" if path else f"figure skipped: {reason}") + "\n")
         else:
             print(write_table(result, out_dir))
     print(f"tables and figures in {out_dir}/")
-    return 0
+    return summary(results, codes)
 
 
 if __name__ == "__main__":

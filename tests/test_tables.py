@@ -161,14 +161,17 @@ def test_identity_ignores_paths_and_runtime_switches_but_not_the_seed():
 # ---------------------------------------------------------------------------------------------
 # the script on the real experiments and fabricated run folders
 # ---------------------------------------------------------------------------------------------
-def _fabricate(root: Path, overrides, seed: int, status: str, metrics=None, reason=None, name=None):
+def _fabricate(root: Path, overrides, seed: int, status: str, metrics=None, reason=None, name=None, checkpoint=False, **fields):
     cfg = compose([*overrides, f"seed={seed}"])
     run = root / "runs" / (name or f"{abs(hash((tuple(overrides), seed, status)))}")
     (run / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
     if status != "incomplete":
-        record = {"status": status, "reason": reason, "seed": seed, "metrics": metrics or {}, "metrics_at_epoch": {}}
+        record = {"status": status, "reason": reason, "seed": seed, "metrics": metrics or {}, "metrics_at_epoch": {}, **fields}
         (run / "metrics.json").write_text(json.dumps(record))
+    if checkpoint:
+        (run / "checkpoints").mkdir()
+        (run / "checkpoints" / "last.pt").write_bytes(b"a checkpoint")
     return run
 
 
@@ -229,26 +232,150 @@ def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, c
     _fabricate(root, base, 2, "failed", reason="RuntimeError: boom")
     _fabricate(root, base, 3, "incomplete")
     rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--collect-only", "--output-root", str(root)], capsys)
-    assert rc == 0
+    assert rc == 1  # cells with missing, incomplete and failed runs
+    assert "0 of 7 runnable cells complete; 1 with failed runs, 6 with missing or incomplete runs: exit code 1" in out
     md = (root / "tables" / "dcl.t2.md").read_text()
-    assert "| DeepID2 (CE) | 81.17 | 71.00 ± 1.41 (n=2) | -10.17 |" in md
+    # only the two completed seeds are averaged; the failed and the incomplete one are counted beside them
+    assert "| DeepID2 (CE) | 81.17 | 71.00 ± 1.41 (n=2) ‡; 1 failed [1], 1 incomplete | -10.17 |" in md
     assert "| Over-Sampling | 81.48 | not run |  |" in md and "| LMLE | 83.83 | ref only |  |" in md
     assert "- Over-Sampling / mA, seed 3: not run yet" in md
-    assert "DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in md
+    assert "- [1] DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in md
     assert "DeepID2 (CE) / mA, seed 3: incomplete: no metrics.json" in md
     assert "- LMLE: ref only: method 'lmle' is not in the runner" in md
+    assert "‡ fewer completed seeds than the paper's 3 runs per number" in md
     assert "plumbing check" not in md
     attributes = (root / "tables" / "dcl.t2_attributes.md").read_text()
     assert "| Bald | 48 | 93.00 | 71.00 | -22.00 |" in attributes
     csv = (root / "tables" / "dcl.t2.csv").read_text()
     assert "DeepID2 (CE),mA,ce,mA,81.17" in csv
     tex = (root / "tables" / "dcl.t2.tex").read_text()
-    assert r"71.00 $\pm$ 1.41 (n=2)" in tex
-    # re-running launches only what is missing: seeds 2 and 3
+    assert r"71.00 $\pm$ 1.41 (n=2) $^\ddagger$; 1 failed [1], 1 incomplete" in tex
+    assert r"\multicolumn{4}{l}{\footnotesize [1] DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in tex
+    # re-running launches only what is missing: seeds 3 (incomplete) and the other rows; the failed seed 2 is reported
     rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--dry-run", "--output-root", str(root)], capsys)
-    assert "2 runs already completed (skipped), 26 to launch" in out  # CE seeds 2, 3 + 6 rows x 4 seeds
-    ce_sweeps = [line for line in out.splitlines() if "method=ce " in line + " "]
-    assert len(ce_sweeps) == 1 and "seed=2,3" in ce_sweeps[0]
+    assert "2 runs already completed (skipped), 25 to launch in" in out and "1 failed left as they are" in out
+    sweeps = [shlex.split(line)[4:] for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
+    ce_seeds = [s for sweep in sweeps if "ce" in _value(sweep, "method").split(",") for s in _value(sweep, "seed").split(",")]
+    assert ce_seeds == ["3"]
+
+
+def _value(args, key):
+    return next(a.split("=", 1)[1] for a in args if a.startswith(f"{key}="))
+
+
+def test_dcl_t2_average_row_prints_the_papers_averages(tmp_path, capsys):
+    """DCL Table 2's printed averages are means of unrounded values: 81.48 and 85.93, where the rounded
+    per-attribute values average to 81.475 and 85.925 (printed 81.47 / 85.92)."""
+    from dcl_runner.table_report import fmt
+
+    t2 = T.get("dcl.t2")
+    assert fmt(np.mean(t2.row("Over-Sampling").per_attribute)) == "81.47"
+    assert fmt(np.mean(t2.row("Selective-Learning").per_attribute)) == "85.92"
+    root = tmp_path / "o"
+    per_attribute = {n: 70.0 + k % 2 for k, n in enumerate(ATTRIBUTE_NAMES)}  # averages to 70.5
+    _fabricate(root, ["experiment=dcl_celeba", "method=oversample", "budget=paper"], 0, "completed",
+               {"mA": 70.5, "per_attribute_mA": per_attribute})
+    _run_script(["--table", "dcl.t2", "--seeds", "1", "--collect-only", "--output-root", str(root)], capsys)
+    average = next(line for line in (root / "tables" / "dcl.t2_attributes.md").read_text().splitlines()
+                   if line.startswith("| Average |"))
+    cells = [c.strip() for c in average.strip("|").split("|")]
+    head = [c.strip() for c in (root / "tables" / "dcl.t2_attributes.md").read_text().splitlines()[4].strip("|").split("|")]
+    row = dict(zip(head, cells))
+    assert row["Over-Sampling Paper"] == "81.48" and row["Selective-Learning Paper"] == "85.93"
+    assert row["DeepID2 (CE) Paper"] == "81.17" and row["DCL Paper"] == "89.05"
+    assert row["Over-Sampling Ours"] == "70.50" and row["Over-Sampling Δ"] == "-10.98"  # 70.50 - 81.48
+    assert row["Imbalance level"] == ""
+    frame = __import__("pandas").read_csv(root / "tables" / "dcl.t2_attributes.csv")
+    assert frame.iloc[-1]["Over-Sampling Paper"] == 81.48
+
+
+def test_failed_interrupted_running_and_nan_runs_are_never_numbers(tmp_path, capsys):
+    """One seed per row: a diverged run (the trainer's reason), an interrupted one, one still 'running', a
+    'completed' one whose metric is NaN, and one good run. Only the good one is a number; exit code 1."""
+    root = tmp_path / "o"
+    cell = lambda method: ["experiment=dcl_celeba", f"method={method}", "budget=paper"]  # noqa: E731
+    diverged = "diverged at epoch 3, step 12: non-finite loss"
+    _fabricate(root, cell("ce"), 0, "failed", {"mA": 50.0}, reason=diverged, epochs_completed=2)
+    _fabricate(root, cell("oversample"), 0, "interrupted", {"mA": 60.0}, reason="stopped by signal; resume to continue")
+    _fabricate(root, cell("undersample"), 0, "running", {"mA": 61.0})
+    _fabricate(root, cell("cost_sensitive"), 0, "completed", {"mA": float("nan")})
+    _fabricate(root, cell("dcl"), 0, "completed", {"mA": 88.0})
+    rc, out = _run_script(["--table", "dcl.t2", "--seeds", "1", "--collect-only", "--output-root", str(root)], capsys)
+    assert rc == 1
+    md = (root / "tables" / "dcl.t2.md").read_text()
+    assert "| DeepID2 (CE) | 81.17 | failed [1] |  |" in md
+    assert f"- [1] DeepID2 (CE) / mA, seed 0: failed: {diverged}" in md
+    assert "| Over-Sampling | 81.48 | incomplete |  |" in md and "| Down-Sampling | 77.45 | incomplete |  |" in md
+    assert "| Cost-Sensitive | 81.60 | failed [2] |  |" in md
+    assert "- [2] Cost-Sensitive / mA, seed 0: completed but its 'mA' is nan: the run diverged" in md
+    assert "| DCL | 89.05 | 88.00 (n=1) ‡ | -1.05 |" in md  # one run: no '± 0.00'
+    for number in ("50.00", "60.00", "61.00", "nan"):
+        assert number not in md.split("Failed runs")[0].lower()
+    frame = __import__("pandas").read_csv(root / "tables" / "dcl.t2.csv").set_index("row")
+    assert frame.loc["DeepID2 (CE)", "status"] == "failed" and np.isnan(frame.loc["DeepID2 (CE)", "ours_mean"])
+    assert diverged in frame.loc["DeepID2 (CE)", "reason"]
+    assert frame.loc["Over-Sampling", "status"] == "incomplete" and frame.loc["DCL", "status"] == "ok"
+    assert np.isnan(frame.loc["DCL", "ours_std"]) and frame.loc["DCL", "n"] == 1
+    assert "fewer seeds than the paper's 3" in frame.loc["DCL", "caveats"]
+    tex = (root / "tables" / "dcl.t2.tex").read_text()
+    assert r"\footnotesize [1] DeepID2 (CE) / mA, seed 0: failed: diverged at epoch 3, step 12: non-finite loss" in tex
+
+
+def test_paper_budget_plans_the_papers_three_seeds_smoke_one(tmp_path, capsys):
+    root = tmp_path / "o"
+    _, out = _run_script(["--table", "dcl.t7", "--dry-run", "--output-root", str(root)], capsys)
+    assert "3 seed(s) each" in out and "seed=0,1,2" in out
+    _, out = _run_script(["--table", "dcl.t7", "--budget", "smoke", "--dry-run", "--output-root", str(root)], capsys)
+    assert "1 seed(s) each" in out and "seed=0 " in out
+    assert all(t.paper_seeds == 3 for t in T.ALL)  # DP sec. 4: "mean and standard deviation over 3 runs"
+
+
+def test_smoke_marker_is_in_every_output_and_stand_ins_have_no_delta(tmp_path, capsys):
+    from dcl_runner.table_runs import plan_cells
+
+    root = tmp_path / "o"
+    ce = next(c for c in plan_cells(T.select("dcl.t2"), "smoke", [0]) if c.row.method == "ce")
+    assert ce.substituted == "synthetic_attributes"
+    _fabricate(root, [*ce.run_overrides, "budget=smoke"], 0, "completed",
+               {"mA": 70.0, "per_attribute_mA": {n: 70.0 for n in ATTRIBUTE_NAMES}})
+    rc, out = _run_script(["--table", "dcl.t2", "--budget", "smoke", "--collect-only", "--output-root", str(root)], capsys)
+    tables = root / "tables"
+    marker = "plumbing check, not results"
+    assert "| DeepID2 (CE) | 81.17 | 70.00 (n=1) †‡ |  |" in (tables / "dcl.t2.md").read_text()  # no Δ
+    for name in ("dcl.t2.md", "dcl.t2_attributes.md"):
+        assert marker in (tables / name).read_text(), name
+    for name in ("dcl.t2.tex", "dcl.t2_attributes.tex"):  # a printed line, not a % comment
+        printed = [line for line in (tables / name).read_text().splitlines() if not line.startswith("%")]
+        assert any(marker in line and line.startswith(r"\multicolumn") for line in printed), name
+    import pandas as pd
+
+    frame = pd.read_csv(tables / "dcl.t2.csv")
+    assert frame["caveats"].str.contains(marker).all()
+    assert frame.set_index("row").loc["DeepID2 (CE)", "ours_mean"] == 70.0
+    assert np.isnan(frame.set_index("row").loc["DeepID2 (CE)", "delta"])
+    attributes = pd.read_csv(tables / "dcl.t2_attributes.csv")
+    assert attributes["caveats"].str.contains(marker).all()
+    assert "DeepID2 (CE) Ours" in attributes and "DeepID2 (CE) Δ" not in attributes
+
+
+def test_a_column_read_at_epoch_84_says_when_it_fell_back_to_the_final_epoch():
+    from dcl_runner.table_report import collect_cell, index_runs, ours_text
+    from dcl_runner.table_runs import plan_cells
+
+    cell = next(c for c in plan_cells(T.select("dp.t2"), "paper", [0, 1]) if c.runnable and c.column.id == "cifar10")
+    assert cell.column.at_epoch == 84
+
+    def run(seed, at_84, final, epochs):
+        return {"identity": cell.identities[seed], "cell_key": cell.cell_key, "seed": seed, "status": "completed",
+                "metrics": {"top1": final}, "metrics_at_epoch": {"84": {"top1": at_84}} if at_84 else {},
+                "epochs_completed": epochs, "run_dir": f"run{seed}", "mtime": seed}
+
+    both = collect_cell(cell, index_runs([run(0, 60.0, 50.0, 120), run(1, 62.0, 52.0, 120)]))
+    assert ours_text(both) == "61.00 ± 1.41 (n=2) ‡"  # the epoch-84 values, no fallback
+    short = collect_cell(cell, index_runs([run(0, None, 50.0, 2), run(1, None, 52.0, 2)]))
+    assert ours_text(short) == "51.00 ± 1.41 (n=2, read at final epoch 2, not 84) ‡"
+    mixed = collect_cell(cell, index_runs([run(0, 60.0, 50.0, 120), run(1, None, 52.0, 2)]))
+    assert ours_text(mixed) == "56.00 ± 5.66 (n=2, 1 read at final epoch, not 84) ‡"
 
 
 def test_load_runs_is_tolerant(tmp_path):
@@ -282,10 +409,126 @@ def test_smoke_table_end_to_end_then_skips(tmp_path, capsys):
     assert "0 runs already completed (skipped), 1 to launch in 1 Hydra multirun(s)" in out
     md = (root / "tables" / "dcl.t5.md").read_text()
     assert "plumbing check, not results" in md
-    assert re.search(r"\| DCL \| 83\.7 \| \d+\.\d\d ± 0\.00 \(n=1\) † \| -?\d+\.\d\d \|", md), md
+    assert re.search(r"\| DCL \| 83\.7 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md  # one run: no ± 0.00; stand-in: no Δ
+    assert "all 1 runnable cells complete" in out
     assert "| HP-net | 76.1 | ref only |  |" in md
     rc, out = _run_script([*args, "--dry-run"], capsys)
     assert "1 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
+
+
+class RecordingLauncher:
+    """Stands in for subprocess.run in the script: records each command and its log, starts nothing."""
+
+    def __init__(self, returncode=0):
+        self.commands, self.logs, self.returncode = [], [], returncode
+
+    def __call__(self, command, env=None, stdout=None, stderr=None):
+        import subprocess
+
+        self.commands.append(list(command))
+        self.logs.append(stdout.name)
+        stdout.write("recorded\n")
+        return subprocess.CompletedProcess(command, self.returncode)
+
+
+def test_invocation_folders_are_unique_within_a_second(tmp_path, monkeypatch):
+    import os
+    import secrets
+    import time
+
+    from dcl_runner.table_runs import invocation_dir
+
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: "2024-05-01_12-00-00")
+    first, second = invocation_dir(tmp_path), invocation_dir(tmp_path)
+    assert first != second and first.is_dir() and second.is_dir()
+    assert first.name.startswith(f"2024-05-01_12-00-00-{os.getpid()}-") and "," not in first.name
+    suffixes = iter(["abc123", "abc123", "def456"])  # the same random suffix twice: the second takes another name
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(suffixes))
+    assert invocation_dir(tmp_path / "x").name.endswith("-abc123")
+    assert invocation_dir(tmp_path / "x").name.endswith("-def456")
+
+
+def test_two_invocations_in_the_same_second_launch_into_their_own_folders_and_exit_1_without_runs(tmp_path, capsys, monkeypatch):
+    """The fault of issue 12 item 3: two invocations started in the same second (same pid even), whose launches
+    finish "done" but leave no runs. Each gets its own sweep folder and log, and says the cell is missing."""
+    import time
+
+    monkeypatch.setattr(time, "strftime", lambda fmt, *a: "2024-05-01_12-00-00")
+    launcher = RecordingLauncher()
+    monkeypatch.setattr(reproduce_tables.subprocess, "run", launcher)
+    root = tmp_path / "o"
+    args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root)]
+    codes = [_run_script(args, capsys) for _ in range(2)]
+    sweep_dirs = [_value(c, "hydra.sweep.dir") for c in launcher.commands]
+    assert len(sweep_dirs) == 2 and sweep_dirs[0] != sweep_dirs[1]
+    assert len(set(launcher.logs)) == 2 and all(Path(log).read_text() == "recorded\n" for log in launcher.logs)
+    # the runs are missing after the launch: each invocation says so and exits non-zero
+    for rc, out in codes:
+        assert rc == 1 and "0 of 1 runnable cells complete" in out and "| DCL | 83.7 | not run |  |" in out
+
+
+def test_interrupted_runs_are_resumed_failed_ones_reported_or_retried(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "o"
+    base = ["experiment=dcl_celeba", "method=ce", "budget=paper", "trainer.epochs=3"]
+    resumable = _fabricate(root, base, 0, "interrupted", reason="stopped by signal; resume to continue", checkpoint=True)
+    _fabricate(root, base, 1, "failed", reason="diverged at epoch 2, step 7: non-finite loss")
+    _fabricate(root, base, 2, "running")
+    no_checkpoint = _fabricate(root, base, 3, "interrupted", reason="KeyboardInterrupt")
+    launcher = RecordingLauncher()
+    monkeypatch.setattr(reproduce_tables.subprocess, "run", launcher)
+    args = ["--table", "dcl.t2", "--seeds", "4", "--output-root", str(root), "-o", "trainer.epochs=3",
+            "-o", "trainer.device=cpu"]
+    rc, out = _run_script(args, capsys)
+    assert rc == 1
+    assert "1 interrupted to resume, 1 failed left as they are" in out
+    assert "failed, not relaunched (--retry-failed starts it anew)" in out
+    assert f"started anew, interrupted without a checkpoint to resume: {no_checkpoint}" in out
+    resumes = [c for c in launcher.commands if "-m" not in c[3:]]
+    assert [c[1:] for c in resumes] == [["-m", "dcl_runner", f"resume={resumable}", "trainer.device=cpu", "trainer.progress=false"]]
+    sweeps = [c for c in launcher.commands if c not in resumes]
+    ce_seeds = {s for c in sweeps if "ce" in _value(c, "method").split(",") for s in _value(c, "seed").split(",")}
+    assert ce_seeds == {"2", "3"}  # running (maybe alive elsewhere: never resumed) and the one without a checkpoint
+    md = (root / "tables" / "dcl.t2.md").read_text()
+    assert "| DeepID2 (CE) | 81.17 | failed [1]; 1 incomplete |" not in md  # no number from any of them ...
+    assert "- [1] DeepID2 (CE) / mA, seed 1: failed: diverged at epoch 2, step 7: non-finite loss" in md
+
+    launcher.commands.clear()
+    rc, out = _run_script([*args, "--retry-failed"], capsys)
+    ce_seeds = {s for c in launcher.commands if "-m" in c[3:] and "ce" in _value(c, "method").split(",")
+                for s in _value(c, "seed").split(",")}
+    assert ce_seeds == {"1", "2", "3"} and "0 failed left as they are" in out
+
+
+def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, capsys, monkeypatch):
+    """A tiny real run (dcl.t5's smoke cell, DeepID2 for speed: 2 steps) stopped by Ctrl-C at its first step, then
+    the script: it continues that folder through ``python -m dcl_runner resume=<folder>`` and launches no new run."""
+    from dcl_runner.table_runs import plan_cells
+    from dcl_runner.train import RunInterrupted, run_experiment
+
+    from dcl_runner.testing import interrupt_at_step
+
+    root = tmp_path / "o"
+    extra = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=128", "trainer.eval_batch_size=128", "backbone=deepid2"]
+    cell = next(c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable)
+    overrides = [*cell.run_overrides, "budget=smoke", *extra, "seed=0", "trainer.progress=false"]
+    cfg = compose(overrides)
+    run_dir = root / "runs" / "by_hand"
+    interrupt_at_step(monkeypatch, 1)
+    with pytest.raises(RunInterrupted):
+        run_experiment(cfg, run_dir, overrides=overrides)
+    (run_dir / ".hydra").mkdir()
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    assert load_run(run_dir)["status"] == "interrupted" and load_run(run_dir)["identity"] == cell.identities[0]
+
+    args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), *(x for e in extra for x in ("-o", e))]
+    rc, out = _run_script(args, capsys)
+    assert rc == 0, out
+    assert "0 to launch in 0 Hydra multirun(s), 1 interrupted to resume" in out
+    assert load_run(run_dir)["status"] == "completed"
+    assert [d for d in (root / "tables" / "runs").rglob("metrics.json")] == []  # no fresh run anywhere
+    mA = load_run(run_dir)["metrics"]["mA"]
+    assert f"| DCL | 83.7 | {mA:.2f} (n=1) †‡ |  |" in (root / "tables" / "dcl.t5.md").read_text()
 
 
 def test_figures_draw_or_say_why(tmp_path, capsys):
