@@ -58,6 +58,14 @@ def test_sigma_one_gives_plain_cross_entropy_and_its_gradients(curriculum):
     assert torch.allclose(grad, ref_grad, atol=1e-7)
 
 
+def test_null_instance_init_is_the_papers_per_curriculum():
+    """DP sec. 3.1: instance parameters start at 1, or at 0.001 beside class parameters at 1 (joint)."""
+    assert torch.allclose(make_method("instance", init_inst_sigma=None).inst_log_sigma, torch.zeros(N))
+    joint = make_method("joint", init_inst_sigma=None)
+    assert torch.allclose(joint.inst_log_sigma, torch.full((N,), math.log(0.001)))
+    assert torch.allclose(joint.class_log_sigma, torch.zeros(C))
+
+
 def test_attribute_task_with_sigma_one_is_plain_binary_cross_entropy():
     gen = torch.Generator().manual_seed(1)
     m = make_method("joint", kind=ATTRIBUTES, init_inst_sigma=1e-12)
