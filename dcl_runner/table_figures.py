@@ -127,13 +127,25 @@ def detection_curriculum(result, out_dir: Path) -> Path:
 
 
 def class_parameters(result, out_dir: Path) -> Path:
-    """DP Figure 1: class-parameter trajectories, mean ± std over runs."""
+    """DP Figure 1: left, class-parameter trajectories of 4 random classes (class-level curriculum, CIFAR-100),
+    mean ± std over runs; right, two instances of one class from the ImageNet run, or, when there is none, from
+    the stand-in row's runs, which the panel's title then names (rows: ``tables.DP_FIG1_ROWS``)."""
     from .plots.data_params import plot_dp_fig1
+    from .tables import DP_FIG1_ROWS
 
-    runs = _run_dirs(result, "data_params")
-    if not runs:
-        raise Skip("no completed data_params run")
-    return _data_params_figure(result, out_dir, lambda path, banner: plot_dp_fig1(runs, path, banner=banner))
+    left, right, stand_in = DP_FIG1_ROWS
+    class_runs = [Path(run["run_dir"]) for run in _runs_of(result, left)]
+    if not class_runs:
+        raise Skip(f"no completed run of the row {left!r}")
+    instance_runs, note = [Path(run["run_dir"]) for run in _runs_of(result, right)], None
+    substituted = next((res.cell.substituted for res in result.cells if res.cell.row.label == right and res.runs), None)
+    if substituted:
+        note = f"ImageNet replaced by the smoke stand-in dataset {substituted}"
+    if not instance_runs:
+        instance_runs = [Path(run["run_dir"]) for run in _runs_of(result, stand_in)]
+        note = f"stand-in: no ImageNet run; drawn from the row {stand_in!r}"
+    return _data_params_figure(result, out_dir, lambda path, banner: plot_dp_fig1(
+        class_runs, path, banner=banner, instance_runs=instance_runs, instance_note=note))
 
 
 def noisy_instances(result, out_dir: Path) -> Path:

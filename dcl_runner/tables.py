@@ -250,6 +250,11 @@ _NOISY = (
 )
 
 
+# DP Figure 1's rows: the left panel's runs, the right panel's, and the right panel's stand-in (table_figures.py)
+DP_FIG1_ROWS = ("Class params, CIFAR-100 (left)", "Class + instance params, ImageNet (right)",
+                "Class + instance params, CIFAR-100 (right-panel stand-in)")
+
+
 def _dp_row(label, method, extra, values, stds=None, note=""):
     return Row(label, method, tuple(extra), paper=values, paper_std=stds or {}, note=note)
 
@@ -286,8 +291,8 @@ DP_TABLES = (
             _dp_row("S-Model", "s_model", (), {"cifar10": 70.64, "cifar100": 49.10}, {"cifar10": 3.09, "cifar100": 0.58},
                     note="ref: published number"),
             _dp_row("MentorNet PD", "mentornet_pd", (), {"cifar10": 76.6, "cifar100": 56.9}, note="ref: published number"),
-            _dp_row("Data params (class + instance)", "data_params", NAMES["dp_class_instance"], {"cifar10": 91.10, "cifar100": 70.93},
-                    {"cifar10": 0.70, "cifar100": 0.15}),
+            _dp_row("Data params (instance)", "data_params", NAMES["dp_instance"], {"cifar10": 91.10, "cifar100": 70.93},
+                    {"cifar10": 0.70, "cifar100": 0.15}, note="instance-level curriculum (DP sec. 3.4; the authors' README)"),
             _dp_row("Baseline on clean 60% (oracle)", "ce", NAMES["dp_oracle"], {"cifar10": 94.24, "cifar100": 74.18},
                     {"cifar10": 0.15, "cifar100": 0.19}),
         ),
@@ -300,8 +305,8 @@ DP_TABLES = (
         ),
         (
             _dp_row("Baseline", "ce", (), {}),
-            _dp_row("Data params (class + instance)", "data_params", NAMES["dp_class_instance"], {"noise20": 75.0, "noise80": 35.0},
-                    note="approximate: the paper's supplementary is not in the seed; TABLES.md quotes the authors' code"),
+            _dp_row("Data params (instance)", "data_params", NAMES["dp_instance"], {"noise20": 75.0, "noise80": 35.0},
+                    note="approximate: the paper's supplementary is not in the seed; TABLES.md quotes the authors' README"),
         ),
         note="The main text only says data params beat MentorNet PD by 3% (20%) and 22% (80%).",
         paper_precision=0,
@@ -423,15 +428,24 @@ FIGURES = (
     Table("dcl.fig4", "Per-attribute mA gain over CE vs imbalance level (DCL Figure 4)", "CelebA / DeepID2",
           _MA, tuple(Row(label, _T2[label][0]) for label in ("DeepID2 (CE)", "DCL", "CRL-I")), kind="figure",
           note="Paper curves come from dcl.t2's per-attribute values (CLMLE included); ours from the runs."),
-    Table("dp.fig1", "Class-parameter trajectories (DP Figure 1 left, 4 classes, mean ± std over runs)", "CIFAR-100 / WRN-28-10",
-          _TOP1("dp_cifar100"), (Row("Data params: class + instance", "data_params", tuple(NAMES["dp_class_instance"])),),
-          kind="figure"),
+    Table("dp.fig1", "Left: class parameters of 4 random classes, class-level curriculum, mean ± std over runs; right: "
+          "two instances of one class on ImageNet (DP Figure 1)", "CIFAR-100 / WRN-28-10; ImageNet / ResNet-18",
+          (Column("runs", "runs", (), metric="top1"),),
+          (
+              Row(DP_FIG1_ROWS[0], "data_params", (experiment("dp_cifar100"), *NAMES["dp_class"])),
+              Row(DP_FIG1_ROWS[1], "data_params", (experiment("dp_imagenet"), *NAMES["dp_class_instance"])),
+              Row(DP_FIG1_ROWS[2], "data_params", (experiment("dp_cifar100"), *NAMES["dp_class_instance"]),
+                  note="draws the right panel only when there is no ImageNet run (the same runs as dp.t1's)"),
+          ),
+          kind="figure",
+          note="Right panel: the ImageNet joint run of dp.t1; without one, the CIFAR-100 joint run stands in and the "
+               "panel's title says so."),
     Table("dp.fig3", "The detection curriculum drawn on images: box thickness by its instance parameter, over training "
           "(DP Figure 3)", "KITTI / SSD", (Column("ap", "AP", ("task=detection",), metric="ap_medium"),),
           (Row("Instance params", "ssd_data_params", note="detection is outside this runner"),), kind="figure"),
     Table("dp.fig4", "Instance parameters of clean vs noisy samples; % corrupt in the top 40% (DP Figure 4)",
           "CIFAR-100, 40% uniform noise", (_NOISY[1],),
-          (Row("Data params (class + instance)", "data_params", tuple(NAMES["dp_class_instance"])),), kind="figure"),
+          (Row("Data params (instance)", "data_params", tuple(NAMES["dp_instance"])),), kind="figure"),
     Table("dp.fig5", "Training accuracy with all labels random (DP sec. 3.5 figure)", "CIFAR-100 / VGG-16",
           _TOP1("dp_random_labels"),
           (Row("Baseline", "ce"), Row("Class params", "data_params", tuple(NAMES["dp_class"]))), kind="figure"),

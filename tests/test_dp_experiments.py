@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from dcl_runner import CONFIG_DIR
 from dcl_runner.config_check import check_config
@@ -19,7 +20,11 @@ DP_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("dp_*.y
 ROWS = [(table.id, row.label, list(row.cell_overrides(column)))
         for table in REGISTRY.values() if table.id.startswith("dp.")
         for row in table.rows if row.method in METHODS
-        for column in table.columns if column.overrides]
+        for column in table.columns if column.overrides or row.overrides]
+
+
+def experiment_of(overrides):
+    return next(o.split("=", 1)[1] for o in overrides if o.startswith("experiment="))
 
 
 def compose_many(override_lists):
@@ -47,7 +52,7 @@ def test_every_table_row_composes_with_smoke():
     for overrides, cfg in zip(lists, compose_many(lists)):
         check_config(cfg)
         assert cfg.method.name == ("ce" if "method=ce" in overrides else "data_params"), overrides
-    assert len(DP_EXPERIMENTS) == 6 and {o[0].split("=")[1] for _, _, o in ROWS} == set(DP_EXPERIMENTS)
+    assert len(DP_EXPERIMENTS) == 6 and {experiment_of(o) for _, _, o in ROWS} == set(DP_EXPERIMENTS)
 
 
 def test_the_pinned_protocols():
@@ -112,11 +117,24 @@ def test_figures_are_drawn_from_run_folders(dp_runs, tmp_path):
         plot_dp_fig4([ce], tmp_path / "x.png")
 
 
-def test_pick_classes_spreads_over_the_range():
-    from dcl_runner.plots.data_params import pick_classes
+def test_fig1_picks_seeded_random_classes_and_a_pair_of_one_class():
+    """DP sec. 3.2 "We pick four random classes"; fig. 1 right: "two instances of the same class"."""
+    from dcl_runner.methods.data_params import tracked_samples
+    from dcl_runner.plots.data_params import pick_classes, pick_pair
 
-    sigma = np.array([5.0, 1.0, 3.0, 2.0, 4.0])
-    assert pick_classes(sigma, 3) == [0, 1, 2]
+    picks = [pick_classes(100, 4, seed) for seed in range(5)]
+    assert all(len(set(p)) == 4 and p == sorted(p) and 0 <= p[0] and p[-1] < 100 for p in picks)
+    assert pick_classes(100, 4, 3) == picks[3] and len({tuple(p) for p in picks}) > 1
+    # tracked samples come in same-class pairs, from classes with at least two samples (class 2 has one)
+    targets = torch.tensor([0, 0, 1, 1, 1, 2])
+    tracked = tracked_samples(targets, 6, 4, seed=0)
+    assert len(tracked) == 4 and 5 not in tracked.tolist()
+    assert targets[tracked[0]] == targets[tracked[1]] and targets[tracked[2]] == targets[tracked[3]]
+    assert {int(targets[tracked[0]]), int(targets[tracked[2]])} == {0, 1}
+    # the pair whose trajectories differ most (columns 2, 3: by 3 every epoch; 0, 1: by 1), if of one class
+    curves = np.array([[1.0, 2.0, 1.0, 4.0], [1.0, 2.0, 1.0, 4.0]])
+    assert pick_pair(curves, np.array([7, 7, 8, 8])) == (2, 3)
+    assert pick_pair(curves, np.array([7, 7, 8, 9])) == (0, 1)
 
 
 def test_the_tables_script_draws_the_dp_figures_with_these_functions(dp_runs, tmp_path):
@@ -136,3 +154,33 @@ def test_the_tables_script_draws_the_dp_figures_with_these_functions(dp_runs, tm
         assert why is None and path == tmp_path / f"{table_id}.png" and _png_size(path)[1] > 400
     path, why = draw(result("dp.fig5", [("data_params", runs)]), tmp_path / "none")
     assert path is None and "baseline" in why
+
+
+def test_fig1_right_panel_names_its_stand_in(dp_runs, tmp_path, monkeypatch):
+    """Left: the class-level row's runs; right: the ImageNet row's, else the stand-in row's, and the title says so."""
+    from types import SimpleNamespace as NS
+
+    import dcl_runner.plots.data_params as plots
+    from dcl_runner.table_figures import draw
+    from dcl_runner.tables import DP_FIG1_ROWS, get
+
+    runs, _ = dp_runs
+    seen = {}
+    real = plots.plot_dp_fig1
+    monkeypatch.setattr(plots, "plot_dp_fig1", lambda *a, **k: seen.update(k, class_runs=a[0]) or real(*a, **k))
+
+    def result(runs_by_row):
+        return NS(table=get("dp.fig1"), budget="paper", cells=[
+            NS(cell=NS(row=NS(label=label, method="data_params"), runnable=True, substituted=None),
+               runs=[{"run_dir": str(d)} for d in runs_by_row.get(label, [])]) for label in DP_FIG1_ROWS])
+
+    left, imagenet, stand_in = DP_FIG1_ROWS
+    path, why = draw(result({left: runs, imagenet: runs}), tmp_path)
+    assert why is None and _png_size(path)[1] > 400 and seen["instance_note"] is None
+    path, why = draw(result({left: runs, stand_in: runs}), tmp_path)
+    assert why is None and "stand-in" in seen["instance_note"] and "no ImageNet run" in seen["instance_note"]
+    assert [str(p) for p in seen["instance_runs"]] == [str(d) for d in runs]
+    path, why = draw(result({imagenet: runs}), tmp_path / "none")
+    assert path is None and left in why
+    tracked_class = np.load(runs[0] / "curves" / "dp_inst_tracked_class.npy")
+    assert tracked_class[0] == tracked_class[1]  # the run recorded same-class pairs

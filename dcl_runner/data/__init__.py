@@ -1,9 +1,10 @@
 """Data: dataset classes (``data/sets``), shared transforms, device-resident batching.
 
 ``build_data(cfg.dataset, seed)`` loads the named dataset and applies, in this order: the
-long-tail profile (``imbalance_ratio``), label noise (``noise``), the clean-only oracle subset
-(``subset: clean``), the smoke-budget caps (``max_train_samples`` / ``max_eval_samples``) and a
-one-time resize of in-memory images to ``image_size``.
+long-tail profile (``imbalance_ratio``), label noise (``noise``; its draw follows ``seed``, the run's,
+unless ``noise.seed`` fixes it), the oracle subset (``subset: clean``: the samples not chosen for
+corruption), the smoke-budget caps (``max_train_samples`` / ``max_eval_samples``) and a one-time resize
+of in-memory images to ``image_size``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError, DatasetError
 from .base import ATTRIBUTES, DATASETS, MULTICLASS, DataBundle, ImageDataset, Split, TaskInfo
 from .longtail import longtail_indices, stratified_cap
-from .noise import permute_noise, uniform_noise
+from .noise import LabelNoise, permute_noise, uniform_noise
 
 __all__ = ["build_data", "DATASETS", "DataBundle", "ImageDataset", "Split", "TaskInfo", "MULTICLASS", "ATTRIBUTES"]
 
@@ -55,6 +56,27 @@ def _check_bundle(bundle: DataBundle, name: str) -> None:
                 raise DatasetError(f"dataset {name}: {split_name} attribute targets must be 0 or 1")
 
 
+# per-training-sample arrays that label noise adds to DataBundle.meta (subset / cap select their rows too)
+NOISE_META = ("noisy_mask", "noise_chosen_mask", "clean_targets")
+
+
+def _label_noise(targets: np.ndarray, num_classes: int, rate: float, noise: Any, run_seed: int) -> LabelNoise:
+    """The noise draw of ``dataset.noise``: seed null (default) follows the run seed, so each seed of a table
+    cell sees its own corrupted set as in the authors' code (main_cifar.py seeds numpy, then
+    cifar_dataset.py shuffles); an int fixes one draw for every run."""
+    seed = noise.get("seed")
+    if seed is None:
+        seed = run_seed
+    elif isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"dataset.noise.seed={seed!r}: expected an integer, or null to follow the run's seed")
+    mode = noise.get("mode", "uniform")
+    if mode == "uniform":
+        return uniform_noise(targets, num_classes, rate, int(seed))
+    if mode == "permute":
+        return permute_noise(targets, rate, int(seed))
+    raise ConfigError(f"dataset.noise.mode={mode!r}: choose uniform or permute")
+
+
 def build_data(cfg: Any, seed: int = 0) -> DataBundle:
     try:
         cls = DATASETS.get(cfg.name)
@@ -76,26 +98,20 @@ def build_data(cfg: Any, seed: int = 0) -> DataBundle:
     if rate > 0:
         if bundle.kind != MULTICLASS:
             raise ConfigError("dataset.noise applies to multi-class datasets")
-        noise_seed = int(noise.get("seed", 0))
-        mode = noise.get("mode", "uniform")
-        if mode == "uniform":
-            targets, noisy = uniform_noise(bundle.train.targets, len(bundle.names), rate, noise_seed)
-        elif mode == "permute":
-            targets, noisy = permute_noise(bundle.train.targets, rate, noise_seed)
-        else:
-            raise ConfigError(f"dataset.noise.mode={mode!r}: choose uniform or permute")
+        draw = _label_noise(bundle.train.targets, len(bundle.names), rate, noise, seed)
         bundle.meta["clean_targets"] = np.asarray(bundle.train.targets)
-        bundle.train = Split(images=bundle.train.images, targets=targets)
-        bundle.meta["noisy_mask"] = noisy
+        bundle.train = Split(images=bundle.train.images, targets=draw.targets)
+        bundle.meta["noisy_mask"] = draw.noisy
+        bundle.meta["noise_chosen_mask"] = draw.chosen
 
     subset = cfg.get("subset", "all")
-    if subset == "clean":
-        if "noisy_mask" not in bundle.meta:
+    if subset == "clean":  # the oracle of DP Table 2: the samples not chosen for corruption ("60% clean data")
+        if "noise_chosen_mask" not in bundle.meta:
             raise ConfigError("dataset.subset=clean needs label noise (dataset.noise.rate > 0)")
-        clean = np.flatnonzero(~bundle.meta["noisy_mask"])
+        clean = np.flatnonzero(~bundle.meta["noise_chosen_mask"])
         bundle.train = bundle.train.subset(clean)
-        bundle.meta["noisy_mask"] = bundle.meta["noisy_mask"][clean]
-        bundle.meta["clean_targets"] = bundle.meta["clean_targets"][clean]
+        for key in NOISE_META:
+            bundle.meta[key] = bundle.meta[key][clean]
     elif subset != "all":
         raise ConfigError(f"dataset.subset={subset!r}: choose all or clean")
 
@@ -103,7 +119,7 @@ def build_data(cfg: Any, seed: int = 0) -> DataBundle:
     if cap and cap < len(bundle.train):
         keep = stratified_cap(bundle.train.targets, int(cap), seed)
         bundle.train = bundle.train.subset(keep)
-        for key in ("noisy_mask", "clean_targets"):
+        for key in NOISE_META:
             if key in bundle.meta:
                 bundle.meta[key] = bundle.meta[key][keep]
     eval_cap = cfg.get("max_eval_samples")

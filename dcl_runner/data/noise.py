@@ -1,37 +1,45 @@
-"""Synthetic label noise for the data-parameters experiments (DP sec. 3.4)."""
+"""Synthetic label noise for the data-parameters experiments (DP sec. 3.4).
+
+Both modes return a :class:`LabelNoise`: the new training targets, ``chosen`` (the samples picked for
+corruption, a ``rate`` fraction: the oracle of DP Table 2 trains on the others, "in setting with 40% noise, we
+train only on 60% clean data") and ``noisy`` (the chosen samples whose label now differs from the true one; a
+uniformly redrawn or shuffled label can equal the old one, so ``noisy`` is a subset of ``chosen``).
+"""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import NamedTuple
 
 import numpy as np
 
 
-def uniform_noise(targets: np.ndarray, num_classes: int, rate: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
-    """The paper's text: each label is replaced, with probability ``rate``, by a uniformly random class.
+class LabelNoise(NamedTuple):
+    targets: np.ndarray   # the corrupted training targets
+    noisy: np.ndarray     # bool [N]: label differs from the true one
+    chosen: np.ndarray    # bool [N]: picked for corruption (noisy ⊆ chosen)
 
-    The random class may equal the true one (as in the setting of [17, 26] the paper follows), so the
-    fraction of labels that actually change is rate * (C-1)/C. Returns (new targets, noisy mask),
-    where the mask marks samples whose label now differs from the true one.
-    """
+
+def uniform_noise(targets: np.ndarray, num_classes: int, rate: float, seed: int) -> LabelNoise:
+    """The paper's text (DP sec. 3.4, the setting of [17, 26]): "the label of each image is independently changed
+    to a uniform random class with probability p". Each sample is chosen with probability ``rate`` and gets a
+    uniformly random class, which may be the true one, so about rate * (C-1)/C of the labels change."""
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets).copy()
-    replace = rng.random(len(targets)) < rate
+    chosen = rng.random(len(targets)) < rate
     new = targets.copy()
-    new[replace] = rng.integers(0, num_classes, size=int(replace.sum()))
-    return new, new != targets
+    new[chosen] = rng.integers(0, num_classes, size=int(chosen.sum()))
+    return LabelNoise(new, new != targets, chosen)
 
 
-def permute_noise(targets: np.ndarray, rate: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
-    """The authors' code: the labels of a ``rate`` fraction of samples are shuffled among themselves.
-
-    Equivalent to shuffling the images of those samples. floor(rate * N) samples are chosen, as in the
-    authors' code (which shuffles the first floor(rate * N) images). Returns (new targets, noisy
-    mask); the mask marks the chosen samples whose label changed (a shuffle may keep a few labels).
-    """
+def permute_noise(targets: np.ndarray, rate: float, seed: int) -> LabelNoise:
+    """The authors' code (dataset/cifar_dataset.py): the images of floor(rate * N) samples are shuffled among
+    themselves, i.e. their labels are permuted. The authors always shuffle the first floor(rate * N) images;
+    here the chosen samples are a seeded random set of that size (the training order is shuffled anyway)."""
     rng = np.random.default_rng(seed)
     targets = np.asarray(targets).copy()
     n_noisy = int(np.floor(rate * len(targets) + 1e-9))
-    chosen = rng.choice(len(targets), size=n_noisy, replace=False)
+    picked = rng.choice(len(targets), size=n_noisy, replace=False)
     new = targets.copy()
-    new[chosen] = targets[rng.permutation(chosen)]
-    return new, new != targets
+    new[picked] = targets[rng.permutation(picked)]
+    chosen = np.zeros(len(targets), dtype=bool)
+    chosen[picked] = True
+    return LabelNoise(new, new != targets, chosen)

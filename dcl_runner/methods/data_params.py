@@ -4,15 +4,16 @@
 
 - ``class``:    sigma_i = sigma^class_{y_i}                       (DP eq. 1, class-level curriculum)
 - ``instance``: sigma_i = sigma^inst_i                            (DP sec. 2.2, instance-level)
-- ``joint``:    sigma_i = sigma^class_{y_i} + sigma^inst_i        (DP sec. 2.3, joint; grads eq. 5)
+- ``joint``:    sigma_i = sigma^class_{y_i} + sigma^inst_i        (DP sec. 2.2, joint; grads eq. 5)
 
 During training the logits of sample i are divided by sigma_i before the softmax cross-entropy (the
 target's parameter scales every logit of the sample: the paper's text and eq. 3, and the authors'
 code). Evaluation (``predict``) uses the raw logits, so inference is the baseline network's.
 
-The parameters are stored as log(sigma) (DP sec. 2.4) in ``nn.Parameter``s of this module, so they
+The parameters are stored as log(sigma) (DP sec. 3.1) in ``nn.Parameter``s of this module, so they
 are in the checkpoint; each has its own :class:`SparseSGD` (momentum 0.9, lr and weight decay of its
-own, entries absent from the mini-batch untouched, optional clamp of log(sigma)). ``optimizers()``
+own, entries absent from the mini-batch untouched, the whole set clamped to [log 1/20, log 20] after
+every step as the authors' code does; see :mod:`.sparse_sgd`). ``optimizers()``
 are not lr-scheduled by the trainer: data-parameter learning rates stay constant, as in the paper.
 
 Multi-attribute tasks (CelebA-style, per-attribute binary CE): the class-level parameters are one per
@@ -84,6 +85,7 @@ class DataParameters(Method):
         self._optimizers: List[SparseSGD] = []
         self.noisy_mask: Optional[torch.Tensor] = None
         self.tracked: Optional[torch.Tensor] = None
+        self.tracked_class: Optional[torch.Tensor] = None
 
     # -- parameters ------------------------------------------------------------------------------
     def _init_log_sigma(self, key: str, default: float) -> float:
@@ -100,30 +102,32 @@ class DataParameters(Method):
             shape = (self.task.num_outputs,) if self.task.is_multiclass else (self.task.num_outputs, 2)
             init = self._init_log_sigma("init_class_sigma", 1.0)
             self.class_log_sigma = nn.Parameter(torch.full(shape, init, device=device))
-            self._optimizers.append(self._optimizer(self.class_log_sigma, "class", init))
+            self._optimizers.append(self._optimizer(self.class_log_sigma, "class"))
         if self.use_inst:
-            # joint: instance sigmas start at 0.001 so that sigma* = 1 + 0.001 ~ 1 (DP sec. 2.4)
+            # joint: instance sigmas start at 0.001 so that sigma* = 1 + 0.001 ~ 1 (DP sec. 3.1); the
+            # clamp raises them to 1/20 after the first step (see _optimizer)
             init = self._init_log_sigma("init_inst_sigma", 0.001 if self.curriculum == "joint" else 1.0)
             self.inst_log_sigma = nn.Parameter(torch.full((n,), init, device=device))
-            self._optimizers.append(self._optimizer(self.inst_log_sigma, "inst", init))
+            self._optimizers.append(self._optimizer(self.inst_log_sigma, "inst"))
         noisy = ctx.meta.get("noisy_mask")
         if noisy is not None:
             self.noisy_mask = torch.as_tensor(np.asarray(noisy), dtype=torch.bool, device=device)
         k = min(int(self.cfg.get("track_instances", 0) or 0), n)
         if self.use_inst and k:
-            gen = torch.Generator().manual_seed(int(ctx.seed))
-            self.tracked = torch.randperm(n, generator=gen)[:k].sort().values.to(device)
+            targets = ctx.train_targets if self.task.is_multiclass else None
+            self.tracked = tracked_samples(targets, n, k, int(ctx.seed)).to(device)
+            self.tracked_class = None if targets is None else targets[self.tracked].long()
 
-    def _optimizer(self, param: nn.Parameter, kind: str, init: float) -> SparseSGD:
-        # the clamp never pushes a parameter off its initial value: joint instance sigmas start at
-        # 0.001, below the 1/20 floor, so their floor is lowered to the initial value
-        clamp = None if self.clamp is None else (min(self.clamp[0], init), max(self.clamp[1], init))
+    def _optimizer(self, param: nn.Parameter, kind: str) -> SparseSGD:
+        """One SparseSGD per set; the clamp acts on the whole set after every step, as the authors'
+        ``clamp_data_parameters`` does (joint: the instance sigmas' initial 0.001 is raised to the 1/20
+        floor after the first step, so that they can move: d loss / d log sigma scales with sigma)."""
         return SparseSGD(
             [param],
             lr=float(self.cfg[f"{kind}_lr"]),
             momentum=float(self.cfg.momentum),
             weight_decay=float(self.cfg[f"{kind}_weight_decay"]),
-            clamp=clamp,
+            clamp=self.clamp,
         )
 
     def optimizers(self) -> List[torch.optim.Optimizer]:
@@ -187,9 +191,29 @@ class DataParameters(Method):
             out["dp_inst_sigma_final"] = self.inst_log_sigma.exp().cpu().numpy()
             if self.tracked is not None:
                 out["dp_inst_tracked_index"] = self.tracked.cpu().numpy()
+            if self.tracked_class is not None:
+                out["dp_inst_tracked_class"] = self.tracked_class.cpu().numpy()
         if self.use_class:
             out["dp_class_sigma_final"] = self.class_log_sigma.exp().cpu().numpy()
         return out
+
+
+def tracked_samples(targets: Optional[torch.Tensor], n: int, k: int, seed: int) -> torch.Tensor:
+    """The training samples whose instance sigma is recorded every epoch (DP fig. 1 right: "two instances of
+    the same class"): pairs of samples of k // 2 seeded-random classes (each with >= 2 samples), in pair order;
+    without class labels (attribute tasks), k seeded-random samples."""
+    gen = torch.Generator().manual_seed(seed)
+    if targets is None:
+        return torch.randperm(n, generator=gen)[:k]
+    labels = targets.detach().cpu().long()
+    pairs = []
+    for c in torch.randperm(int(labels.max()) + 1, generator=gen).tolist():
+        members = torch.nonzero(labels == c).flatten()
+        if len(members) >= 2:
+            pairs.append(members[torch.randperm(len(members), generator=gen)[:2]])
+        if 2 * len(pairs) >= k:
+            break
+    return torch.cat(pairs) if pairs else torch.randperm(n, generator=gen)[:k]
 
 
 def noisy_instance_statistics(sigma: torch.Tensor, noisy: torch.Tensor, top_fraction: float) -> Dict[str, float]:

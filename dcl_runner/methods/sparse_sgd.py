@@ -1,6 +1,6 @@
-"""SGD for data parameters: only the entries present in the mini-batch move (DP sec. 2.4).
+"""SGD for data parameters: only the entries present in the mini-batch move (DP sec. 3.1).
 
-The data-parameters paper (sec. 2.4): "When a class or instance is not present in a mini-batch, we do
+The data-parameters paper (sec. 3.1): "When a class or instance is not present in a mini-batch, we do
 not update the momentum buffer associated with the data parameter of the class or the instance", and
 weight decay acts "on only those data parameters which participate in a mini-batch" (the authors'
 code adds 0.5 * wd * sum over the batch of log(sigma)^2 to the loss, so a class present k times in
@@ -12,11 +12,17 @@ sample ids, repeats allowed). The update is then, for every present entry e with
 
     d_e   = grad_e + weight_decay * c_e * p_e
     buf_e = momentum * buf_e + d_e            (absent entries: buf and p unchanged)
-    p_e   = clamp(p_e - lr * buf_e, lo, hi)
+    p_e   = p_e - lr * buf_e
+    p     = clamp(p, lo, hi)                  (every entry of the tensor, present or not)
 
-Only the marked rows are gathered, updated and written back (no ``unique``, no host sync), so a
-step costs O(batch) besides one count vector, whatever the number of training samples. Without a ``mark`` the
-present entries are those with a non-zero gradient (the authors' rule), each counted once.
+The clamp is the authors' ``utils.clamp_data_parameters``, called after every step in main_cifar.py and
+main_imagenet.py: it projects the *whole* tensor of log(sigma) onto [log 1/20, log 20], so an entry that
+starts outside the range (joint curriculum: instance sigma 0.001 < 1/20) is raised to the bound after the
+first step whether or not it was in that batch. Momentum buffers are not clamped (neither are the authors').
+
+Only the marked rows are gathered, updated and written back (no ``unique``, no host sync); the clamp is
+one element-wise pass over the tensor. Without a ``mark`` the present entries are those with a non-zero
+gradient (the authors' rule), each counted once.
 """
 from __future__ import annotations
 
@@ -64,23 +70,22 @@ class SparseSGD(torch.optim.Optimizer):
                 self._dense_step(p, state["momentum_buffer"], group)
             else:
                 self._sparse_step(p, state["momentum_buffer"], group, self._marked.to(p.device))
+        if group["clamp"] is not None:
+            p.data.clamp_(float(group["clamp"][0]), float(group["clamp"][1]))
         self._marked = None
         return loss
 
     @staticmethod
     def _update(p_rows, buf_rows, grad_rows, counts, group):
-        """The rule of the module docstring on gathered rows; returns (new p rows, new buffer rows)."""
+        """The rule of the module docstring on gathered rows (before the clamp); returns (new p rows, new buffer rows)."""
         d_p = grad_rows.to(p_rows.dtype)
         if group["weight_decay"]:
             d_p = d_p + group["weight_decay"] * counts * p_rows
         buf_rows = buf_rows * group["momentum"] + d_p
-        new = p_rows - group["lr"] * buf_rows
-        if group["clamp"] is not None:
-            new = new.clamp(float(group["clamp"][0]), float(group["clamp"][1]))
-        return new, buf_rows
+        return p_rows - group["lr"] * buf_rows, buf_rows
 
     def _sparse_step(self, p, buf, group, marked):
-        """Touch only the marked entries: O(batch) work besides one count vector, no host sync.
+        """Update only the marked entries: O(batch) work besides one count vector, no host sync.
 
         Repeated entries gather the same values and compute the same result, so writing them back
         with a plain (non-accumulating) index_put is exact.

@@ -1,7 +1,8 @@
 """The data-parameters paper's figures, drawn from run folders (``history.csv`` and ``curves/``).
 
-- ``plot_dp_fig1(run_dirs, out_png)``: class-parameter trajectories (sigma per epoch) of a few classes, mean
-  +- std over the runs (seeds), and, where the runs tracked instances, two instances' trajectories (DP fig. 1).
+- ``plot_dp_fig1(run_dirs, out_png, instance_runs=...)``: class-parameter trajectories (sigma per epoch) of 4
+  seeded-random classes, mean +- std over the runs (seeds), and two instances of one class from a run that
+  tracked instances (DP fig. 1).
 - ``plot_dp_fig4(run_dirs, out_png)``: mean +- std instance sigma of clean vs noisy samples per epoch (left)
   and the % of corrupt samples among the top fraction by sigma (right), mean over runs (DP fig. 4).
 - ``plot_dp_fig5(baseline_dirs, dp_dirs, out_png)``: training accuracy per epoch with all labels random,
@@ -13,7 +14,7 @@ The rows behind each table and figure (which runs to draw from) are in the table
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -61,24 +62,40 @@ def _stack_runs(arrays: List[np.ndarray]) -> np.ndarray:
     return np.stack([a[:length] for a in arrays])
 
 
-def pick_classes(sigma_last: np.ndarray, count: int) -> List[int]:
-    """``count`` classes spread over the final class-sigma range (lowest ... highest)."""
-    order = np.argsort(sigma_last)
-    return sorted({int(order[int(round(q * (len(order) - 1)))]) for q in np.linspace(0, 1, count)})
+def pick_classes(num_classes: int, count: int, seed: int = 0) -> List[int]:
+    """``count`` seeded-random classes (DP sec. 3.2: "We pick four random classes"), sorted."""
+    rng = np.random.default_rng(seed)
+    return sorted(int(c) for c in rng.choice(num_classes, size=min(count, num_classes), replace=False))
+
+
+def pick_pair(tracked: np.ndarray, classes: Optional[np.ndarray]) -> Tuple[int, int]:
+    """Two tracked instances of one class (DP fig. 1 right): among the tracked pairs of a class (columns
+    2j, 2j+1, see ``methods.data_params.tracked_samples``), the pair whose trajectories differ most (mean
+    absolute difference of sigma over epochs): the paper shows two instances "learnt at different points"."""
+    k = tracked.shape[1]
+    pairs = [(a, a + 1) for a in range(0, k - 1, 2) if classes is None or classes[a] == classes[a + 1]]
+    if not pairs:
+        return (0, min(1, k - 1))
+    return max(pairs, key=lambda ab: float(np.abs(tracked[:, ab[0]] - tracked[:, ab[1]]).mean()))
 
 
 def plot_dp_fig1(run_dirs: Sequence[str | Path], out_png: str | Path, classes: Optional[Sequence[int]] = None,
-                 count: int = 4, names: Optional[Sequence[str]] = None, banner: Optional[str] = None) -> Path:
-    """DP fig. 1: class sigma of ``classes`` (default: ``count`` spread over the final range) per epoch."""
+                 count: int = 4, seed: int = 0, names: Optional[Sequence[str]] = None, banner: Optional[str] = None,
+                 instance_runs: Optional[Sequence[str | Path]] = None, instance_note: Optional[str] = None) -> Path:
+    """DP fig. 1. Left: the class sigma of ``classes`` (default: ``count`` classes drawn with ``seed``) per epoch,
+    mean ± std over ``run_dirs`` (the paper: 4 random classes, class-level curriculum, 3 runs). Right: the sigma
+    of two instances of one class from the first of ``instance_runs`` (default: ``run_dirs``) that tracked
+    instances (the paper: the ImageNet run); ``instance_note`` is printed under its title (e.g. a stand-in)."""
     runs = [c for c in (_curve(d, "dp_class_sigma") for d in run_dirs) if c is not None]
     if not runs:
         raise RunnerError("dp.fig1 needs runs with class-level data parameters (curves/dp_class_sigma.npy)")
     sigma = _stack_runs(runs).reshape(len(runs), -1, runs[0][0].size)  # [runs, epochs, classes]
     mean, std = sigma.mean(0), sigma.std(0)
-    chosen = list(classes) if classes is not None else pick_classes(mean[-1], count)
-    tracked = _curve(run_dirs[0], "dp_inst_sigma_tracked")
+    chosen = list(classes) if classes is not None else pick_classes(sigma.shape[2], count, seed)
+    source = next((d for d in (instance_runs if instance_runs is not None else run_dirs)
+                   if _curve(d, "dp_inst_sigma_tracked") is not None), None)
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2 if tracked is not None else 1, figsize=(11 if tracked is not None else 6, 4), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if source is not None else 1, figsize=(11 if source is not None else 6, 4), squeeze=False)
     ax = axes[0, 0]
     epochs = np.arange(1, sigma.shape[1] + 1)
     for c in chosen:
@@ -87,14 +104,26 @@ def plot_dp_fig1(run_dirs: Sequence[str | Path], out_png: str | Path, classes: O
         ax.fill_between(epochs, mean[:, c] - std[:, c], mean[:, c] + std[:, c], alpha=0.25)
     ax.set(xlabel="epoch", ylabel="class parameter sigma", title=f"class parameters (mean ± std, {len(runs)} run(s))")
     ax.legend()
-    if tracked is not None:
-        ax = axes[0, 1]
-        index = _curve(run_dirs[0], "dp_inst_tracked_index")
-        for k in range(min(2, tracked.shape[1])):
-            ax.plot(np.arange(1, len(tracked) + 1), tracked[:, k], label=f"sample {int(index[k]) if index is not None else k}")
-        ax.set(xlabel="epoch", ylabel="instance parameter sigma", title="two instances")
-        ax.legend()
+    if source is not None:
+        _draw_instance_pair(axes[0, 1], source, names, instance_note)
     return _save(fig, out_png, banner)
+
+
+def _draw_instance_pair(ax, run_dir: str | Path, names: Optional[Sequence[str]], note: Optional[str]) -> None:
+    tracked = _curve(run_dir, "dp_inst_sigma_tracked")
+    index, classes = _curve(run_dir, "dp_inst_tracked_index"), _curve(run_dir, "dp_inst_tracked_class")
+    a, b = pick_pair(tracked, classes)
+    for k in (a, b):
+        ax.plot(np.arange(1, len(tracked) + 1), tracked[:, k], label=f"sample {int(index[k]) if index is not None else k}")
+    title = "two instances"
+    if classes is not None and classes[a] == classes[b]:
+        c = int(classes[a])
+        title += f" of {names[c] if names is not None and c < len(names) else f'class {c}'}"
+    if note:
+        title += f"\n{note}"
+    ax.set(xlabel="epoch", ylabel="instance parameter sigma", title=title)
+    ax.title.set_fontsize(9 if note else 10)
+    ax.legend()
 
 
 def plot_dp_fig4(run_dirs: Sequence[str | Path], out_png: str | Path, banner: Optional[str] = None) -> Path:
