@@ -71,6 +71,11 @@ def main() -> None:
     from . import sweep
     from .resume import rewrite_argv
 
+    if sys.argv[1:2] == ["results"]:  # dcl-runner results [ROOT ...] [--where ...]: see results_cli.py
+        from .results_cli import main as results_main
+
+        sys.exit(results_main(sys.argv[2:]))
+
     try:
         sys.argv = [sys.argv[0], *rewrite_argv(sys.argv[1:])]
     except ResumeComplete as done:

@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 from .errors import ConfigError
 from .optim import LR_SCHEDULES, OPTIMIZERS
+from .trackers import check_trackers
 
 
 def _positive_int(value: Any, key: str, minimum: int = 1) -> None:
@@ -91,6 +92,7 @@ def check_config(cfg: Any) -> None:
     if ratio is not None and not (_is_number(ratio) and ratio >= 1):
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
+    check_trackers(cfg.get("logger"))
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")
     width = cfg.backbone.get("width", 1.0)

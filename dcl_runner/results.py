@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 # keys that name where things are or how fast they run, not what is computed
 VOLATILE_KEYS = (
-    "resume", "hydra", "output_root", "data_root", "cache_root",
+    "resume", "hydra", "logger", "output_root", "data_root", "cache_root",
     "dataset.root", "dataset.download", "dataset.resident", "dataset.resident_max_gb",
     "trainer.device", "trainer.num_threads", "trainer.num_workers", "trainer.progress", "trainer.log_every",
     "trainer.checkpoint_every", "trainer.compile", "trainer.channels_last", "trainer.eval_batch_size",
@@ -99,7 +99,8 @@ def find_run_dirs(root: str | Path) -> List[Path]:
         return []
     found = {p.parent.parent for p in root.rglob(".hydra/config.yaml")}
     found |= {p.parent for p in root.rglob("metrics.json")}
-    return sorted(found)
+    # a run folder never holds another run: copies inside it (a tracker's files/, e.g. W&B's) are not runs
+    return sorted(d for d in found if not any(parent in found for parent in d.parents))
 
 
 def _read_json(path: Path) -> Optional[Dict[str, Any]]:
@@ -121,6 +122,14 @@ def _hydra_choices(run_dir: Path) -> Dict[str, Any]:
         return {}
 
 
+def _plain_or_raw(cfg: Any) -> Dict[str, Any]:
+    """The config as plain dicts, resolved where it can be (an interpolation that fails stays as written)."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001
+        return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
+
+
 def load_run(run_dir: str | Path) -> Dict[str, Any]:
     """One run folder as a flat record (never raises)."""
     run_dir = Path(run_dir)
@@ -130,6 +139,7 @@ def load_run(run_dir: str | Path) -> Dict[str, Any]:
     if cfg_path.exists():
         try:
             cfg = OmegaConf.load(cfg_path)
+            record["config"] = _plain_or_raw(cfg)
             record["identity"], record["cell_key"] = run_identity(cfg), cell_key(cfg)
             record["seed"] = int(cfg.get("seed", 0))
             for group in ("dataset", "backbone", "method"):
@@ -163,8 +173,8 @@ def load_run(run_dir: str | Path) -> Dict[str, Any]:
             record["metrics_at_epoch"] = data.get("metrics_at_epoch") or {}
             for key in ("task", "epochs", "epochs_completed", "wall_time_s", "headline", "device"):
                 record[key] = data.get(key)
-            if record["seed"] is None and data.get("seed") is not None:
-                record["seed"] = int(data["seed"])
+            if record["seed"] is None and isinstance(data.get("seed"), int):
+                record["seed"] = data["seed"]
             for group, choice in (data.get("choices") or {}).items():
                 record.setdefault(f"choice.{group}", choice)
             if not record["overrides"]:
@@ -262,3 +272,9 @@ def metric_reading(record: Dict[str, Any], metric: str, at_epoch: Optional[int] 
 def _split_metric(metric: str) -> List[str]:
     head, _, rest = metric.partition(".")
     return [head, rest] if rest else [head]
+
+
+if __name__ == "__main__":  # python -m dcl_runner.results: the runs under a folder as a table (results_cli.py)
+    from dcl_runner.results_cli import main
+
+    raise SystemExit(main())

@@ -1,6 +1,8 @@
 """A run's folder, the contract every tool reads (DESIGN.md): ``metrics.json`` (status and final metrics),
 ``history.csv``, ``curves/``, ``predictions.npz``, ``data_meta.npz`` and ``checkpoints/last.pt``.
 Every write is atomic (io.py). :class:`Progress` is where training stands; a checkpoint saves it.
+Experiment trackers (``logger=...``, trackers.py) mirror what the folder records: the run's start, every
+history row, and its end with the final metrics and status.
 """
 from __future__ import annotations
 
@@ -65,10 +67,21 @@ class RunFolder:
         self.checkpoint = self.path / "checkpoints" / "last.pt"
         self.task_kind: Optional[str] = None     # set by describe_run once the data is known
         self.device = ""
+        self.steps_per_epoch = 1
+        self.trackers: Optional[Any] = None      # trackers.Trackers mirroring this record (describe_run)
         self.clock = time.time()                 # wall time since the last checkpoint (progress.elapsed holds the rest)
 
-    def describe_run(self, task_kind: str, device: Any) -> None:
-        self.task_kind, self.device = task_kind, str(device)
+    def describe_run(self, task_kind: str, device: Any, steps_per_epoch: int = 1, trackers: Optional[Any] = None) -> None:
+        self.task_kind, self.device, self.steps_per_epoch = task_kind, str(device), max(1, steps_per_epoch)
+        self.trackers = trackers if trackers else None
+
+    def global_step(self, progress: Progress) -> int:
+        return progress.epoch * self.steps_per_epoch + progress.step
+
+    def track_step(self, values: Dict[str, Any], progress: Progress) -> None:
+        """Training values between epochs (every trainer.log_every steps), for the trackers only."""
+        if self.trackers:
+            self.trackers.log_metrics(values, self.global_step(progress))
 
     # -- metrics.json, history.csv, arrays ----------------------------------------------------------------
     def write_status(self, status: str, progress: Progress, reason: Optional[str] = None, final: Optional[Dict] = None) -> None:
@@ -90,11 +103,19 @@ class RunFolder:
             "torch": torch.__version__,
         }
         atomic_write_json(self.path / "metrics.json", record)
+        if self.trackers:
+            step = self.global_step(progress)
+            if status == "running":
+                self.trackers.start({**OmegaConf.to_container(self.cfg, resolve=True), "run_folder": str(self.path)}, step)
+            else:
+                self.trackers.finish(status, final, step)
 
     def write_history(self, progress: Progress) -> None:
         import pandas as pd
 
         atomic_write_text(self.path / "history.csv", pd.DataFrame(progress.history).to_csv(index=False))
+        if self.trackers and progress.history:
+            self.trackers.log_metrics({f"epoch/{k}": v for k, v in progress.history[-1].items()}, self.global_step(progress))
         for name, rows in progress.curves.items():
             atomic_save_npy(self.path / "curves" / f"{name}.npy", np.stack(rows))
 

@@ -31,6 +31,7 @@ from .models import Classifier, build_backbone
 from .optim import build_optimizer, lr_factor
 from .run_folder import Progress, RunFolder, describe
 from .runtime import Runtime, StopRequest, make_generator, rng_state, set_rng_state, step_seed
+from .trackers import Trackers
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ class Trainer:
 
         self.data: DataBundle = build_data(cfg.dataset, int(cfg.seed))
         self.task = self.data.task()
-        self.folder.describe_run(self.task.kind, self.device)
         self.method: Method = build_method(cfg.method, self.task)
         self.model = self.build_model()
         self.forward_model = torch.compile(self.model) if t.compile else self.model
@@ -68,6 +68,7 @@ class Trainer:
         d = cfg.dataset
         self.augment = Augment(d.augment, int(d.image_size), d.mean, d.std, self.runtime.channels_last)
         self.steps_per_epoch = SplitLoader.num_batches(len(self.data.train), int(t.batch_size), bool(t.drop_last))
+        self.folder.describe_run(self.task.kind, self.device, self.steps_per_epoch, Trackers(cfg.logger, self.folder.path))
         self.last_eval: Optional[tuple] = None  # (epoch, scores, targets, metrics) of the latest evaluation
         log.info(
             "%s: %d train / %d %s images %s, %s task with %d outputs; %s on %s (%s, %s)",
@@ -201,11 +202,14 @@ class Trainer:
             batch = Batch(x=self.augment.train(images, gen), y=y, index=idx, generator=gen)
             self.train_step(batch, epoch, step, sums)
             progress.step += 1
-            if bar is not None and (progress.step % int(t.log_every) == 0 or progress.step == steps):
-                self.divergence.check(epoch)  # the bar syncs here anyway
+            if (bar is not None or self.folder.trackers) and (progress.step % int(t.log_every) == 0 or progress.step == steps):
+                self.divergence.check(epoch)  # the bar and the trackers sync here anyway
+                loss = float(sums["loss"] / sums["_batches"])
                 rate = int(t.log_every) * int(t.batch_size) / max(1e-9, time.time() - tick)
-                bar.set_postfix(loss=f"{(sums['loss'] / sums['_batches']).item():.4f}", lr=f"{lr:.2g}", img_s=f"{rate:.0f}")
-                bar.update(progress.step - bar.n)
+                self.folder.track_step({"train/loss": loss, "train/lr": lr, "train/images_per_s": rate}, progress)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2g}", img_s=f"{rate:.0f}")
+                    bar.update(progress.step - bar.n)
                 tick = time.time()
             if stop.requested:
                 break
