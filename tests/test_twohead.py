@@ -165,6 +165,32 @@ def test_resnext50_is_32x4d():
     assert conv2.groups == 32 and conv2.in_channels == 128  # 32 groups x 4 channels in the first stage
 
 
+def _classifier(overrides, counts=(500, 50, 5) * 34):
+    from dcl_runner.data.base import MULTICLASS, TaskInfo
+    from dcl_runner.methods.base import build_method
+    from dcl_runner.models import Classifier, build_backbone
+
+    cfg = compose(overrides)
+    task = TaskInfo(MULTICLASS, [str(i) for i in range(len(counts))], np.asarray(counts), int(sum(counts)), (3, 32, 32))
+    backbone = build_backbone(cfg.backbone, in_channels=3, image_size=32)
+    return Classifier(backbone, build_method(cfg.method, task).build_head(backbone.feature_dim, backbone.out_channels))
+
+
+@pytest.mark.parametrize("method", ["ce", "twohead"])
+def test_resnet32_classifier_is_kaiming_normal_as_ldam_drw(method):
+    """kaidic/LDAM-DRW models/resnet_cifar.py: _weights_init = kaiming_normal_ on every Linear (the classifier
+    too): std sqrt(2 / fan_in) = sqrt(2 / 64) = 0.1768 for ResNet-32's 64-d features, normal (4.55% of draws
+    beyond 2 std). PyTorch's own Linear init is uniform on +-1/sqrt(64): std 0.125 / sqrt(3) = 0.0722, none beyond."""
+    torch.manual_seed(0)
+    weight = _classifier(["backbone=resnet32", f"method={method}"]).head.fc.weight.detach().flatten()
+    assert weight.numel() >= 102 * 64  # 102 classes (or more clusters): >= 6,528 draws, std error of the std ~0.0016
+    std = (2 / 64) ** 0.5
+    assert abs(weight.std().item() - std) < 0.01 and abs(weight.mean().item()) < 0.01
+    assert 0.035 < (weight.abs() > 2 * std).float().mean().item() < 0.056
+    default = _classifier(["backbone=resnet32", f"method={method}", "backbone.head_init=torch_default"]).head.fc.weight
+    assert abs(default.detach().std().item() - 0.125 / 3**0.5) < 0.005 and default.abs().max().item() <= 0.125
+
+
 def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, monkeypatch):
     """A tiny run writes the Fig. 3 outputs; clusters are in the checkpoint and Mixup draws come from the
     per-step generator, so an interrupted and resumed run ends with the same weights as an uninterrupted one."""
