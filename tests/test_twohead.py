@@ -110,13 +110,36 @@ def test_cluster_logits_map_back_to_their_class():
     for k in range(6):
         logits = torch.full((1, 6), -5.0)
         logits[0, k] = 5.0
-        for mode in ("sum", "max"):
+        for mode in ("sum", "argmax"):
             assert clusters_to_classes(logits, cluster_class, 3, mode).argmax(1).item() == cluster_class[k].item()
     # sum: three weak clusters of class 0 outweigh one stronger cluster of class 2
     logits = torch.log(torch.tensor([[0.2, 0.2, 0.2, 0.05, 0.35, 0.0 + 1e-9]]))
     assert clusters_to_classes(logits, cluster_class, 3, "sum").argmax(1).item() == 0
-    assert clusters_to_classes(logits, cluster_class, 3, "max").argmax(1).item() == 2
+    assert clusters_to_classes(logits, cluster_class, 3, "argmax").argmax(1).item() == 2
     torch.testing.assert_close(clusters_to_classes(logits, cluster_class, 3, "sum").exp().sum(1), torch.ones(1))
+
+
+def test_default_prediction_is_the_class_of_the_arg_max_cluster():
+    """Two-head sec. 2.2, read plainly: arg-max over the K clusters, then that cluster's class.
+
+    u_c = (3, 1, 2): clusters 0-2 are class 0, 3 class 1, 4-5 class 2. Softmax over clusters
+    (0.2, 0.2, 0.2, 0.05, 0.35, 0): the best cluster is 4 (class 2), while class 0's clusters sum to 0.6."""
+    from dcl_runner.data.base import MULTICLASS, TaskInfo
+    from dcl_runner.methods.base import build_method
+
+    task = TaskInfo(MULTICLASS, list("abc"), np.array([30, 10, 20]), 60, (3, 8, 8))
+    logits = torch.log(torch.tensor([[0.2, 0.2, 0.2, 0.05, 0.35, 1e-9]]))
+    default = build_method(compose(["method=twohead", "method.u=3"]).method, task)
+    # u_c = 1 + round((n - 10) / 20 * 2): 30 -> 3, 10 -> 1, 20 -> 2
+    assert default.clusters_per_class.tolist() == [3, 1, 2] and default.mapping == "argmax"
+    scores = default.predict({"logits": logits})
+    torch.testing.assert_close(scores, torch.log(torch.tensor([[0.2, 0.05, 0.35]])))  # each class's best cluster
+    assert scores.argmax(1).item() == 2
+    summed = build_method(compose(["method=twohead", "method.u=3", "method.cluster_to_class=sum"]).method, task)
+    torch.testing.assert_close(summed.predict({"logits": logits}).exp(), torch.tensor([[0.6, 0.05, 0.35]]))
+    assert summed.predict({"logits": logits}).argmax(1).item() == 0
+    with pytest.raises(ConfigError, match="cluster_to_class"):
+        build_method(compose(["method=twohead", "method.cluster_to_class=mean"]).method, task)
 
 
 # -- end to end -----------------------------------------------------------------------------------------

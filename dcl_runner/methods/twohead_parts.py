@@ -19,7 +19,7 @@ from ..errors import ConfigError
 
 CLUSTERINGS = ("random", "kmeans", "hierarchical")
 CHANNEL_FITS = ("project", "repeat", "exact")
-MAPPINGS = ("sum", "max")
+MAPPINGS = ("argmax", "sum")
 
 
 # -- class division ---------------------------------------------------------------------------------
@@ -106,17 +106,19 @@ def soft_cluster_targets(cluster: torch.Tensor, y: torch.Tensor, cluster_class: 
     return q.scatter(1, cluster[:, None], own[:, None])
 
 
-def clusters_to_classes(logits: torch.Tensor, cluster_class: torch.Tensor, num_classes: int, mode: str = "sum") -> torch.Tensor:
-    """Class scores [B, C] from cluster logits [B, K].
+def clusters_to_classes(logits: torch.Tensor, cluster_class: torch.Tensor, num_classes: int, mode: str = "argmax") -> torch.Tensor:
+    """Class scores [B, C] from cluster logits [B, K] (two-head sec. 2.2: the K-class classifier "is employed
+    to predict the class ... with the help of the correspondence between the K clusters and the original C classes").
 
-    ``sum``: log of the summed softmax probability of each class's clusters (a class is as likely as
-    all its clusters together); ``max``: the class of the arg-max cluster (each class's best cluster logit).
+    ``argmax`` (the plain reading, the default): each class scores its best cluster's logit, so the
+    predicted class is the class of the arg-max cluster. ``sum``: log of the summed softmax probability
+    of each class's clusters (a class is as likely as all its clusters together).
     """
     if mode == "sum":
         probs = F.softmax(logits.float(), dim=1)
         summed = torch.zeros(logits.shape[0], num_classes, device=logits.device).index_add_(1, cluster_class, probs)
         return torch.log(summed.clamp_min(1e-30))
-    if mode == "max":
+    if mode == "argmax":
         index = cluster_class[None, :].expand_as(logits)
         out = torch.full((logits.shape[0], num_classes), -float("inf"), device=logits.device)
         return out.scatter_reduce(1, index, logits.float(), reduce="amax", include_self=True)
