@@ -70,21 +70,51 @@ def test_grouped_convolution_connects_each_class_only_to_its_group():
     assert _connected_channels(head, 12, 4) == [{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {9, 10, 11}]
 
 
-def test_channel_fit_when_channels_are_not_a_multiple_of_classes():
+def _owned_channels(head, channels, num_classes):
+    """Per class, the channels of the grouped convolution's input (the projected map for ``project``) it reads."""
+    g = head.grouped_input(torch.randn(2, channels, 5, 5)).detach().requires_grad_(True)
+    z = head.conv(g).mean(dim=(2, 3))
+    out = []
+    for c in range(num_classes):
+        (grad,) = torch.autograd.grad(z[:, c].sum(), g, retain_graph=True)
+        out.append(set(torch.nonzero(grad.abs().sum(dim=(0, 2, 3))).flatten().tolist()))
+    return out
+
+
+def test_by_default_no_two_classes_share_a_feature_channel():
+    """Sec. 2.1: each class gets "a unique" group of channels. Hand case D = 6 channels, C = 4 classes:
+    k = ceil(6/4) = 2 channels per class, 8 slots. ``repeat`` fills them with backbone channels
+    0 1 | 2 3 | 4 5 | 0 1, so class 3 shares channels 0 and 1 with class 0. The default ``project`` maps the
+    6 channels to 8 learned ones (1x1 conv + BatchNorm + ReLU): class c owns projected channels 2c, 2c+1."""
+    head = FeatureBalancingHead(in_channels=6, num_classes=4)
+    assert head.fit == "project" and head.channels_per_class == 2
+    owned = _owned_channels(head, 6, 4)
+    assert owned == [{0, 1}, {2, 3}, {4, 5}, {6, 7}]
+    assert all(not (a & b) for i, a in enumerate(owned) for b in owned[i + 1:])  # pairwise disjoint
+    conv, bn = head.project[0], head.project[1]
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, bn.num_features) == (6, 8, (1, 1), 8)
+    # every projected channel is its own learned map of all 6 backbone channels
+    projected = head.grouped_input(torch.eye(6)[:, :, None, None].expand(6, 6, 3, 3).contiguous())
+    assert torch.linalg.matrix_rank(conv.weight.detach().view(8, 6)) == 6 and projected.shape == (6, 8, 3, 3)
+    repeat = FeatureBalancingHead(in_channels=6, num_classes=4, fit="repeat")
+    assert _connected_channels(repeat, 6, 4) == [{0, 1}, {2, 3}, {4, 5}, {0, 1}]  # classes 0 and 3 share
+
+
+def test_channel_fit_shapes_of_the_papers_backbones():
     repeat = FeatureBalancingHead(in_channels=5, num_classes=3, fit="repeat")  # k = 2: channels 0..5 -> 0,1,2,3,4,0
     assert _connected_channels(repeat, 5, 3) == [{0, 1}, {2, 3}, {4, 0}]
-    project = FeatureBalancingHead(in_channels=5, num_classes=3, fit="project")
-    assert project.project.out_channels == 6
-    # after the 1x1 projection, class c reads only projected channels 2c, 2c+1
-    conv = project.conv
-    x = torch.randn(1, 6, 4, 4, requires_grad=True)
-    z = conv(x).mean(dim=(2, 3))
-    (grad,) = torch.autograd.grad(z[0, 1], x)
-    assert torch.nonzero(grad.abs().sum(dim=(0, 2, 3))).flatten().tolist() == [2, 3]
     with pytest.raises(ConfigError, match="exact"):
         FeatureBalancingHead(in_channels=64, num_classes=100, fit="exact")
-    resnet32_cifar100 = FeatureBalancingHead(in_channels=64, num_classes=100)  # default: repeat, k = 1
-    assert resnet32_cifar100.fit == "repeat" and resnet32_cifar100.channel_index[99].item() == 35
+    # ResNet-32 on CIFAR-100: 64 channels, 100 classes, k = 1. repeat: class 99 reads channel 35, as class 35 does
+    assert FeatureBalancingHead(in_channels=64, num_classes=100, fit="repeat").channel_index[99].item() == 35
+    resnet32_cifar100 = FeatureBalancingHead(in_channels=64, num_classes=100)
+    assert resnet32_cifar100.fit == "project" and resnet32_cifar100.project[0].out_channels == 100
+    assert _owned_channels(resnet32_cifar100, 64, 100) == [{c} for c in range(100)]
+    # ResNeXt-50 on ImageNet-LT: 2048 channels, 1000 classes, k = ceil(2.048) = 3: 3000 projected channels
+    # (repeat would reuse 952 backbone channels in the last 952 slots)
+    resnext = FeatureBalancingHead(in_channels=2048, num_classes=1000)
+    assert resnext.project[0].out_channels == 3000 and resnext.conv.groups == 1000
+    assert (torch.arange(3000) % 2048 < torch.arange(3000)).sum().item() == 952
 
 
 # -- clusters <-> classes ---------------------------------------------------------------------------------

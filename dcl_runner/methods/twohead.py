@@ -71,7 +71,7 @@ class TwoHead(LongTailLoss):
                 in_channels,
                 self.task.num_outputs,
                 self.cfg.get("fbh_channels_per_class"),
-                str(self.cfg.get("fbh_channel_fit", "repeat")),
+                str(self.cfg.get("fbh_channel_fit", "project")),
                 int(self.cfg.get("fbh_kernel_size", 3)),
             )
         return TwoHeads(in_features, self.num_clusters, fbh)
