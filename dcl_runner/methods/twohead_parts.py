@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import ConfigError
 
 CLUSTERINGS = ("random", "kmeans", "hierarchical")
-CHANNEL_FITS = ("project", "repeat", "exact", "project_plain")  # project: the default (every class its own channels)
+CHANNEL_FITS = ("project", "repeat", "exact")  # project: the default (every class its own channels)
 MAPPINGS = ("argmax", "sum")
 
 
@@ -157,8 +157,6 @@ class FeatureBalancingHead(nn.Module):
                 f"{num_classes} classes x {k}; use project or repeat"
             )
         self.project = None
-        if self.fit == "project_plain":
-            self.project = nn.Conv2d(in_channels, width, 1, bias=False)
         if self.fit == "project":
             self.project = nn.Sequential(nn.Conv2d(in_channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         self.register_buffer("channel_index", torch.arange(width) % in_channels, persistent=False)
@@ -167,7 +165,7 @@ class FeatureBalancingHead(nn.Module):
 
     def grouped_input(self, feature_map: torch.Tensor) -> torch.Tensor:
         """The C*k-channel map the grouped convolution splits (class c reads channels c*k .. c*k + k - 1)."""
-        if self.fit in ("project", "project_plain"):
+        if self.fit == "project":
             return self.project(feature_map)
         if self.fit == "repeat":
             return feature_map.index_select(1, self.channel_index)
