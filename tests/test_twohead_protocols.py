@@ -58,3 +58,17 @@ def test_reproduce_tables_protocol_own_launches_no_source_protocol(tmp_path, cap
     paper = capsys.readouterr().out
     assert "th_cifar10_lt_ldam_drw" in paper and "ldam_drw" not in "".join(
         part for line in own.splitlines() for part in line.split() if part.startswith("experiment="))
+
+
+def test_fig4_draws_one_series_per_prediction(tmp_path):
+    """th.fig4's rows come twice (arg-max and "(sum prediction)"): the drawer parses both label forms."""
+    from dcl_runner import table_figures
+    from dcl_runner.table_report import CellResult, TableResult
+    from dcl_runner.table_runs import Cell
+
+    fig = T.get("th.fig4")
+    cells = [CellResult(Cell(fig, row, fig.columns[0], row.cell_overrides(fig.columns[0]), runnable=True), values=[40.0 + i])
+             for i, row in enumerate(fig.rows)]
+    path, reason = table_figures.draw(TableResult(fig, cells, "paper"), tmp_path)
+    assert reason is None and path.stat().st_size > 1000
+    assert sum(r.label.endswith("(sum prediction)") for r in fig.rows) == len(fig.rows) // 2 == 8
