@@ -217,27 +217,35 @@ def _train_counts(run: Dict) -> np.ndarray:
 
 
 def clusters(result, out_dir: Path) -> Path:
-    """Two-head Figure 4: accuracy vs cluster number u (CDH only) and by clustering strategy."""
-    u_points: List[Tuple[int, float]] = []
-    strategies: List[Tuple[str, float]] = []
+    """Two-head Figure 4: accuracy vs cluster number u (CDH only) and by clustering strategy, one series per
+    cluster -> class prediction (rows "u=5" / "clustering=random", and the same with " (sum prediction)")."""
+    u_points: Dict[str, List[Tuple[int, float]]] = {}
+    strategies: Dict[str, List[Tuple[str, float]]] = {}
     for res in result.cells:
         if res.mean is None:
             continue
-        label = res.cell.row.label
-        if label.startswith("u="):
-            u_points.append((int(label[2:]), res.mean))
+        label, _, tag = res.cell.row.label.partition(" (")
+        mode = "sum" if tag.startswith("sum") else "arg-max"
+        key, value = label.split("=", 1)
+        if key == "u":
+            u_points.setdefault(mode, []).append((int(value), res.mean))
         else:
-            strategies.append((label.split("=", 1)[1], res.mean))
+            strategies.setdefault(mode, []).append((value, res.mean))
     if not u_points and not strategies:
         raise Skip("no completed two-head run with a cluster number or clustering strategy")
     fig, (a, b) = _plt().subplots(1, 2, figsize=(9, 3.5))
-    if u_points:
-        u_points.sort()
-        a.plot([u for u, _ in u_points], [v for _, v in u_points], marker="o")
+    for mode, points in u_points.items():
+        points.sort()
+        a.plot([u for u, _ in points], [v for _, v in points], marker="o", label=f"{mode} prediction")
     a.set(xlabel="cluster number u", ylabel="top-1 (%)", title="CDH only")
-    if strategies:
-        b.bar([s for s, _ in strategies], [v for _, v in strategies])
+    width = 0.8 / max(1, len(strategies))
+    for i, (mode, bars) in enumerate(strategies.items()):
+        b.bar(np.arange(len(bars)) + i * width, [v for _, v in bars], width, label=f"{mode} prediction")
+        b.set_xticks(np.arange(len(bars)) + width * (len(strategies) - 1) / 2, [s for s, _ in bars])
     b.set(ylabel="top-1 (%)", title="clustering strategy")
+    for ax in (a, b):
+        if ax.has_data():
+            ax.legend(fontsize=7)
     return _save(fig, out_dir, result.table.id, result.budget == "smoke")
 
 

@@ -37,6 +37,9 @@ NAMES: Dict[str, Any] = {
         "th_cifar100_lt": "th_cifar100_lt",
         "th_tiny_imagenet_lt": "th_tiny_imagenet_lt",  # Tiny-ImageNet-LT / ResNet-18 (Table 2)
         "th_imagenet_lt": "th_imagenet_lt",    # ImageNet-LT / ResNeXt-50 (Table 3)
+        # the protocol of kaidic/LDAM-DRW cifar_train.py (= Cui et al.'s CIFAR schedule): th.t1 rows copied from them
+        "th_cifar10_lt_ldam_drw": "th_cifar10_lt_ldam_drw",
+        "th_cifar100_lt_ldam_drw": "th_cifar100_lt_ldam_drw",
     },
     "ratio_key": "dataset.imbalance_ratio",    # conf/_base/dataset.yaml
     "noise_key": "dataset.noise.rate",
@@ -55,6 +58,8 @@ NAMES: Dict[str, Any] = {
     "th_cdh_only": ["method.fbh=false"],
     "th_clusters_key": "method.u",
     "th_clustering_key": "method.clustering",
+    "th_sum_prediction": ["method.cluster_to_class=sum"],  # the other reading of the cluster -> class prediction
+    "th_mixup_alpha_key": "method.mixup_alpha",
 }
 
 
@@ -382,13 +387,89 @@ _TH5 = {  # Table 5: CIFAR-100-LT β=100 with ResNet-110 / VGG-16 / MobileNet-v2
 _REF_TH = {"bbn", "mislas", "hybrid_sc", "oltr", "lws"}
 
 
-def _th_rows(values: Dict[str, Sequence[float]], columns: Sequence[Column]) -> Tuple[Row, ...]:
+# -- where each baseline number comes from, and the protocol that produced it ---------------------------------
+# The two-head paper copies most baseline numbers from other work (its sec. 3.1 says it ran the rest "with the
+# suggested hyper-parameter settings from the original studies"). A copied number was produced under its source's
+# protocol, so its row runs that protocol: an experiment file per dataset that pins it with citations
+# (conf/experiment/th_*_ldam_drw.yaml). Rows whose source is the two-head paper itself, uses the two-head
+# paper's own protocol, or could not be traced run the two-head experiment (th_*.yaml) and say so.
+# ``scripts/reproduce_tables.py --protocol own`` runs every row under the two-head protocol (``under_protocol``).
+@dataclass(frozen=True)
+class SourcedRow(Row):
+    """A baseline row with the ``source`` of its printed numbers; ``protocols`` maps a column's experiment
+    (a NAMES["experiment"] key) to the experiment of the protocol that produced the number there. Columns whose
+    experiment is not in it run the column's own (two-head) protocol."""
+
+    source: str = ""
+    protocols: Dict[str, str] = field(default_factory=dict)
+
+    def cell_overrides(self, column: Column) -> Tuple[str, ...]:
+        swap = {experiment(own): experiment(theirs) for own, theirs in self.protocols.items()}
+        return tuple(swap.get(item, item) for item in super().cell_overrides(column))
+
+
+_CUI = "Cui et al., CVPR 2019 (class-balanced loss), Table 2"
+_CAO = "Cao et al., NeurIPS 2019 (LDAM-DRW), Table 2"
+_BBN = "Zhou et al., CVPR 2020 (BBN), Table 2"
+_KANG = "Kang et al., ICLR 2020 (decoupling), ImageNet-LT / ResNeXt-50 (facebookresearch/classifier-balancing README)"
+_UNTRACED = "source not traced (the two-head authors' own runs, or a paper not found)"
+_LDAM_DRW_CIFAR = {"th_cifar10_lt": "th_cifar10_lt_ldam_drw", "th_cifar100_lt": "th_cifar100_lt_ldam_drw"}
+_OWN = "the two-head protocol"
+_LDAM_PROTOCOL = "the LDAM-DRW / Cui et al. CIFAR protocol (lr x0.01 at 160 and 180)"
+
+# label -> (source of the printed numbers, protocols of its columns, what runs), per table
+_TH1_SOURCES = {
+    "CE": (f"{_CUI} 'Softmax' (reprinted by Cao et al. and BBN)", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
+    "Focal": (f"{_CUI} 'Focal (gamma 1)' (reprinted by Cao et al.)", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
+    "Mixup": (f"{_BBN} (BBN's runs; BBN's config is the two-head protocol)", {}, _OWN),
+    "CB": (_UNTRACED, {}, f"{_OWN} (untraced)"),
+    "LDAM": (f"{_CAO} for CIFAR-10 β=100 (73.35); the other five not traced", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
+    "CB+Focal": (f"{_CUI} 'Class-Balanced' (best loss / beta per column), run as kaidic/LDAM-DRW's CB Focal",
+                 _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
+    "DRS": (f"{_BBN} 'CE-DRS' (BBN's runs)", {}, _OWN),
+    "LDAM+DRW": (f"{_CAO} (β=100, 10) and {_BBN} (β=50)", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
+    "BBN": (_BBN, {}, "ref only"),
+    "MiSLAS": ("Zhong et al., CVPR 2021 (MiSLAS), CIFAR-LT table", {}, "ref only"),
+    "Hybrid-SC": ("Wang et al., CVPR 2021 (Hybrid-SC), CIFAR-LT table", {}, "ref only"),
+}
+_TH2_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)") for label in ("CE", "Focal", "Mixup", "LDAM", "DRS", "LDAM+DRW")}
+_TH2_SOURCES.update({"BBN": (_UNTRACED, {}, "ref only"), "MiSLAS": (_UNTRACED, {}, "ref only")})
+_TH3_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)") for label in ("Focal", "Mixup", "LDAM", "DRS", "LDAM+DRW")}
+_TH3_SOURCES.update({
+    "CE": (f"{_KANG}, 'Joint' (its protocol is the two-head ImageNet-LT protocol)", {}, _OWN),
+    "LWS": (f"{_KANG}, 'LWS'", {}, "ref only"),
+    "OLTR": ("not traced (Liu et al. 2019 report OLTR with ResNet-10)", {}, "ref only"),
+    "MiSLAS": ("not traced (MiSLAS reports ImageNet-LT with ResNet-50 and others)", {}, "ref only"),
+})
+_TH5_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)") for label in ("CE", "Mixup", "DRS", "LDAM+DRW")}
+_TH5_SOURCES["MiSLAS"] = (_UNTRACED, {}, "ref only")
+# Mixup on ImageNet-LT: alpha 0.2 (Zhang et al. 2018's ImageNet setting; MiSLAS config/imagenet/*_stage1_mixup.yaml
+# alpha 0.2, which Ours-Full follows "as used in MiSLAS"); CIFAR / Tiny keep method=mixup's alpha 1.
+_TH3_OVERRIDES = {"Mixup": (f"{NAMES['th_mixup_alpha_key']}=0.2",), "Ours-Full": (f"{NAMES['th_mixup_alpha_key']}=0.2",)}
+
+
+def _th_rows(values: Dict[str, Sequence[float]], columns: Sequence[Column], sources: Dict[str, tuple],
+             overrides: Optional[Dict[str, Tuple[str, ...]]] = None) -> Tuple[Row, ...]:
     rows = []
     for label, numbers in values.items():
         method = _TH_METHODS[label]
-        note = "ref until the method is added to the runner" if method in _REF_TH else ""
-        rows.append(Row(label, method, paper=dict(zip((c.id for c in columns), numbers)), note=note))
+        paper = dict(zip((c.id for c in columns), numbers))
+        extra = (overrides or {}).get(label, ())
+        if label not in sources:  # the two-head paper's own rows (Ours, Ours-Full)
+            rows.append(Row(label, method, extra, paper=paper, note=f"the two-head paper; runs {_OWN}"))
+            continue
+        source, protocols, runs = sources[label]
+        note = f"source: {source}; runs {runs}"
+        if method in _REF_TH:
+            note = f"source: {source}; ref until the method is added to the runner"
+        rows.append(SourcedRow(label, method, extra, paper=paper, note=note, source=source, protocols=dict(protocols)))
     return tuple(rows)
+
+
+def _sources_note(rows: Sequence[Row]) -> str:
+    """The table's header note: every baseline row's source and what it runs (docs/twohead.md, Protocols)."""
+    parts = [f"{r.label}: {r.note}" for r in rows if r.note]
+    return "Row sources and protocols — " + "; ".join(parts) + "."
 
 
 _TH1_COLS = _ratio_columns("th_cifar10_lt", "c10_", "CIFAR-10") + _ratio_columns("th_cifar100_lt", "c100_", "CIFAR-100")
@@ -405,24 +486,69 @@ _TH5_COLS = tuple(
     for b, label in (("resnet110", "ResNet-110"), ("vgg16", "VGG-16"), ("mobilenetv2", "MobileNet-v2"))
 )
 
+
+def _th4_rows() -> Tuple[Row, ...]:
+    """Table 4, plus the rows with a class-division head once more with the summed-probability prediction
+    (the paper's prediction rule is read as arg-max cluster, the default; docs/twohead.md)."""
+    paper = {label: dict(zip((c.id for c in _TH4_COLS), v)) for label, (_, _, v) in _TH4.items()}
+    ce_source = f"CIFAR-100: {_TH1_SOURCES['CE'][0]}, runs {_LDAM_PROTOCOL}; Tiny-ImageNet: {_UNTRACED}, runs {_OWN}"
+    rows: List[Row] = [SourcedRow("none (CE)", "ce", paper=paper["none (CE)"], note=f"source: {ce_source}", source=ce_source,
+                                  protocols={"th_cifar100_lt": _LDAM_DRW_CIFAR["th_cifar100_lt"]})]
+    for label in ("FBH", "CDH", "FBH + CDH"):
+        method, overrides, _ = _TH4[label]
+        rows.append(Row(label, method, overrides, paper=paper[label], note=f"the two-head paper; runs {_OWN}"))
+    for label in ("CDH", "FBH + CDH"):
+        method, overrides, _ = _TH4[label]
+        rows.append(Row(f"{label} (sum prediction)", method, (*overrides, *NAMES["th_sum_prediction"]), paper=paper[label],
+                        note="the paper's row, predicted with summed cluster probabilities per class"))
+    return tuple(rows)
+
+
+def _th_table(table_id: str, title: str, setting: str, columns, rows, **kw) -> Table:
+    return Table(table_id, title, setting, columns, rows, note=_sources_note(rows), **kw)
+
+
 TH_TABLES = (
-    Table("th.t1", "Top-1 accuracy (%) at imbalance ratio β (two-head Table 1)", "CIFAR-10-LT / CIFAR-100-LT, ResNet-32",
-          _TH1_COLS, _th_rows(_TH1, _TH1_COLS)),
-    Table("th.t2", "Top-1 accuracy (%) at imbalance ratio β (two-head Table 2)", "Tiny-ImageNet-LT (200 classes) / ResNet-18",
-          _TH2_COLS, _th_rows(_TH2, _TH2_COLS)),
-    Table("th.t3", "Accuracy (%) on many / medium / few-shot classes and all (two-head Table 3)", "ImageNet-LT / ResNeXt-50",
-          _TH3_COLS, _th_rows(_TH3, _TH3_COLS), paper_precision=1),
-    Table("th.t4", "Ablation: feature-balancing head (FBH) and class-division head (CDH) (two-head Table 4)",
-          "CIFAR-100-LT / ResNet-32 and Tiny-ImageNet-LT / ResNet-18", _TH4_COLS,
-          tuple(Row(label, m, o, paper=dict(zip((c.id for c in _TH4_COLS), v))) for label, (m, o, v) in _TH4.items())),
-    Table("th.t5", "Top-1 accuracy (%) with other backbones, β=100 (two-head Table 5)", "CIFAR-100-LT", _TH5_COLS,
-          _th_rows(_TH5, _TH5_COLS)),
+    _th_table("th.t1", "Top-1 accuracy (%) at imbalance ratio β (two-head Table 1)", "CIFAR-10-LT / CIFAR-100-LT, ResNet-32",
+              _TH1_COLS, _th_rows(_TH1, _TH1_COLS, _TH1_SOURCES)),
+    _th_table("th.t2", "Top-1 accuracy (%) at imbalance ratio β (two-head Table 2)", "Tiny-ImageNet-LT (200 classes) / ResNet-18",
+              _TH2_COLS, _th_rows(_TH2, _TH2_COLS, _TH2_SOURCES)),
+    _th_table("th.t3", "Accuracy (%) on many / medium / few-shot classes and all (two-head Table 3)", "ImageNet-LT / ResNeXt-50",
+              _TH3_COLS, _th_rows(_TH3, _TH3_COLS, _TH3_SOURCES, _TH3_OVERRIDES), paper_precision=1),
+    _th_table("th.t4", "Ablation: feature-balancing head (FBH) and class-division head (CDH) (two-head Table 4)",
+              "CIFAR-100-LT / ResNet-32 and Tiny-ImageNet-LT / ResNet-18", _TH4_COLS, _th4_rows()),
+    _th_table("th.t5", "Top-1 accuracy (%) with other backbones, β=100 (two-head Table 5)", "CIFAR-100-LT", _TH5_COLS,
+              _th_rows(_TH5, _TH5_COLS, _TH5_SOURCES)),
 )
+
+TH_PROTOCOLS = ("paper", "own")
+
+
+def under_protocol(tables: Sequence[Table], protocol: str) -> List[Table]:
+    """``paper`` (the default): every baseline row runs the protocol that produced its number. ``own``: every
+    row of a two-head table runs the two-head paper's own protocol, for an apples-to-apples comparison; the
+    tables that change get the id ``<id>-own`` (their own output files) and say so in the title."""
+    if protocol not in TH_PROTOCOLS:
+        raise KeyError(f"unknown protocol {protocol!r}; choose one of {', '.join(TH_PROTOCOLS)}")
+    if protocol == "paper":
+        return list(tables)
+    return [_own_protocol(t) if any(isinstance(r, SourcedRow) and r.protocols for r in t.rows) else t for t in tables]
+
+
+def _own_protocol(table: Table) -> Table:
+    from dataclasses import replace
+
+    rows = tuple(replace(r, protocols={}, note=f"source: {r.source}; runs {_OWN} (--protocol own)")
+                 if isinstance(r, SourcedRow) else r for r in table.rows)
+    return replace(table, id=f"{table.id}-own", title=f"{table.title}, every row under the two-head protocol",
+                   rows=rows, note=_sources_note(rows))
+
 
 # ---------------------------------------------------------------------------------------------
 # Figures: their runs are rows too (no paper numbers); table_figures.py draws them.
 # ---------------------------------------------------------------------------------------------
 _FIG_C100 = (experiment("th_cifar100_lt"), f"{NAMES['ratio_key']}=100")
+_TH_PREDICTIONS = (("", ()), (" (sum prediction)", tuple(NAMES["th_sum_prediction"])))  # th.fig4: both readings
 FIGURES = (
     Table("dcl.fig1", "The four scheduler functions over training (DCL Figure 1)", "—", (), (), kind="figure"),
     Table("dcl.fig4", "Per-attribute mA gain over CE vs imbalance level (DCL Figure 4)", "CelebA / DeepID2",
@@ -455,10 +581,12 @@ FIGURES = (
     Table("th.fig4", "Accuracy vs cluster number u (CDH only) and by clustering strategy (two-head Figure 4)",
           "CIFAR-100-LT β=100 / ResNet-32", (Column("top1", "top-1", _FIG_C100),),
           (
-              *(Row(f"u={u}", "twohead", (*NAMES["th_cdh_only"], f"{NAMES['th_clusters_key']}={u}")) for u in (2, 5, 10, 15, 20)),
-              *(Row(f"clustering={s}", "twohead", (f"{NAMES['th_clustering_key']}={s}",)) for s in ("random", "kmeans", "hierarchical")),
+              *(Row(f"u={u}{tag}", "twohead", (*NAMES["th_cdh_only"], f"{NAMES['th_clusters_key']}={u}", *extra))
+                for tag, extra in _TH_PREDICTIONS for u in (2, 5, 10, 15, 20)),
+              *(Row(f"clustering={s}{tag}", "twohead", (f"{NAMES['th_clustering_key']}={s}", *extra))
+                for tag, extra in _TH_PREDICTIONS for s in ("random", "kmeans", "hierarchical")),
           ),
-          kind="figure"),
+          kind="figure", note="Each point twice: arg-max-cluster prediction (the default) and ' (sum prediction)'."),
 )
 
 ALL: Tuple[Table, ...] = (*DCL_TABLES, *DP_TABLES, *TH_TABLES, *FIGURES)

@@ -6,6 +6,7 @@
     python scripts/reproduce_tables.py --table dcl.t4 --collect-only
     python scripts/reproduce_tables.py --table all --budget smoke
     python scripts/reproduce_tables.py --table th.t1 --launcher joblib      # or submitit (SLURM)
+    python scripts/reproduce_tables.py --table th.t1 --protocol own         # every row under the two-head protocol
 
 Runs are launched through the real CLI (``python -m dcl_runner -m ...``), as few Hydra multiruns as cover
 exactly the missing runs; a run whose identity (hash of resolved config and seed) already completed
@@ -51,14 +52,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--launcher", default="basic", help="basic (sequential) | joblib (local parallel) | submitit (SLURM)")
     p.add_argument("--output-root", default="outputs", help="where runs live and are looked for (output_root)")
     p.add_argument("--out", default=None, help="where tables and figures go (default <output-root>/tables)")
+    p.add_argument("--protocol", choices=registry.TH_PROTOCOLS, default="paper",
+                   help="paper: each baseline row runs the protocol that produced its printed number (default); "
+                        "own: every row of a two-head table runs the two-head paper's protocol (tables <id>-own)")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra Hydra override for every run (repeatable), e.g. -o trainer.device=cuda:1")
     return p.parse_args(argv)
 
 
-def list_tables(extra) -> None:
+def list_tables(extra, protocol: str = "paper") -> None:
     dirs = search_dirs_of(extra)
-    for table in registry.ALL:
+    for table in registry.under_protocol(registry.ALL, protocol):
         print(f"{table.id}  [{table.kind}]  {table.title}\n    {table.setting}")
         for row in table.rows:
             states = set()
@@ -139,13 +143,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     extra = list(args.override)
     if args.list:
-        list_tables(extra)
+        list_tables(extra, args.protocol)
         return 0
     if not args.table:
         print("error: give --table ID (or --list to see the ids)", file=sys.stderr)
         return 2
     try:
-        tables = registry.select(args.table)
+        tables = registry.under_protocol(registry.select(args.table), args.protocol)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2

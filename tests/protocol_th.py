@@ -1,5 +1,279 @@
-"""The th paper's protocols, per table (see protocols.py). To be written from the paper and the authors' code."""
-from protocols import Cite, TableProtocol  # noqa: F401
+"""The two-head paper's protocols (seed 004), per table (see protocols.py), written by hand from the paper and the
+code bases it copies its setting and baseline numbers from. Nothing here is read from conf/.
 
-PROTOCOLS = {}
-METHOD_KEYS = {}
+Sources (quoted next to every value):
+- TH: the two-head paper, sec. 2 (method) and 3.1 (implementation details);
+- BBN: Megvii-Nanjing/BBN configs/cifar10.yaml, configs/cifar100.yaml and lib/utils/lr_scheduler.py (the paper's
+  CIFAR / Tiny-ImageNet schedule sentence is BBN's; BBN multiplies the lr by LR_FACTOR 0.01 at each LR_STEP);
+- LDAM: kaidic/LDAM-DRW cifar_train.py, losses.py, utils.py, models/resnet_cifar.py (Cao et al. 2019), whose CIFAR
+  schedule is Cui et al.'s (richardaecn/class-balanced-loss src/cifar_main.py, cifar_im_trainval*.sh): the protocol of
+  th.t1's CE, Focal, CB+Focal, LDAM and LDAM+DRW numbers;
+- KANG: facebookresearch/classifier-balancing config/ImageNet_LT/feat_uniform.yaml (Kang et al. 2020; the paper's
+  ImageNet-LT setting and th.t3's CE number);
+- MISLAS: dvlab-research/MiSLAS config/*/..._stage1_mixup.yaml (Ours-Full's Mixup, "as used in MiSLAS").
+Milestones are 0-based epochs (the trainer's ``t >= m``): BBN's "120th epoch" is index 119, LDAM-DRW's
+``epoch + 1 > 160`` is index 160.
+"""
+from typing import Dict, Tuple
+
+from protocols import Cite, TableProtocol
+
+TH = "two-head paper sec. 3.1"
+BBN = "Megvii-Nanjing/BBN configs/cifar100.yaml"
+LDAM = "kaidic/LDAM-DRW cifar_train.py"
+KANG = "facebookresearch/classifier-balancing config/ImageNet_LT/feat_uniform.yaml"
+CHOICE = "paper silent: choice documented in conf/method/twohead.yaml and docs/twohead.md"
+
+Keys = Dict[str, Cite]
+
+
+def _schedule_two_head() -> Keys:
+    """CIFAR and Tiny-ImageNet, the two-head paper's own protocol (= BBN's CIFAR config)."""
+    return {
+        "trainer.epochs": Cite(200, f"{TH} 'training over 200, 200, and 90 epochs'; {BBN} MAX_EPOCH 200"),
+        "trainer.batch_size": Cite(128, f"{TH} 'batch size 128, 128, and 512'; {BBN} BATCH_SIZE 128"),
+        "trainer.optimizer.name": Cite("sgd", f"{TH} 'The SGD optimizer with momentum 0.9'"),
+        "trainer.optimizer.lr": Cite(0.1, f"{TH} 'the initial learning rate was 0.1'; {BBN} BASE_LR 0.1"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{TH} 'momentum 0.9'; {BBN} MOMENTUM 0.9"),
+        "trainer.optimizer.weight_decay": Cite(2e-4, f"paper silent; {BBN} WEIGHT_DECAY 2e-4"),
+        "trainer.lr_schedule.name": Cite("multistep", f"{TH} 'decayed ... at the 120th and 160th epoch'"),
+        "trainer.lr_schedule.milestones": Cite([119, 159], f"{TH} 'at the 120th and 160th epoch' (1-based); {BBN} LR_STEP "
+                                                          "[120, 160], bisect_right on the 1-based epoch"),
+        "trainer.lr_schedule.gamma": Cite(0.01, f"{TH} 'decayed by 0.01'; {BBN} LR_FACTOR 0.01 at each step"),
+        "trainer.lr_schedule.warmup_epochs": Cite(5, f"paper silent; {BBN} WARM_EPOCH 5"),
+    }
+
+
+def _schedule_ldam_drw() -> Keys:
+    """The protocol of the numbers th.t1 copies from Cui et al. 2019 / Cao et al. 2019."""
+    return {
+        "trainer.epochs": Cite(200, f"{LDAM} --epochs 200; Cui et al. cifar_main.py --train-epochs 200"),
+        "trainer.batch_size": Cite(128, f"{LDAM} -b 128; cifar_main.py --train-batch-size 128"),
+        "trainer.optimizer.name": Cite("sgd", f"{LDAM} torch.optim.SGD"),
+        "trainer.optimizer.lr": Cite(0.1, f"{LDAM} --lr 0.1; cifar_main.py --learning-rate 0.1"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{LDAM} --momentum 0.9"),
+        "trainer.optimizer.weight_decay": Cite(2e-4, f"{LDAM} --wd 2e-4; cifar_main.py --weight-decay 2e-4"),
+        "trainer.lr_schedule.name": Cite("multistep", f"{LDAM} adjust_learning_rate"),
+        "trainer.lr_schedule.milestones": Cite([160, 180], f"{LDAM} adjust_learning_rate: epoch + 1 > 160, > 180"),
+        "trainer.lr_schedule.gamma": Cite(0.01, f"{LDAM} lr x0.01 then x0.0001; cifar_im_trainval.sh multipliers 1 0.01 0.0001"),
+        "trainer.lr_schedule.warmup_epochs": Cite(5, f"{LDAM} epoch + 1 <= 5: lr * (epoch + 1) / 5; cifar_main.py 5-epoch warm-up"),
+    }
+
+
+def _imagenet_lt() -> Keys:
+    return {
+        "dataset.name": Cite("imagenet_lt", f"{TH} 'ImageNet-LT [4]'"),
+        "dataset.imbalance_ratio": Cite(None, "ImageNet-LT: the long tail is defined by its file lists (Liu et al. 2019)"),
+        "backbone.name": Cite("resnext50", f"{TH} 'ResNeXt-50 ... for ImageNet-LT'; {KANG} backbone resnext50"),
+        "trainer.epochs": Cite(90, f"{TH} '90 epochs'; {KANG} num_epochs 90"),
+        "trainer.batch_size": Cite(512, f"{TH} 'batch size ... 512'; {KANG} batch_size 512"),
+        "trainer.optimizer.name": Cite("sgd", f"{TH} 'SGD optimizer'"),
+        "trainer.optimizer.lr": Cite(0.2, f"{TH} 'the initial learning rate was 0.2'; {KANG} lr 0.2"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{TH} 'momentum 0.9'; {KANG} momentum 0.9"),
+        "trainer.optimizer.weight_decay": Cite(5e-4, f"paper silent; {KANG} weight_decay 0.0005"),
+        "trainer.lr_schedule.name": Cite("cosine", f"{TH} 'decayed by a cosine schedule [22]'; {KANG} coslr true"),
+        "trainer.lr_schedule.min_lr_factor": Cite(0.0, f"{KANG} endlr 0.0"),
+        "trainer.lr_schedule.warmup_epochs": Cite(0, "classifier-balancing run_networks.py: no warm-up"),
+    }
+
+
+def _common(pretrained_source: str = f"{TH}: no pre-training named; random init") -> Keys:
+    return {
+        "backbone.pretrained": Cite(None, pretrained_source),
+        "dataset.noise.rate": Cite(0.0, "the two-head paper uses clean labels"),
+    }
+
+
+def _cifar_columns(prefix: str, dataset: str) -> Dict[str, Keys]:
+    return {
+        f"{prefix}{r}": {
+            "dataset.name": Cite(dataset, f"{TH} 'CIFAR-10, the CIFAR-100' long-tailed as LDAM [20]"),
+            "dataset.imbalance_ratio": Cite(r, f"{TH} 'beta was respectively set to 10, 50 and 100'"),
+            "backbone.name": Cite("resnet32", f"{TH} 'ResNet-32 ... for CIFAR'"),
+            "backbone.head_init": Cite("kaiming_normal", "kaidic/LDAM-DRW models/resnet_cifar.py _weights_init"),
+        }
+        for r in (100, 50, 10)
+    }
+
+
+def _tiny_columns() -> Dict[str, Keys]:
+    return {
+        f"tiny_{r}": {
+            "dataset.name": Cite("tiny_imagenet_lt", f"{TH} 'the 200-class Tiny-ImageNet [21]' long-tailed as LDAM"),
+            "dataset.imbalance_ratio": Cite(r, f"{TH} 'beta was respectively set to 10, 50 and 100'"),
+            "backbone.name": Cite("resnet18", f"{TH} 'ResNet-18 ... for Tiny-ImageNet'"),
+        }
+        for r in (100, 50, 10)
+    }
+
+
+def _method(name: str) -> Keys:
+    return {"method.name": Cite(name, "the row's method (two-head paper's table)")}
+
+
+# -- method keys ------------------------------------------------------------------------------------------------
+TWO_HEAD: Keys = {
+    "method.fbh": Cite(True, "two-head paper sec. 2.1 (feature-balancing head; off only in Table 4 / Fig. 4 left)"),
+    "method.cdh": Cite(True, "two-head paper sec. 2.2 (class-division head; off only in Table 4's FBH row)"),
+    "method.lambda_fbh": Cite(1.5, f"{TH} 'The coefficient lambda was set 1.5 for all experiments'"),
+    "method.u": Cite(10, f"{TH} 'The cluster number u was set to 10 by default'"),
+    "method.alpha": Cite(0.5, "two-head paper sec. 2.2 'a predefined higher soft ground-truth value alpha (e.g., 0.5)'"),
+    "method.clustering": Cite("random", f"{TH} 'random splitting was used to divide a larger class'"),
+    "method.cluster_to_class": Cite("argmax", "two-head paper sec. 2.2 'predict the class ... with the help of the "
+                                              "correspondence between the K clusters and the original C classes': arg-max cluster, its class"),
+    "method.fbh_channel_fit": Cite("project", "two-head paper sec. 2.1 'each group ... corresponding to a unique class': "
+                                              f"own projected channels per class; {CHOICE}"),
+    "method.fbh_kernel_size": Cite(3, CHOICE),
+}
+CB_WEIGHTS = "kaidic/LDAM-DRW cifar_train.py: beta = 0.9999 effective-number weights (Cui et al.)"
+DEFERRED = "kaidic/LDAM-DRW cifar_train.py 'DRW': idx = epoch // 160 of 200 epochs (0.8 of training)"
+METHOD_KEYS: Dict[str, Tuple[str, ...]] = {
+    "twohead": tuple(TWO_HEAD),
+    "twohead_full": (*TWO_HEAD, "method.mixup_alpha", "method.reweight.type", "method.reweight.beta",
+                     "method.reweight.start_epoch", "method.reweight.start_fraction"),
+    "focal": ("method.loss", "method.focal_gamma"),
+    "cb": ("method.reweight.type", "method.reweight.beta", "method.reweight.start_epoch", "method.reweight.start_fraction"),
+    "cb_focal": ("method.loss", "method.focal_gamma", "method.focal_class_weight", "method.reweight.type",
+                 "method.reweight.beta", "method.reweight.start_epoch", "method.reweight.start_fraction"),
+    "ldam": ("method.loss", "method.classifier", "method.ldam_max_margin", "method.ldam_scale"),
+    "ldam_drw": ("method.loss", "method.classifier", "method.ldam_max_margin", "method.ldam_scale", "method.reweight.type",
+                 "method.reweight.beta", "method.reweight.start_epoch", "method.reweight.start_fraction"),
+    "drw": ("method.reweight.type", "method.reweight.beta", "method.reweight.start_epoch", "method.reweight.start_fraction"),
+    "drs": ("method.resample.type", "method.resample.beta", "method.resample.start_epoch", "method.resample.start_fraction"),
+    "mixup": ("method.mixup_alpha",),
+}
+LDAM_KEYS: Keys = {
+    "method.loss": Cite("ldam", "kaidic/LDAM-DRW losses.py LDAMLoss"),
+    "method.classifier": Cite("cosine", "kaidic/LDAM-DRW models/resnet_cifar.py NormedLinear when loss_type == 'LDAM'"),
+    "method.ldam_max_margin": Cite(0.5, f"{LDAM} LDAMLoss(max_m=0.5)"),
+    "method.ldam_scale": Cite(30.0, f"{LDAM} LDAMLoss(s=30)"),
+}
+DRW_KEYS: Keys = {
+    "method.reweight.type": Cite("cb", CB_WEIGHTS),
+    "method.reweight.beta": Cite(0.9999, CB_WEIGHTS),
+    "method.reweight.start_epoch": Cite(None, f"{DEFERRED}: given as a fraction so it scales with the epochs"),
+    "method.reweight.start_fraction": Cite(0.8, DEFERRED),
+}
+ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's method and its paper's defaults)
+    "CE": _method("ce"),
+    "Focal": {**_method("focal"), "method.loss": Cite("focal", "Lin et al. 2020"),
+              "method.focal_gamma": Cite(1.0, f"{LDAM} FocalLoss(gamma=1); Cui et al. 'Focal (gamma = 1.0)', GAMMA=1.0")},
+    "Mixup": {**_method("mixup"), "method.mixup_alpha": Cite(1.0, "Zhang et al. 2018 CIFAR alpha 1; MiSLAS cifar*_stage1_mixup.yaml alpha 1.0")},
+    "CB": {**_method("cb"), "method.reweight.type": Cite("cb", "Cui et al. 2019 effective number"),
+           "method.reweight.beta": Cite(0.9999, f"{LDAM} 'Reweight': beta = 0.9999"),
+           "method.reweight.start_epoch": Cite(None, f"{LDAM} 'Reweight': from the first epoch"),
+           "method.reweight.start_fraction": Cite(0.0, f"{LDAM} 'Reweight': from the first epoch")},
+    "LDAM": {**_method("ldam"), **LDAM_KEYS},
+    "CB+Focal": {**_method("cb_focal"), "method.loss": Cite("focal", "kaidic/LDAM-DRW losses.py FocalLoss"),
+                 "method.focal_gamma": Cite(1.0, f"{LDAM} FocalLoss(weight=per_cls_weights, gamma=1)"),
+                 "method.focal_class_weight": Cite("inside", "kaidic/LDAM-DRW losses.py: focal of F.cross_entropy(weight=w)"),
+                 "method.reweight.type": Cite("cb", CB_WEIGHTS), "method.reweight.beta": Cite(0.9999, CB_WEIGHTS),
+                 "method.reweight.start_epoch": Cite(None, f"{LDAM} 'Reweight': from the first epoch"),
+                 "method.reweight.start_fraction": Cite(0.0, f"{LDAM} 'Reweight': from the first epoch")},
+    "DRS": {**_method("drs"), "method.resample.type": Cite("cb", "kaidic/LDAM-DRW utils.py ImbalancedDatasetSampler (effective number)"),
+            "method.resample.beta": Cite(0.9999, "kaidic/LDAM-DRW utils.py ImbalancedDatasetSampler beta = 0.9999"),
+            "method.resample.start_epoch": Cite(None, "deferred as DRW: given as a fraction"),
+            "method.resample.start_fraction": Cite(0.8, "Cao et al. 2019 DRS deferred as DRW (epoch 160 of 200); BBN DRW_EPOCH 160")},
+    "LDAM+DRW": {**_method("ldam_drw"), **LDAM_KEYS, **DRW_KEYS},
+    "Ours": {**_method("twohead"), **TWO_HEAD},
+    "Ours-Full": {**_method("twohead_full"), **TWO_HEAD,
+                  "method.mixup_alpha": Cite(1.0, "sec. 3.2 Mixup 'as used in MiSLAS': MiSLAS config/cifar100/*_stage1_mixup.yaml alpha 1.0"),
+                  "method.reweight.type": Cite("cb", "sec. 3.2 'class re-weighting [11]' (Cui et al.)"),
+                  "method.reweight.beta": Cite(0.9999, f"paper silent; {CB_WEIGHTS}"),
+                  "method.reweight.start_epoch": Cite(None, f"paper silent; deferred as DRW ({DEFERRED})"),
+                  "method.reweight.start_fraction": Cite(0.8, f"paper silent; deferred as DRW ({DEFERRED})")},
+}
+# rows whose printed number comes from Cui et al. / Cao et al.: their protocol
+LDAM_DRW_ROWS = ("CE", "Focal", "LDAM", "CB+Focal", "LDAM+DRW")
+IMAGENET_MIXUP = Cite(0.2, "Zhang et al. 2018 ImageNet alpha 0.2; MiSLAS config/imagenet/imagenet_resnet50_stage1_mixup.yaml alpha 0.2")
+
+
+def _rows(labels, sourced: bool) -> Dict[str, Keys]:
+    """Method keys per row; with ``sourced``, the rows copied from Cui / Cao et al. also get their schedule."""
+    return {label: {**ROW_KEYS[label], **(_schedule_ldam_drw() if sourced and label in LDAM_DRW_ROWS else {})} for label in labels}
+
+
+def _th1(sourced: bool) -> TableProtocol:
+    labels = ("CE", "Focal", "Mixup", "CB", "LDAM", "Ours", "CB+Focal", "DRS", "LDAM+DRW", "Ours-Full")
+    return TableProtocol(every_cell={**_common(), **_schedule_two_head()},
+                         columns={**_cifar_columns("c10_", "cifar10_lt"), **_cifar_columns("c100_", "cifar100_lt")},
+                         rows=_rows(labels, sourced))
+
+
+def _th2() -> TableProtocol:
+    labels = ("CE", "Focal", "Mixup", "LDAM", "Ours", "DRS", "LDAM+DRW", "Ours-Full")
+    return TableProtocol(every_cell={**_common(), **_schedule_two_head()}, columns=_tiny_columns(), rows=_rows(labels, False))
+
+
+def _th3() -> TableProtocol:
+    rows = _rows(("CE", "Focal", "Mixup", "LDAM", "Ours", "DRS", "LDAM+DRW", "Ours-Full"), False)
+    rows["Mixup"]["method.mixup_alpha"] = IMAGENET_MIXUP
+    rows["Ours-Full"]["method.mixup_alpha"] = Cite(0.2, f"sec. 3.2 'as used in MiSLAS': {IMAGENET_MIXUP.source}")
+    return TableProtocol(every_cell={**_common(), **_imagenet_lt()}, rows=rows)
+
+
+def _th4(sourced: bool) -> TableProtocol:
+    ours = {**_method("twohead"), **TWO_HEAD}
+    fbh_off = Cite(False, "Table 4 'CDH' row: FBH off")
+    cdh_off = Cite(False, "Table 4 'FBH' row: CDH off (one cluster per class)")
+    summed = Cite("sum", "the other reading of sec. 2.2's prediction (summed cluster probabilities), shown beside it")
+    rows = {
+        "none (CE)": _method("ce"),
+        "FBH": {**ours, "method.cdh": cdh_off},
+        "CDH": {**ours, "method.fbh": fbh_off},
+        "FBH + CDH": ours,
+        "CDH (sum prediction)": {**ours, "method.fbh": fbh_off, "method.cluster_to_class": summed},
+        "FBH + CDH (sum prediction)": {**ours, "method.cluster_to_class": summed},
+    }
+    cells = {("none (CE)", f"c100_{r}"): _schedule_ldam_drw() for r in (100, 50, 10)} if sourced else {}
+    return TableProtocol(every_cell={**_common(), **_schedule_two_head()},
+                         columns={**_cifar_columns("c100_", "cifar100_lt"), **_tiny_columns()}, rows=rows, cells=cells)
+
+
+def _th5() -> TableProtocol:
+    columns = {
+        b: {"dataset.name": Cite("cifar100_lt", "two-head Table 5 'CIFAR-100'"),
+            "dataset.imbalance_ratio": Cite(100, "two-head Table 5 'Imbalance ratio is 100'"),
+            "backbone.name": Cite(b, "two-head Table 5 column"),
+            "backbone.head_init": Cite("kaiming_normal" if b == "resnet110" else None,
+                                       "kaidic/LDAM-DRW models/resnet_cifar.py _weights_init (CIFAR ResNets only)")}
+        for b in ("resnet110", "vgg16", "mobilenetv2")
+    }
+    return TableProtocol(every_cell={**_common(), **_schedule_two_head()}, columns=columns,
+                         rows=_rows(("CE", "Mixup", "DRS", "LDAM+DRW", "Ours-Full"), False))
+
+
+def _fig_c100() -> Keys:
+    return {**_common(), **_schedule_two_head(), **_cifar_columns("c100_", "cifar100_lt")["c100_100"]}
+
+
+def _fig3() -> TableProtocol:
+    return TableProtocol(every_cell=_fig_c100(), rows={"CE": _method("ce"), "Ours": {**_method("twohead"), **TWO_HEAD}})
+
+
+def _fig4() -> TableProtocol:
+    ours = {**_method("twohead"), **TWO_HEAD}
+    summed = Cite("sum", "Fig. 4 drawn with both readings of sec. 2.2's prediction")
+    rows: Dict[str, Keys] = {}
+    for tag, mode in (("", None), (" (sum prediction)", summed)):
+        extra = {"method.cluster_to_class": mode} if mode else {}
+        for u in (2, 5, 10, 15, 20):
+            rows[f"u={u}{tag}"] = {**ours, **extra, "method.fbh": Cite(False, "Fig. 4 left: 'the class-division head itself'"),
+                                   "method.u": Cite(u, "Fig. 4 left: u in [5, 20] and around")}
+        for s in ("random", "kmeans", "hierarchical"):
+            rows[f"clustering={s}{tag}"] = {**ours, **extra, "method.clustering": Cite(s, "Fig. 4 right: 'Random splitting, K-means, Hierarchical'")}
+    return TableProtocol(every_cell=_fig_c100(), rows=rows)
+
+
+PROTOCOLS = {
+    "th.t1": _th1(sourced=True),
+    "th.t2": _th2(),
+    "th.t3": _th3(),
+    "th.t4": _th4(sourced=True),
+    "th.t5": _th5(),
+    "th.fig3": _fig3(),
+    "th.fig4": _fig4(),
+    # scripts/reproduce_tables.py --protocol own: every row under the two-head protocol (tables.under_protocol)
+    "th.t1-own": _th1(sourced=False),
+    "th.t4-own": _th4(sourced=False),
+}

@@ -124,6 +124,28 @@ def test_weighted_batch_loss_uses_class_weights():
     assert result.loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_cb_focal_takes_the_focal_term_of_the_weighted_ce_and_averages_over_the_batch():
+    """Cui et al.'s CB+Focal as kaidic/LDAM-DRW losses.py runs it: l = w_y CE, FL = (1 - exp(-l))^gamma l, mean.
+
+    Hand case: counts (3, 1), beta 0.5: E_n = (1 - 0.5^n)/0.5 = 1.75 and 1; weights proportional to 4/7 and 1,
+    normalised to sum 2: w = (8/11, 14/11). Two samples with logits (0, ln 3): p = (1/4, 3/4)."""
+    m = method("cb_focal", [3, 1], epochs=2, extra=["method.reweight.beta=0.5"])
+    m.on_epoch_start(0)
+    np.testing.assert_allclose(m.class_weights.numpy(), [8 / 11, 14 / 11], rtol=1e-6)
+    logits, y = torch.log(torch.tensor([[1.0, 3.0], [1.0, 3.0]])), torch.tensor([0, 1])
+    l_a, l_b = 8 / 11 * math.log(4), 14 / 11 * math.log(4 / 3)  # w_y * CE
+    expected = ((1 - math.exp(-l_a)) * l_a + (1 - math.exp(-l_b)) * l_b) / 2  # gamma 1, batch mean
+    result = m.training_step(lambda x: {"logits": logits}, Batch(x=torch.zeros(2, 1), y=y, index=torch.arange(2)), 0)
+    assert result.loss.item() == pytest.approx(expected, rel=1e-6)  # 0.376311
+    # the former reduction (weights outside the focal term, over sum w) stays an option and differs
+    m = method("cb_focal", [3, 1], epochs=2, extra=["method.reweight.beta=0.5", "method.focal_class_weight=outside"])
+    m.on_epoch_start(0)
+    fl_a, fl_b = (1 - 1 / 4) * math.log(4), (1 - 3 / 4) * math.log(4 / 3)
+    outside = (8 / 11 * fl_a + 14 / 11 * fl_b) / 2
+    result = m.training_step(lambda x: {"logits": logits}, Batch(x=torch.zeros(2, 1), y=y, index=torch.arange(2)), 0)
+    assert result.loss.item() == pytest.approx(outside, rel=1e-6) and abs(outside - expected) > 0.04
+
+
 def test_mixup_draws_are_reproducible_and_mix_the_loss():
     a = draw_mixup(8, 1.0, torch.Generator().manual_seed(3), torch.device("cpu"))
     b = draw_mixup(8, 1.0, torch.Generator().manual_seed(3), torch.device("cpu"))
@@ -147,6 +169,8 @@ def test_bad_long_tail_settings_are_config_errors():
         build_method(compose(["method=focal", "method.loss=hinge"]).method, task([3, 1]))
     with pytest.raises(ConfigError, match="reweight.type"):
         build_method(compose(["method=cb", "method.reweight.type=inverse"]).method, task([3, 1]))
+    with pytest.raises(ConfigError, match="focal_class_weight"):
+        build_method(compose(["method=cb_focal", "method.focal_class_weight=both"]).method, task([3, 1]))
 
 
 def test_every_long_tail_method_has_its_yaml():

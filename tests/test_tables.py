@@ -192,18 +192,21 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
     rc, out = _run_script(["--table", "th.t1", "--budget", "smoke", "--dry-run", "--output-root", str(tmp_path / "o")], capsys)
     assert rc == 0
     commands = [line for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
-    assert len(commands) == 2  # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each
-    runs = 0
+    # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each, once under the two-head protocol and once under
+    # the LDAM-DRW / Cui et al. protocol of the rows copied from them (th_cifar*_lt_ldam_drw)
+    assert len(commands) == 4
+    runs, every_method = 0, set()
     for line in commands:
         args = shlex.split(line)[4:]
         methods = next(a for a in args if a.startswith("method=")).split("=", 1)[1].split(",")
-        assert {"ce", "focal", "ldam_drw", "twohead", "twohead_full"} <= set(methods)
+        every_method |= set(methods)
         combos = sorted(_expand([a for a in args if not a.startswith("hydra.sweep")]))
         cfg = compose(list(combos[-1]))  # composing one per command is enough: they differ in values only
         assert cfg.method.name in methods and cfg.trainer.progress is False
         assert cfg.dataset.name == "synthetic_classes"  # CIFAR is not on disk: the smoke stand-in
         runs += len(combos)
         assert len(combos) == 3 * len(methods)
+    assert {"ce", "focal", "ldam_drw", "twohead", "twohead_full"} <= every_method
     assert runs >= 6
     assert not (tmp_path / "o" / "tables" / "runs").exists()  # a dry run launches nothing
 

@@ -70,21 +70,51 @@ def test_grouped_convolution_connects_each_class_only_to_its_group():
     assert _connected_channels(head, 12, 4) == [{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {9, 10, 11}]
 
 
-def test_channel_fit_when_channels_are_not_a_multiple_of_classes():
+def _owned_channels(head, channels, num_classes):
+    """Per class, the channels of the grouped convolution's input (the projected map for ``project``) it reads."""
+    g = head.grouped_input(torch.randn(2, channels, 5, 5)).detach().requires_grad_(True)
+    z = head.conv(g).mean(dim=(2, 3))
+    out = []
+    for c in range(num_classes):
+        (grad,) = torch.autograd.grad(z[:, c].sum(), g, retain_graph=True)
+        out.append(set(torch.nonzero(grad.abs().sum(dim=(0, 2, 3))).flatten().tolist()))
+    return out
+
+
+def test_by_default_no_two_classes_share_a_feature_channel():
+    """Sec. 2.1: each class gets "a unique" group of channels. Hand case D = 6 channels, C = 4 classes:
+    k = ceil(6/4) = 2 channels per class, 8 slots. ``repeat`` fills them with backbone channels
+    0 1 | 2 3 | 4 5 | 0 1, so class 3 shares channels 0 and 1 with class 0. The default ``project`` maps the
+    6 channels to 8 learned ones (1x1 conv + BatchNorm + ReLU): class c owns projected channels 2c, 2c+1."""
+    head = FeatureBalancingHead(in_channels=6, num_classes=4)
+    assert head.fit == "project" and head.channels_per_class == 2
+    owned = _owned_channels(head, 6, 4)
+    assert owned == [{0, 1}, {2, 3}, {4, 5}, {6, 7}]
+    assert all(not (a & b) for i, a in enumerate(owned) for b in owned[i + 1:])  # pairwise disjoint
+    conv, bn = head.project[0], head.project[1]
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size, bn.num_features) == (6, 8, (1, 1), 8)
+    # every projected channel is its own learned map of all 6 backbone channels
+    projected = head.grouped_input(torch.eye(6)[:, :, None, None].expand(6, 6, 3, 3).contiguous())
+    assert torch.linalg.matrix_rank(conv.weight.detach().view(8, 6)) == 6 and projected.shape == (6, 8, 3, 3)
+    repeat = FeatureBalancingHead(in_channels=6, num_classes=4, fit="repeat")
+    assert _connected_channels(repeat, 6, 4) == [{0, 1}, {2, 3}, {4, 5}, {0, 1}]  # classes 0 and 3 share
+
+
+def test_channel_fit_shapes_of_the_papers_backbones():
     repeat = FeatureBalancingHead(in_channels=5, num_classes=3, fit="repeat")  # k = 2: channels 0..5 -> 0,1,2,3,4,0
     assert _connected_channels(repeat, 5, 3) == [{0, 1}, {2, 3}, {4, 0}]
-    project = FeatureBalancingHead(in_channels=5, num_classes=3, fit="project")
-    assert project.project.out_channels == 6
-    # after the 1x1 projection, class c reads only projected channels 2c, 2c+1
-    conv = project.conv
-    x = torch.randn(1, 6, 4, 4, requires_grad=True)
-    z = conv(x).mean(dim=(2, 3))
-    (grad,) = torch.autograd.grad(z[0, 1], x)
-    assert torch.nonzero(grad.abs().sum(dim=(0, 2, 3))).flatten().tolist() == [2, 3]
     with pytest.raises(ConfigError, match="exact"):
         FeatureBalancingHead(in_channels=64, num_classes=100, fit="exact")
-    resnet32_cifar100 = FeatureBalancingHead(in_channels=64, num_classes=100)  # default: repeat, k = 1
-    assert resnet32_cifar100.fit == "repeat" and resnet32_cifar100.channel_index[99].item() == 35
+    # ResNet-32 on CIFAR-100: 64 channels, 100 classes, k = 1. repeat: class 99 reads channel 35, as class 35 does
+    assert FeatureBalancingHead(in_channels=64, num_classes=100, fit="repeat").channel_index[99].item() == 35
+    resnet32_cifar100 = FeatureBalancingHead(in_channels=64, num_classes=100)
+    assert resnet32_cifar100.fit == "project" and resnet32_cifar100.project[0].out_channels == 100
+    assert _owned_channels(resnet32_cifar100, 64, 100) == [{c} for c in range(100)]
+    # ResNeXt-50 on ImageNet-LT: 2048 channels, 1000 classes, k = ceil(2.048) = 3: 3000 projected channels
+    # (repeat would reuse 952 backbone channels in the last 952 slots)
+    resnext = FeatureBalancingHead(in_channels=2048, num_classes=1000)
+    assert resnext.project[0].out_channels == 3000 and resnext.conv.groups == 1000
+    assert (torch.arange(3000) % 2048 < torch.arange(3000)).sum().item() == 952
 
 
 # -- clusters <-> classes ---------------------------------------------------------------------------------
@@ -110,13 +140,36 @@ def test_cluster_logits_map_back_to_their_class():
     for k in range(6):
         logits = torch.full((1, 6), -5.0)
         logits[0, k] = 5.0
-        for mode in ("sum", "max"):
+        for mode in ("sum", "argmax"):
             assert clusters_to_classes(logits, cluster_class, 3, mode).argmax(1).item() == cluster_class[k].item()
     # sum: three weak clusters of class 0 outweigh one stronger cluster of class 2
     logits = torch.log(torch.tensor([[0.2, 0.2, 0.2, 0.05, 0.35, 0.0 + 1e-9]]))
     assert clusters_to_classes(logits, cluster_class, 3, "sum").argmax(1).item() == 0
-    assert clusters_to_classes(logits, cluster_class, 3, "max").argmax(1).item() == 2
+    assert clusters_to_classes(logits, cluster_class, 3, "argmax").argmax(1).item() == 2
     torch.testing.assert_close(clusters_to_classes(logits, cluster_class, 3, "sum").exp().sum(1), torch.ones(1))
+
+
+def test_default_prediction_is_the_class_of_the_arg_max_cluster():
+    """Two-head sec. 2.2, read plainly: arg-max over the K clusters, then that cluster's class.
+
+    u_c = (3, 1, 2): clusters 0-2 are class 0, 3 class 1, 4-5 class 2. Softmax over clusters
+    (0.2, 0.2, 0.2, 0.05, 0.35, 0): the best cluster is 4 (class 2), while class 0's clusters sum to 0.6."""
+    from dcl_runner.data.base import MULTICLASS, TaskInfo
+    from dcl_runner.methods.base import build_method
+
+    task = TaskInfo(MULTICLASS, list("abc"), np.array([30, 10, 20]), 60, (3, 8, 8))
+    logits = torch.log(torch.tensor([[0.2, 0.2, 0.2, 0.05, 0.35, 1e-9]]))
+    default = build_method(compose(["method=twohead", "method.u=3"]).method, task)
+    # u_c = 1 + round((n - 10) / 20 * 2): 30 -> 3, 10 -> 1, 20 -> 2
+    assert default.clusters_per_class.tolist() == [3, 1, 2] and default.mapping == "argmax"
+    scores = default.predict({"logits": logits})
+    torch.testing.assert_close(scores, torch.log(torch.tensor([[0.2, 0.05, 0.35]])))  # each class's best cluster
+    assert scores.argmax(1).item() == 2
+    summed = build_method(compose(["method=twohead", "method.u=3", "method.cluster_to_class=sum"]).method, task)
+    torch.testing.assert_close(summed.predict({"logits": logits}).exp(), torch.tensor([[0.6, 0.05, 0.35]]))
+    assert summed.predict({"logits": logits}).argmax(1).item() == 0
+    with pytest.raises(ConfigError, match="cluster_to_class"):
+        build_method(compose(["method=twohead", "method.cluster_to_class=mean"]).method, task)
 
 
 # -- end to end -----------------------------------------------------------------------------------------
@@ -163,6 +216,32 @@ def test_resnext50_is_32x4d():
     net = build_backbone(compose(["backbone=resnext50"]).backbone, in_channels=3, image_size=32)
     conv2 = net.stages[0][0].conv2
     assert conv2.groups == 32 and conv2.in_channels == 128  # 32 groups x 4 channels in the first stage
+
+
+def _classifier(overrides, counts=(500, 50, 5) * 34):
+    from dcl_runner.data.base import MULTICLASS, TaskInfo
+    from dcl_runner.methods.base import build_method
+    from dcl_runner.models import Classifier, build_backbone
+
+    cfg = compose(overrides)
+    task = TaskInfo(MULTICLASS, [str(i) for i in range(len(counts))], np.asarray(counts), int(sum(counts)), (3, 32, 32))
+    backbone = build_backbone(cfg.backbone, in_channels=3, image_size=32)
+    return Classifier(backbone, build_method(cfg.method, task).build_head(backbone.feature_dim, backbone.out_channels))
+
+
+@pytest.mark.parametrize("method", ["ce", "twohead"])
+def test_resnet32_classifier_is_kaiming_normal_as_ldam_drw(method):
+    """kaidic/LDAM-DRW models/resnet_cifar.py: _weights_init = kaiming_normal_ on every Linear (the classifier
+    too): std sqrt(2 / fan_in) = sqrt(2 / 64) = 0.1768 for ResNet-32's 64-d features, normal (4.55% of draws
+    beyond 2 std). PyTorch's own Linear init is uniform on +-1/sqrt(64): std 0.125 / sqrt(3) = 0.0722, none beyond."""
+    torch.manual_seed(0)
+    weight = _classifier(["backbone=resnet32", f"method={method}"]).head.fc.weight.detach().flatten()
+    assert weight.numel() >= 102 * 64  # 102 classes (or more clusters): >= 6,528 draws, std error of the std ~0.0016
+    std = (2 / 64) ** 0.5
+    assert abs(weight.std().item() - std) < 0.01 and abs(weight.mean().item()) < 0.01
+    assert 0.035 < (weight.abs() > 2 * std).float().mean().item() < 0.056
+    default = _classifier(["backbone=resnet32", f"method={method}", "backbone.head_init=torch_default"]).head.fc.weight
+    assert abs(default.detach().std().item() - 0.125 / 3**0.5) < 0.005 and default.abs().max().item() <= 0.125
 
 
 def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, monkeypatch):

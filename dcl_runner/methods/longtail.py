@@ -7,7 +7,8 @@ One class, many ``method=`` names; each YAML in conf/method/ pins one baseline's
 ce         (base ``Method``) plain softmax cross-entropy
 focal      focal loss, gamma 1 (Lin et al. 2020; the value LDAM-DRW's code uses for this baseline)
 cb         softmax CE re-weighted by the effective number of samples, beta 0.9999 (Cui et al. 2019)
-cb_focal   focal loss (gamma 1) re-weighted by effective number (beta 0.9999)
+cb_focal   class-balanced focal loss (gamma 1, beta 0.9999): Cui et al. as kaidic/LDAM-DRW runs it, the focal
+           term of the class-weighted CE, averaged over the batch (``focal_class_weight: inside``)
 ldam       LDAM loss on a cosine classifier: margins proportional to n^-1/4, max 0.5, scale 30
 drw        CE, then deferred re-weighting (effective number, beta 0.9999) from 80% of training
            (epoch 160 of 200, Cao et al. 2019)
@@ -18,7 +19,9 @@ mixup      CE on mixup batches, alpha 1 (Zhang et al. 2018)
 
 Every loss is computed per sample (``losses_longtail.py``), weighted by the class weight of the
 sample's target (1 before a deferred re-weighting starts), mixed for Mixup and reduced as the
-weighted mean sum_i w_i l_i / sum_i w_i (PyTorch's weighted-CE reduction). Deferred schedules start at
+weighted mean sum_i w_i l_i / sum_i w_i (PyTorch's weighted-CE reduction). The focal loss with
+``focal_class_weight: inside`` (the default) instead puts w inside the loss (FL of w_i CE_i) and averages
+over the batch, as LDAM-DRW's ``FocalLoss(weight=...)`` does; ``outside`` gives w_i FL_i / sum_i w_i. Deferred schedules start at
 the 0-based epoch ``start_epoch`` or, when that is null, ``int(start_fraction * trainer.epochs)``
 (0.8 of 200 = 160, as in LDAM-DRW; 0.8 of a 2-epoch smoke run = epoch 1), so they work at any budget.
 
@@ -42,6 +45,7 @@ from .mixup import draw_mixup, mix
 
 LOSSES = ("ce", "focal", "ldam")
 SCHEDULED = ("none", "cb")
+FOCAL_WEIGHTING = ("inside", "outside")
 
 
 def deferred_start(node: Any, epochs: int) -> Optional[int]:
@@ -66,6 +70,9 @@ class LongTailLoss(Method):
             if kind not in SCHEDULED:
                 raise ConfigError(f"method.{key}.type={kind!r}: choose one of {SCHEDULED}")
         self.gamma = float(cfg.get("focal_gamma", 0.0))
+        self.focal_weighting = str(cfg.get("focal_class_weight", "inside"))
+        if self.focal_weighting not in FOCAL_WEIGHTING:
+            raise ConfigError(f"method.focal_class_weight={self.focal_weighting!r}: choose one of {FOCAL_WEIGHTING}")
         self.scale = float(cfg.get("ldam_scale", 30.0))
         self.mixup_alpha = float(cfg.get("mixup_alpha", 0.0) or 0.0)
         counts = np.asarray(task.train_counts)
@@ -116,8 +123,13 @@ class LongTailLoss(Method):
         if self.loss_name == "ldam":
             return {"loss_ldam": (1.0, ldam_loss(logits, y, self.margins, self.scale))}
         if self.loss_name == "focal":
-            return {"loss_focal": (1.0, focal_loss(logits, y, self.gamma))}
+            inside = self.class_weights[y] if self.weights_inside_loss() else None
+            return {"loss_focal": (1.0, focal_loss(logits, y, self.gamma, inside))}
         return {"loss_ce": (1.0, cross_entropy(logits, y))}
+
+    def weights_inside_loss(self) -> bool:
+        """True when the class weight enters the per-sample loss itself (CB+Focal as LDAM-DRW computes it)."""
+        return self.loss_name == "focal" and self.focal_weighting == "inside"
 
     def training_step(self, model: nn.Module, batch: Batch, epoch: int) -> StepResult:
         if self.mixup_alpha > 0:
@@ -130,12 +142,14 @@ class LongTailLoss(Method):
         return self.combine(outputs, pairs)
 
     def combine(self, outputs: Dict[str, torch.Tensor], pairs: List[Tuple[float, torch.Tensor, torch.Tensor]]) -> StepResult:
-        """sum over (share, y, index) pairs of share * w_y * term, over sum of share * w_y, per term."""
+        """sum over (share, y, index) pairs of share * w_y * term, over sum of share * w_y, per term
+        (w_y = 1 here when the weight is inside the term: a plain batch mean)."""
         sums: Dict[str, torch.Tensor] = {}
         coefficients: Dict[str, float] = {}
         norm = None
+        inside = self.weights_inside_loss()
         for share, y, index in pairs:
-            weight = share * self.class_weights[y]
+            weight = share * (torch.ones_like(self.class_weights[y]) if inside else self.class_weights[y])
             norm = weight.sum() if norm is None else norm + weight.sum()
             for name, (coef, per_sample) in self.loss_terms(outputs, y, index).items():
                 coefficients[name] = coef

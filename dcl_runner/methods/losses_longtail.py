@@ -3,7 +3,9 @@
 Every loss here returns one value per sample ([B]); the method family in ``longtail.py`` weights,
 mixes (Mixup) and reduces them. Pure functions of tensors, no state.
 
-- focal loss (Lin et al., TPAMI 2020): FL = -(1 - p_t)^gamma log p_t; gamma = 0 is CE;
+- focal loss (Lin et al., TPAMI 2020): FL = -(1 - p_t)^gamma log p_t; gamma = 0 is CE. With class weights
+  (CB+Focal, Cui et al. eq. 6 as kaidic/LDAM-DRW losses.py runs it) the focal term is taken of the
+  class-weighted CE: l = w_y CE, FL = (1 - exp(-l))^gamma l, averaged over the batch;
 - class-balanced weights (Cui et al., CVPR 2019): effective number E_n = (1 - beta^n)/(1 - beta),
   weight_c proportional to 1 / E_{n_c}, normalised so the weights sum to C;
 - LDAM (Cao et al., NeurIPS 2019): per-class margin Delta_j = K / n_j^{1/4} with K chosen so the
@@ -25,9 +27,17 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.float(), y, reduction="none")
 
 
-def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Focal loss (Lin et al.) per sample: -(1 - p_t)^gamma log p_t. gamma = 0 gives cross-entropy."""
+def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float, class_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Focal loss (Lin et al.) per sample: -(1 - p_t)^gamma log p_t. gamma = 0 gives cross-entropy.
+
+    ``class_weight`` [B] (the weight of each sample's class): the class-balanced focal loss of Cui et al.
+    (their eq. 6) in the form kaidic/LDAM-DRW losses.py computes it: l = w_y CE (``F.cross_entropy(...,
+    weight=w, reduction='none')``), FL = (1 - exp(-l))^gamma l. The weight thus enters the modulator too;
+    the caller averages these over the batch (``loss.mean()`` there), not over sum w.
+    """
     ce = cross_entropy(logits, y)
+    if class_weight is not None:
+        ce = class_weight.to(ce.dtype) * ce
     if gamma == 0:
         return ce
     p_t = torch.exp(-ce)

@@ -8,7 +8,9 @@
 - Loss L = L2 + lambda * L1 (lambda 1.5). ``fbh: false`` drops L1 and the auxiliary head;
   ``cdh: false`` makes every class one cluster (the main head is then a plain C-way CE classifier):
   the four rows of Table 4.
-- Prediction uses the main (K-way) head only, mapped to classes by ``cluster_to_class``.
+- Prediction uses the main (K-way) head only, mapped to classes by ``cluster_to_class``: ``argmax``
+  (the class of the arg-max cluster, the paper's plain reading; default) or ``sum`` (summed cluster
+  probabilities per class).
 
 Clusters are assigned once in ``setup`` (``clustering``: random | kmeans | hierarchical, on
 ``cluster_features``: pixels | model) and saved with the method's state, so a resumed run keeps them.
@@ -29,6 +31,7 @@ from .base import METHODS, TrainContext
 from .longtail import LongTailLoss
 from .losses_longtail import cross_entropy, soft_cross_entropy
 from .twohead_parts import (
+    MAPPINGS,
     FeatureBalancingHead,
     TwoHeads,
     assign_clusters,
@@ -48,7 +51,9 @@ class TwoHead(LongTailLoss):
         self.use_cdh = bool(cfg.get("cdh", True))
         self.lam = float(cfg.get("lambda_fbh", 1.5))
         self.alpha = float(cfg.get("alpha", 0.5))
-        self.mapping = str(cfg.get("cluster_to_class", "sum"))
+        self.mapping = str(cfg.get("cluster_to_class", "argmax"))
+        if self.mapping not in MAPPINGS:
+            raise ConfigError(f"method.cluster_to_class={self.mapping!r}: choose one of {MAPPINGS}")
         if not 0 < self.alpha <= 1:
             raise ConfigError(f"method.alpha={self.alpha}: the own-cluster soft label must be in (0, 1]")
         u = int(cfg.get("u", 10)) if self.use_cdh else 1
@@ -66,7 +71,7 @@ class TwoHead(LongTailLoss):
                 in_channels,
                 self.task.num_outputs,
                 self.cfg.get("fbh_channels_per_class"),
-                str(self.cfg.get("fbh_channel_fit", "repeat")),
+                str(self.cfg.get("fbh_channel_fit", "project")),
                 int(self.cfg.get("fbh_kernel_size", 3)),
             )
         return TwoHeads(in_features, self.num_clusters, fbh)

@@ -18,8 +18,8 @@ from torch import nn
 from ..errors import ConfigError
 
 CLUSTERINGS = ("random", "kmeans", "hierarchical")
-CHANNEL_FITS = ("project", "repeat", "exact")
-MAPPINGS = ("sum", "max")
+CHANNEL_FITS = ("project", "repeat", "exact")  # project: the default (every class its own channels)
+MAPPINGS = ("argmax", "sum")
 
 
 # -- class division ---------------------------------------------------------------------------------
@@ -106,17 +106,19 @@ def soft_cluster_targets(cluster: torch.Tensor, y: torch.Tensor, cluster_class: 
     return q.scatter(1, cluster[:, None], own[:, None])
 
 
-def clusters_to_classes(logits: torch.Tensor, cluster_class: torch.Tensor, num_classes: int, mode: str = "sum") -> torch.Tensor:
-    """Class scores [B, C] from cluster logits [B, K].
+def clusters_to_classes(logits: torch.Tensor, cluster_class: torch.Tensor, num_classes: int, mode: str = "argmax") -> torch.Tensor:
+    """Class scores [B, C] from cluster logits [B, K] (two-head sec. 2.2: the K-class classifier "is employed
+    to predict the class ... with the help of the correspondence between the K clusters and the original C classes").
 
-    ``sum``: log of the summed softmax probability of each class's clusters (a class is as likely as
-    all its clusters together); ``max``: the class of the arg-max cluster (each class's best cluster logit).
+    ``argmax`` (the plain reading, the default): each class scores its best cluster's logit, so the
+    predicted class is the class of the arg-max cluster. ``sum``: log of the summed softmax probability
+    of each class's clusters (a class is as likely as all its clusters together).
     """
     if mode == "sum":
         probs = F.softmax(logits.float(), dim=1)
         summed = torch.zeros(logits.shape[0], num_classes, device=logits.device).index_add_(1, cluster_class, probs)
         return torch.log(summed.clamp_min(1e-30))
-    if mode == "max":
+    if mode == "argmax":
         index = cluster_class[None, :].expand_as(logits)
         out = torch.full((logits.shape[0], num_classes), -float("inf"), device=logits.device)
         return out.scatter_reduce(1, index, logits.float(), reduce="amax", include_self=True)
@@ -127,16 +129,22 @@ def clusters_to_classes(logits: torch.Tensor, cluster_class: torch.Tensor, num_c
 class FeatureBalancingHead(nn.Module):
     """Two-head eq. 1: z_c = GAP(F_c * K_c), one grouped convolution over C channel groups.
 
-    The last feature map has D channels; each class needs its own group of k channels. When D = C*k
-    the map is split as is. Otherwise (ResNet-32: 64 channels, 100 classes) ``fit`` decides, with
-    k = ceil(D/C) unless ``channels_per_class`` is given: ``repeat`` (default) tiles the D channels
-    cyclically to C*k slots (no new weights; groups share a backbone channel only where the tiling
-    wraps); ``project`` a learned 1x1 convolution D -> C*k channels before the split, so every class
-    owns k projected channels; ``exact`` refuses (ConfigError).
+    Sec. 2.1 gives every class "a unique" group of k = D/C channels of the last feature map (D channels).
+    When D = C*k the map is split as is. Otherwise (ResNet-32: 64 channels for 100 CIFAR-100 classes;
+    ResNeXt-50: 2048 for 1000 ImageNet-LT classes) ``fit`` decides, with k = ceil(D/C) unless
+    ``channels_per_class`` is given:
+
+    - ``project`` (default): a learned 1x1 convolution D -> C*k channels, BatchNorm and ReLU (one more
+      conv-BN-ReLU layer of the extractor, as wide as the groups need) before the split, so every class
+      owns its k channels and no two classes share one; the BatchNorm keeps the projected map's scale
+      fixed, which the bare projection did not (it destabilised training, docs/twohead.md);
+    - ``repeat``: tile the D channels cyclically to C*k slots (no new weights), so classes share a
+      channel where the tiling wraps (ResNet-32 / CIFAR-100: classes 64..99 reuse channels 0..35);
+    - ``exact``: refuse (ConfigError).
     """
 
     def __init__(self, in_channels: int, num_classes: int, channels_per_class: Optional[int] = None,
-                 fit: str = "repeat", kernel_size: int = 3):
+                 fit: str = "project", kernel_size: int = 3):
         super().__init__()
         if fit not in CHANNEL_FITS:
             raise ConfigError(f"method.fbh_channel_fit={fit!r}: choose one of {CHANNEL_FITS}")
@@ -148,18 +156,23 @@ class FeatureBalancingHead(nn.Module):
                 f"method.fbh_channel_fit=exact: the feature map has {in_channels} channels, not "
                 f"{num_classes} classes x {k}; use project or repeat"
             )
-        self.project = nn.Conv2d(in_channels, width, 1, bias=False) if self.fit == "project" else None
+        self.project = None
+        if self.fit == "project":
+            self.project = nn.Sequential(nn.Conv2d(in_channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         self.register_buffer("channel_index", torch.arange(width) % in_channels, persistent=False)
         self.channels_per_class = k
         self.conv = nn.Conv2d(width, num_classes, kernel_size, padding=kernel_size // 2, groups=num_classes)
 
-    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
-        x = feature_map
+    def grouped_input(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """The C*k-channel map the grouped convolution splits (class c reads channels c*k .. c*k + k - 1)."""
         if self.fit == "project":
-            x = self.project(x)
-        elif self.fit == "repeat":
-            x = x.index_select(1, self.channel_index)
-        return self.conv(x).mean(dim=(2, 3))
+            return self.project(feature_map)
+        if self.fit == "repeat":
+            return feature_map.index_select(1, self.channel_index)
+        return feature_map
+
+    def forward(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.grouped_input(feature_map)).mean(dim=(2, 3))
 
 
 class TwoHeads(nn.Module):

@@ -25,6 +25,10 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
 
+    def init_head(self, head: nn.Module) -> None:
+        """Initialise the head the method built, where the backbone's reference code initialises its
+        classifier itself (the CIFAR ResNets: Kaiming normal). Default: leave the head as built."""
+
 
 def scaled(channels: int, width: float) -> int:
     """Channel count times the width multiplier (``backbone.width``), at least 1."""
@@ -36,6 +40,7 @@ class Classifier(nn.Module):
 
     def __init__(self, backbone: Backbone, head: nn.Module):
         super().__init__()
+        backbone.init_head(head)
         self.backbone = backbone
         self.head = head
 

@@ -1,7 +1,13 @@
 """CIFAR ResNets of He et al. (2016) sec. 4.2, as the long-tail literature uses them (``resnet32``, ``resnet110``).
 
 Three stages of 16/32/64 channels, n basic blocks each (depth = 6n + 2), option-A shortcuts
-(stride-2 subsampling and zero-padded channels), Kaiming init. ``width`` scales the channels.
+(stride-2 subsampling and zero-padded channels). ``width`` scales the channels.
+
+Initialisation as kaidic/LDAM-DRW models/resnet_cifar.py (and Megvii-Nanjing/BBN lib/backbone/resnet_cifar.py):
+``model.apply(_weights_init)`` draws every Conv2d and Linear weight from Kaiming normal (fan-in, gain sqrt 2),
+the classifier included. The head is built by the method, so ``init_head`` applies the same rule to its
+Conv2d / Linear layers (``backbone.head_init: kaiming_normal``; ``torch_default`` keeps PyTorch's own
+initialisation). Biases, BatchNorm and LDAM's cosine classifier keep their own initialisation, as there.
 """
 from __future__ import annotations
 
@@ -9,7 +15,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import ConfigError
 from ..base import BACKBONES, Backbone, scaled
+
+HEAD_INITS = ("kaiming_normal", "torch_default")
+
+
+def kaiming_normal_weights(module: nn.Module) -> None:
+    """LDAM-DRW's ``_weights_init``: Kaiming normal on every Conv2d and Linear weight of ``module``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight)
 
 
 class _Shortcut(nn.Module):
@@ -43,10 +59,13 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(Backbone):
-    def __init__(self, depth: int, in_channels: int = 3, width: float = 1.0):
+    def __init__(self, depth: int, in_channels: int = 3, width: float = 1.0, head_init: str = "kaiming_normal"):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+        if head_init not in HEAD_INITS:
+            raise ConfigError(f"backbone.head_init={head_init!r}: choose one of {HEAD_INITS}")
+        self.head_init = head_init
         n = (depth - 2) // 6
         widths = [scaled(c, width) for c in (16, 32, 64)]
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
@@ -58,9 +77,11 @@ class CifarResNet(Backbone):
                 cin = cout
         self.blocks = nn.Sequential(*blocks)
         self.out_channels = self.feature_dim = cin
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight)
+        kaiming_normal_weights(self)
+
+    def init_head(self, head: nn.Module) -> None:
+        if self.head_init == "kaiming_normal":
+            kaiming_normal_weights(head)
 
     def forward(self, x: torch.Tensor):
         fmap = self.blocks(F.relu(self.bn1(self.conv1(x))))
@@ -69,9 +90,9 @@ class CifarResNet(Backbone):
 
 @BACKBONES.register("resnet32")
 def resnet32(cfg, in_channels: int, image_size: int) -> CifarResNet:
-    return CifarResNet(32, in_channels, float(cfg.get("width", 1.0)))
+    return CifarResNet(32, in_channels, float(cfg.get("width", 1.0)), str(cfg.get("head_init", "kaiming_normal")))
 
 
 @BACKBONES.register("resnet110")
 def resnet110(cfg, in_channels: int, image_size: int) -> CifarResNet:
-    return CifarResNet(110, in_channels, float(cfg.get("width", 1.0)))
+    return CifarResNet(110, in_channels, float(cfg.get("width", 1.0)), str(cfg.get("head_init", "kaiming_normal")))
