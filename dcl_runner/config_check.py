@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .errors import ConfigError
-from .optim import LR_SCHEDULES, OPTIMIZERS
+from .optim import GRANULARITIES, LR_SCHEDULES, OPTIMIZERS
 from .trackers import check_trackers
 
 
@@ -73,6 +73,9 @@ def check_config(cfg: Any) -> None:
     _number_in(sched.gamma, "trainer.lr_schedule.gamma", 0, 1, low_open=True)
     _number_in(sched.min_lr_factor, "trainer.lr_schedule.min_lr_factor", 0, 1)
     _non_negative(sched.warmup_epochs, "trainer.lr_schedule.warmup_epochs")
+    _number_in(sched.warmup_start_factor, "trainer.lr_schedule.warmup_start_factor", 0, 1)
+    if sched.granularity not in GRANULARITIES:
+        raise ConfigError(f"trainer.lr_schedule.granularity={sched.granularity!r}: choose one of {', '.join(GRANULARITIES)}")
     if sched.warmup_epochs >= t.epochs:
         raise ConfigError(f"trainer.lr_schedule.warmup_epochs={sched.warmup_epochs} must be < trainer.epochs={t.epochs}")
 

@@ -31,7 +31,8 @@ def build_optimizer(params, cfg: Any) -> torch.optim.Optimizer:
     return OPTIMIZERS[cfg.name](params, cfg)
 
 
-# lr schedules: (schedule config, fractional epoch t after warm-up start, total epochs) -> lr multiplier
+# lr schedules: (schedule config, epoch t, total epochs) -> lr multiplier; t is fractional (per step) or whole
+# (``granularity: epoch``, as a torch scheduler stepped once per epoch computes it)
 def _constant(cfg: Any, t: float, epochs: int) -> float:
     return 1.0
 
@@ -59,10 +60,31 @@ LR_SCHEDULES: Dict[str, Callable[[Any, float, int], float]] = {
 }
 
 
+GRANULARITIES = ("step", "epoch")
+
+
+def warmup_factor(cfg: Any, t: float) -> float:
+    """The linear warm-up over ``warmup_epochs`` from ``warmup_start_factor`` to 1 (1 once it is over).
+
+    ``granularity: step``: per step, factor = start + (1 - start) t / W for the fractional epoch t (Cui et al.'s
+    warm-up; t is floored at 1e-3 so that the first step does not run at lr 0).
+    ``granularity: epoch``: once per epoch e (0-based), factor = start + (1 - start) (e + 1) / W. With start 0 that is
+    LDAM-DRW's ``lr * (epoch + 1) / 5`` (cifar_train.py); with start 1/3 BBN's WarmupMultiStepLR (lr_scheduler.py,
+    stepped at the start of every 1-based epoch E = e + 1: 1/3 (1 - E/W) + E/W).
+    """
+    warmup, start = float(cfg.warmup_epochs), float(cfg.warmup_start_factor)
+    if warmup <= 0 or t >= warmup:
+        return 1.0
+    progress = min(1.0, (math.floor(t) + 1) / warmup) if cfg.granularity == "epoch" else max(t, 1e-3) / warmup
+    return start + (1 - start) * progress
+
+
 def lr_factor(cfg: Any, t: float, epochs: int) -> float:
-    """Learning-rate multiplier at fractional epoch t (a pure function: nothing to checkpoint): a linear
-    warm-up per step over ``warmup_epochs``, then the named schedule."""
+    """Learning-rate multiplier at epoch t (a pure function of the step: nothing to checkpoint): the warm-up,
+    then the named schedule, evaluated per step or, with ``granularity: epoch``, once per epoch."""
+    if cfg.granularity == "epoch":
+        t = float(math.floor(t))
     warmup = float(cfg.warmup_epochs)
     if warmup > 0 and t < warmup:
-        return max(t, 1e-3) / warmup
+        return warmup_factor(cfg, t)
     return LR_SCHEDULES[cfg.name](cfg, t, epochs)

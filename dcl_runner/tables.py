@@ -40,6 +40,8 @@ NAMES: Dict[str, Any] = {
         # the protocol of kaidic/LDAM-DRW cifar_train.py (= Cui et al.'s CIFAR schedule): th.t1 rows copied from them
         "th_cifar10_lt_ldam_drw": "th_cifar10_lt_ldam_drw",
         "th_cifar100_lt_ldam_drw": "th_cifar100_lt_ldam_drw",
+        "th_cifar10_lt_cui": "th_cifar10_lt_cui",      # Cui et al.'s CIFAR protocol (per-step warm-up)
+        "th_cifar100_lt_cui": "th_cifar100_lt_cui",
     },
     "ratio_key": "dataset.imbalance_ratio",    # conf/_base/dataset.yaml
     "noise_key": "dataset.noise.rate",
@@ -414,18 +416,20 @@ _BBN = "Zhou et al., CVPR 2020 (BBN), Table 2"
 _KANG = "Kang et al., ICLR 2020 (decoupling), ImageNet-LT / ResNeXt-50 (facebookresearch/classifier-balancing README)"
 _UNTRACED = "source not traced (the two-head authors' own runs, or a paper not found)"
 _LDAM_DRW_CIFAR = {"th_cifar10_lt": "th_cifar10_lt_ldam_drw", "th_cifar100_lt": "th_cifar100_lt_ldam_drw"}
+_CUI_CIFAR = {"th_cifar10_lt": "th_cifar10_lt_cui", "th_cifar100_lt": "th_cifar100_lt_cui"}
 _OWN = "the two-head protocol"
-_LDAM_PROTOCOL = "the LDAM-DRW / Cui et al. CIFAR protocol (lr x0.01 at 160 and 180)"
+_LDAM_PROTOCOL = "the LDAM-DRW CIFAR protocol (lr x0.01 at 160 and 180, warm-up per epoch)"
+_CUI_PROTOCOL = "Cui et al.'s CIFAR protocol (lr x0.01 at 160 and 180, warm-up per step)"
 
 # label -> (source of the printed numbers, protocols of its columns, what runs), per table
 _TH1_SOURCES = {
-    "CE": (f"{_CUI} 'Softmax' (reprinted by Cao et al. and BBN)", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
-    "Focal": (f"{_CUI} 'Focal (gamma 1)' (reprinted by Cao et al.)", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
+    "CE": (f"{_CUI} 'Softmax' (reprinted by Cao et al. and BBN)", _CUI_CIFAR, _CUI_PROTOCOL),
+    "Focal": (f"{_CUI} 'Focal (gamma 1)' (reprinted by Cao et al.)", _CUI_CIFAR, _CUI_PROTOCOL),
     "Mixup": (f"{_BBN} (BBN's runs; BBN's config is the two-head protocol)", {}, _OWN),
     "CB": (_UNTRACED, {}, f"{_OWN} (untraced)"),
     "LDAM": (f"{_CAO} for CIFAR-10 β=100 (73.35); the other five not traced", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
     "CB+Focal": (f"{_CUI} 'Class-Balanced' (best loss / beta per column), run as kaidic/LDAM-DRW's CB Focal",
-                 _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
+                 _CUI_CIFAR, _CUI_PROTOCOL),
     "DRS": (f"{_BBN} 'CE-DRS' (BBN's runs)", {}, _OWN),
     "LDAM+DRW": (f"{_CAO} (β=100, 10) and {_BBN} (β=50)", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
     "BBN": (_BBN, {}, "ref only"),
@@ -491,9 +495,9 @@ def _th4_rows() -> Tuple[Row, ...]:
     """Table 4, plus the rows with a class-division head once more with the summed-probability prediction
     (the paper's prediction rule is read as arg-max cluster, the default; docs/twohead.md)."""
     paper = {label: dict(zip((c.id for c in _TH4_COLS), v)) for label, (_, _, v) in _TH4.items()}
-    ce_source = f"CIFAR-100: {_TH1_SOURCES['CE'][0]}, runs {_LDAM_PROTOCOL}; Tiny-ImageNet: {_UNTRACED}, runs {_OWN}"
+    ce_source = f"CIFAR-100: {_TH1_SOURCES['CE'][0]}, runs {_CUI_PROTOCOL}; Tiny-ImageNet: {_UNTRACED}, runs {_OWN}"
     rows: List[Row] = [SourcedRow("none (CE)", "ce", paper=paper["none (CE)"], note=f"source: {ce_source}", source=ce_source,
-                                  protocols={"th_cifar100_lt": _LDAM_DRW_CIFAR["th_cifar100_lt"]})]
+                                  protocols={"th_cifar100_lt": _CUI_CIFAR["th_cifar100_lt"]})]
     for label in ("FBH", "CDH", "FBH + CDH"):
         method, overrides, _ = _TH4[label]
         rows.append(Row(label, method, overrides, paper=paper[label], note=f"the two-head paper; runs {_OWN}"))

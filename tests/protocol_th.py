@@ -41,6 +41,8 @@ def _schedule_two_head() -> Keys:
                                                           "[120, 160], bisect_right on the 1-based epoch"),
         "trainer.lr_schedule.gamma": Cite(0.01, f"{TH} 'decayed by 0.01'; {BBN} LR_FACTOR 0.01 at each step"),
         "trainer.lr_schedule.warmup_epochs": Cite(5, f"paper silent; {BBN} WARM_EPOCH 5"),
+        "trainer.lr_schedule.warmup_start_factor": Cite(1 / 3, "BBN lib/utils/lr_scheduler.py WarmupMultiStepLR warmup_factor=1/3"),
+        "trainer.lr_schedule.granularity": Cite("epoch", "BBN main/train.py: scheduler.step() once per epoch"),
     }
 
 
@@ -57,6 +59,22 @@ def _schedule_ldam_drw() -> Keys:
         "trainer.lr_schedule.milestones": Cite([160, 180], f"{LDAM} adjust_learning_rate: epoch + 1 > 160, > 180"),
         "trainer.lr_schedule.gamma": Cite(0.01, f"{LDAM} lr x0.01 then x0.0001; cifar_im_trainval.sh multipliers 1 0.01 0.0001"),
         "trainer.lr_schedule.warmup_epochs": Cite(5, f"{LDAM} epoch + 1 <= 5: lr * (epoch + 1) / 5; cifar_main.py 5-epoch warm-up"),
+        "trainer.lr_schedule.warmup_start_factor": Cite(0.0, f"{LDAM} (epoch + 1) / 5: 0.2 ... 1.0 over epochs 0-4"),
+        "trainer.lr_schedule.granularity": Cite("epoch", f"{LDAM} adjust_learning_rate once per epoch"),
+    }
+
+
+CUI = "richardaecn/class-balanced-loss src/cifar_main.py"
+
+
+def _schedule_cui() -> Keys:
+    """Cui et al.'s own runs (th.t1 CE / Focal / CB+Focal, th.t4 CE on CIFAR-100): LDAM-DRW copied their schedule,
+    but they warm up per step."""
+    return {
+        **_schedule_ldam_drw(),
+        "trainer.lr_schedule.milestones": Cite([160, 180], f"{CUI} --learning-rate-schedule 5 160 180 (lr x0.01 from epoch 160)"),
+        "trainer.lr_schedule.warmup_start_factor": Cite(0.0, f"{CUI} learning_rate_schedule 'starts at 0, then increases linearly'"),
+        "trainer.lr_schedule.granularity": Cite("step", f"{CUI} current_epoch = global_step * batch / examples (fractional)"),
     }
 
 
@@ -73,6 +91,7 @@ def _imagenet_lt() -> Keys:
         "trainer.optimizer.weight_decay": Cite(5e-4, f"paper silent; {KANG} weight_decay 0.0005"),
         "trainer.lr_schedule.name": Cite("cosine", f"{TH} 'decayed by a cosine schedule [22]'; {KANG} coslr true"),
         "trainer.lr_schedule.min_lr_factor": Cite(0.0, f"{KANG} endlr 0.0"),
+        "trainer.lr_schedule.granularity": Cite("epoch", "classifier-balancing run_networks.py: CosineAnnealingLR stepped once per epoch"),
         "trainer.lr_schedule.warmup_epochs": Cite(0, "classifier-balancing run_networks.py: no warm-up"),
     }
 
@@ -183,14 +202,20 @@ ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's me
                   "method.reweight.start_epoch": Cite(None, f"paper silent; deferred as DRW ({DEFERRED})"),
                   "method.reweight.start_fraction": Cite(0.8, f"paper silent; deferred as DRW ({DEFERRED})")},
 }
-# rows whose printed number comes from Cui et al. / Cao et al.: their protocol
-LDAM_DRW_ROWS = ("CE", "Focal", "LDAM", "CB+Focal", "LDAM+DRW")
+# rows whose printed number comes from Cao et al. (LDAM-DRW's code) or Cui et al. (their code): their protocol
+LDAM_DRW_ROWS = ("LDAM", "LDAM+DRW")
+CUI_ROWS = ("CE", "Focal", "CB+Focal")
 IMAGENET_MIXUP = Cite(0.2, "Zhang et al. 2018 ImageNet alpha 0.2; MiSLAS config/imagenet/imagenet_resnet50_stage1_mixup.yaml alpha 0.2")
 
 
 def _rows(labels, sourced: bool) -> Dict[str, Keys]:
     """Method keys per row; with ``sourced``, the rows copied from Cui / Cao et al. also get their schedule."""
-    return {label: {**ROW_KEYS[label], **(_schedule_ldam_drw() if sourced and label in LDAM_DRW_ROWS else {})} for label in labels}
+    def schedule(label: str) -> Keys:
+        if not sourced:
+            return {}
+        return _schedule_ldam_drw() if label in LDAM_DRW_ROWS else _schedule_cui() if label in CUI_ROWS else {}
+
+    return {label: {**ROW_KEYS[label], **schedule(label)} for label in labels}
 
 
 def _th1(sourced: bool) -> TableProtocol:
@@ -225,7 +250,7 @@ def _th4(sourced: bool) -> TableProtocol:
         "CDH (sum prediction)": {**ours, "method.fbh": fbh_off, "method.cluster_to_class": summed},
         "FBH + CDH (sum prediction)": {**ours, "method.cluster_to_class": summed},
     }
-    cells = {("none (CE)", f"c100_{r}"): _schedule_ldam_drw() for r in (100, 50, 10)} if sourced else {}
+    cells = {("none (CE)", f"c100_{r}"): _schedule_cui() for r in (100, 50, 10)} if sourced else {}
     return TableProtocol(every_cell={**_common(), **_schedule_two_head()},
                          columns={**_cifar_columns("c100_", "cifar100_lt"), **_tiny_columns()}, rows=rows, cells=cells)
 

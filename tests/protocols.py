@@ -73,5 +73,14 @@ def load() -> Tuple[Dict[str, TableProtocol], Dict[str, Tuple[str, ...]]]:
     return protocols, method_keys
 
 
-def required_keys(method: str, schedule: str, method_keys: Dict[str, Iterable[str]]) -> List[str]:
-    return [*REQUIRED, *SCHEDULE_KEYS.get(schedule, ()), *method_keys.get(method, ())]
+# ... the warm-up's form when there is one, and when the lr moves (per step or per epoch) where that changes it.
+WARMUP_KEYS: Tuple[str, ...] = ("trainer.lr_schedule.warmup_start_factor", "trainer.lr_schedule.granularity")
+
+
+def required_keys(method: str, schedule: str, method_keys: Dict[str, Iterable[str]], warmup: float = 0) -> List[str]:
+    keys = [*REQUIRED, *SCHEDULE_KEYS.get(schedule, ()), *method_keys.get(method, ())]
+    if warmup:
+        keys += WARMUP_KEYS
+    if schedule == "cosine":  # a per-step cosine differs from a per-epoch one (whole-epoch step decays do not)
+        keys.append("trainer.lr_schedule.granularity")
+    return list(dict.fromkeys(keys))

@@ -45,7 +45,8 @@ def table_mismatches(table):
     for cell in cells:
         cfg = composer()._compose((*cell.run_overrides, "budget=paper"))
         expected = spec.expected(cell.row.label, cell.column.id) if spec else {}
-        keys = protocols.required_keys(str(cfg.method.name), str(cfg.trainer.lr_schedule.name), METHOD_KEYS)
+        schedule = cfg.trainer.lr_schedule
+        keys = protocols.required_keys(str(cfg.method.name), str(schedule.name), METHOD_KEYS, float(schedule.warmup_epochs))
         for key in dict.fromkeys([*keys, *expected]):
             got = plain(OmegaConf.select(cfg, key, default=None))
             if key not in expected:

@@ -192,9 +192,9 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
     rc, out = _run_script(["--table", "th.t1", "--budget", "smoke", "--dry-run", "--output-root", str(tmp_path / "o")], capsys)
     assert rc == 0
     commands = [line for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
-    # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each, once under the two-head protocol and once under
-    # the LDAM-DRW / Cui et al. protocol of the rows copied from them (th_cifar*_lt_ldam_drw)
-    assert len(commands) == 4
+    # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each, under the two-head protocol, LDAM-DRW's
+    # (th_cifar*_lt_ldam_drw: LDAM, LDAM+DRW) and Cui et al.'s (th_cifar*_lt_cui: CE, Focal, CB+Focal)
+    assert len(commands) == 6
     runs, every_method = 0, set()
     for line in commands:
         args = shlex.split(line)[4:]

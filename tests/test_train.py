@@ -185,7 +185,8 @@ def test_lr_schedules_with_warmup():
     from dcl_runner.optim import lr_factor
 
     def sched(**kw):
-        base = dict(name="constant", step_size=30, milestones=[], gamma=0.1, min_lr_factor=0.0, warmup_epochs=0)
+        base = dict(name="constant", step_size=30, milestones=[], gamma=0.1, min_lr_factor=0.0, warmup_epochs=0,
+                    warmup_start_factor=0.0, granularity="step")
         return OmegaConf.create({**base, **kw})
 
     assert lr_factor(sched(name="multistep", milestones=[120, 160]), 119.9, 200) == 1.0
@@ -196,6 +197,31 @@ def test_lr_schedules_with_warmup():
     assert lr_factor(sched(name="cosine", min_lr_factor=0.1), 100.0, 100) == pytest.approx(0.1)
     warm = sched(name="multistep", milestones=[160], warmup_epochs=5)
     assert lr_factor(warm, 2.5, 200) == pytest.approx(0.5) and lr_factor(warm, 5.0, 200) == 1.0
+
+
+def test_per_epoch_warmups_and_schedules_follow_the_authors_schedulers():
+    from omegaconf import OmegaConf
+
+    from dcl_runner.optim import lr_factor
+
+    def sched(**kw):
+        base = dict(name="multistep", step_size=30, milestones=[], gamma=0.01, min_lr_factor=0.0, warmup_epochs=5,
+                    warmup_start_factor=0.0, granularity="epoch")
+        return OmegaConf.create({**base, **kw})
+
+    # LDAM-DRW cifar_train.py: lr * (epoch + 1) / 5 while epoch + 1 <= 5, then x0.01 once epoch + 1 > 160
+    ldam = sched(milestones=[160, 180])
+    assert [lr_factor(ldam, e + 0.7, 200) for e in range(6)] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0, 1.0])
+    assert lr_factor(ldam, 159.9, 200) == 1.0 and lr_factor(ldam, 160.0, 200) == pytest.approx(0.01)
+    assert lr_factor(ldam, 180.5, 200) == pytest.approx(1e-4)
+    # BBN WarmupMultiStepLR(warmup_factor=1/3, warmup_epochs=5), stepped at the start of 1-based epoch E:
+    # (1/3)(1 - E/5) + E/5 for E < 5 -> 7/15, 9/15, 11/15, 13/15, then 1; x0.01 from E = 120 (0-based 119)
+    bbn = sched(warmup_start_factor=1 / 3, milestones=[119, 159])
+    assert [lr_factor(bbn, e + 0.5, 200) for e in range(6)] == pytest.approx([7 / 15, 9 / 15, 11 / 15, 13 / 15, 1.0, 1.0])
+    assert lr_factor(bbn, 118.9, 200) == 1.0 and lr_factor(bbn, 119.0, 200) == pytest.approx(0.01)
+    # a cosine stepped per epoch (CosineAnnealingLR, T_max = epochs): (1 + cos(pi e / 100)) / 2 for epoch e
+    cosine = sched(name="cosine", warmup_epochs=0)
+    assert lr_factor(cosine, 50.99, 100) == pytest.approx(0.5) and lr_factor(cosine, 25.5, 100) == pytest.approx(0.853553, abs=1e-6)
 
 
 def test_hydra_run_folders_are_unique_per_process():

@@ -34,13 +34,15 @@ def test_every_baseline_row_names_its_source_and_what_it_runs():
             assert isinstance(row, T.SourcedRow) and row.source, f"{table.id} / {row.label}"
             assert row.note.startswith("source: ") and row.label in table.note
     ce = T.get("th.t1").row("CE")
-    assert "Cui et al." in ce.source and ce.protocols == {"th_cifar10_lt": "th_cifar10_lt_ldam_drw",
-                                                           "th_cifar100_lt": "th_cifar100_lt_ldam_drw"}
+    assert "Cui et al." in ce.source and ce.protocols == {"th_cifar10_lt": "th_cifar10_lt_cui",
+                                                           "th_cifar100_lt": "th_cifar100_lt_cui"}
+    assert T.get("th.t1").row("LDAM+DRW").protocols == {"th_cifar10_lt": "th_cifar10_lt_ldam_drw",
+                                                        "th_cifar100_lt": "th_cifar100_lt_ldam_drw"}
     assert T.get("th.t1").row("CB").protocols == {} and "not traced" in T.get("th.t1").row("CB").note
     # th.t4's CE row: the CIFAR-100 columns are Cui et al.'s numbers (their protocol), the Tiny ones untraced
     t4 = T.get("th.t4")
     overrides = {c.id: t4.row("none (CE)").cell_overrides(c)[0] for c in t4.columns}
-    assert overrides["c100_100"] == "experiment=th_cifar100_lt_ldam_drw" and overrides["tiny_100"] == "experiment=th_tiny_imagenet_lt"
+    assert overrides["c100_100"] == "experiment=th_cifar100_lt_cui" and overrides["tiny_100"] == "experiment=th_tiny_imagenet_lt"
 
 
 def test_reproduce_tables_protocol_own_launches_no_source_protocol(tmp_path, capsys):
