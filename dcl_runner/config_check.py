@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ConfigError
+from .models.pretrained import check as check_pretrained
 
 
 def _positive_int(value: Any, key: str, minimum: int = 1) -> None:
@@ -82,3 +83,4 @@ def check_config(cfg: Any) -> None:
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")
     if float(cfg.backbone.get("width", 1.0)) <= 0:
         raise ConfigError(f"backbone.width={cfg.backbone.width!r}: expected a number > 0")
+    check_pretrained(cfg.backbone)
