@@ -97,8 +97,8 @@ def cifar100() -> Keys:
 
 # ------------------------------------------------------------------------------------------ methods
 EPS = Cite(0.1, "choice: sec. 3.4 gives no self-learning ratio eps; 0.1")
-CURRENT = Cite("train", "choice: D_current of eq. 7 = the training distribution the batch is drawn from, so that "
-                        "Table 1 (CE = g 1) and sec. 4.5 (re-balancing = CE on balanced CIFAR-100) hold")
+CURRENT = Cite("batch", "DCL eq. 7: 'D_current,j is the j-th class distribution in current batch before sampling' "
+                        "(a task at its target, g = 1 or balanced, is used as drawn: Table 1, sec. 4.5)")
 
 
 def dcl(where: str = "DCL sec. 4.3.1", g: str = "convex", target: str = "power", f: str = "composite",

@@ -67,7 +67,7 @@ def test_dsl_many_attributes_and_multiclass_at_once():
     assert w[:4].sum() == 4 and torch.all(w[4:6] == 2) and w[6:].sum() == 4
 
 
-# D_current = D_train (method.current=train, the default)
+# D_current = D_train (method.current=train)
 @pytest.mark.parametrize("g", [0.0, 0.3, 0.77, 1.0])
 @pytest.mark.parametrize("mode", ["power", "linear"])
 def test_dsl_on_a_balanced_training_set_gives_ce_weights_for_every_g(g, mode):
@@ -241,20 +241,33 @@ def test_multiclass_dcl_uses_pooled_features_and_every_class_of_a_balanced_set()
     assert torch.isfinite(result.loss) and out["features"].grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("current", ["batch", "train"])
 @pytest.mark.parametrize("method", ["dcl", "selective_learning"])
-def test_dsl_on_a_balanced_multiclass_set_is_ce_at_every_epoch(method):
+def test_dsl_on_a_balanced_multiclass_set_is_ce_at_every_epoch(method, current):
     # DCL sec. 4.5: on balanced CIFAR-100 the sampling part is the cross-entropy baseline
     task = TaskInfo(MULTICLASS, [str(c) for c in range(4)], np.array([25, 25, 25, 25]), 100, (3, 8, 8))
-    dcl = build_method(compose([f"method={method}", "trainer.epochs=10"]).method, task)
+    dcl = build_method(compose([f"method={method}", "trainer.epochs=10", f"method.current={current}"]).method, task)
     logits = torch.randn(12, 4, generator=gen(5))
     batch = Batch(x=torch.zeros(12), y=torch.tensor([0] * 7 + [1] * 3 + [2] * 2), index=torch.arange(12), generator=gen())
     ce = Method(None, task).loss({"logits": logits}, batch, 0).loss
     for epoch in range(10):
         dcl.on_epoch_start(epoch)
         assert torch.equal(dcl.dsl_loss(logits, batch), ce), epoch
-    batch_reading = build_method(compose([f"method={method}", "trainer.epochs=10", "method.current=batch"]).method, task)
-    batch_reading.on_epoch_start(9)
-    assert not torch.equal(batch_reading.dsl_loss(logits, batch), ce)  # the literal per-batch reading is not CE
+
+
+def test_dsl_batch_reading_keeps_a_balanced_attribute_as_drawn_and_rebalances_the_other():
+    # attribute 0: 50 : 50 in training (balanced), attribute 1: 80 : 20; g = 0 (selective learning)
+    task = TaskInfo(ATTRIBUTES, ["even", "rare"], np.array([50, 20]), 100, (3, 8, 8))
+    sl = build_method(compose(["method=selective_learning"]).method, task)
+    sl.on_epoch_start(0)
+    y = torch.tensor([[1, 1]] * 2 + [[0, 0]] * 6, dtype=torch.float32)  # a batch 6 : 2 in both attributes
+    logits = torch.randn(8, 2, generator=gen(2))
+    logits[2:, 1] = 0.3  # the rare attribute's negatives alike: the loss does not depend on which 4 are kept
+    w_rare = dsl_weights(y[:, 1:].long(), torch.tensor([[0.5, 0.5]]), gen())  # target 4 : 4 of 8 -> keep 4 of 6, x2
+    assert w_rare[:2].tolist() == [[2.0], [2.0]] and w_rare[2:].sum() == 4
+    weights = torch.cat([torch.ones(8, 1), w_rare], 1)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, weight=weights, reduction="sum") / 8
+    torch.testing.assert_close(sl.dsl_loss(logits, Batch(x=torch.zeros(8), y=y, index=torch.arange(8), generator=gen())), expected)
 
 
 def test_method_current_must_be_train_or_batch():
