@@ -6,6 +6,7 @@ from typing import Any, Sequence
 from .errors import ConfigError
 from .optim import GRANULARITIES, LR_SCHEDULES, OPTIMIZERS
 from .trackers import check_trackers
+from .models.pretrained import check as check_pretrained
 
 
 def _positive_int(value: Any, key: str, minimum: int = 1) -> None:
@@ -101,3 +102,4 @@ def check_config(cfg: Any) -> None:
     width = cfg.backbone.get("width", 1.0)
     if not _is_number(width) or width <= 0:
         raise ConfigError(f"backbone.width={width!r}: expected a number > 0")
+    check_pretrained(cfg.backbone)

@@ -78,11 +78,37 @@ def test_celeba_smoke_caps_decode_only_what_is_kept(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ RAP
-def make_rap(root, n=30, num_attr=53, fields=None, label=None):
+# RAP v1's attribute_eng, in label's column order (the RAP v1 README's list; 92 columns): 51 attributes,
+# 4 viewpoints, 8 occlusions, 29 colours. Written here by hand, not read from the code.
+RAP_V1_NAMES = [
+    "Female", "AgeLess16", "Age17-30", "Age31-45", "BodyFat", "BodyNormal", "BodyThin", "Customer", "Clerk",
+    "hs-BaldHead", "hs-LongHair", "hs-BlackHair", "hs-Hat", "hs-Glasses", "hs-Muffler",
+    "ub-Shirt", "ub-Sweater", "ub-Vest", "ub-TShirt", "ub-Cotton", "ub-Jacket", "ub-SuitUp", "ub-Tight", "ub-ShortSleeve",
+    "lb-LongTrousers", "lb-Skirt", "lb-ShortSkirt", "lb-Dress", "lb-Jeans", "lb-TightTrousers",
+    "shoes-Leather", "shoes-Sport", "shoes-Boots", "shoes-Cloth", "shoes-Casual",
+    "attach-Backpack", "attach-SingleShoulderBag", "attach-HandBag", "attach-Box", "attach-PlasticBag",
+    "attach-PaperBag", "attach-HandTrunk", "attach-Other",
+    "action-Calling", "action-Talking", "action-Gathering", "action-Holding", "action-Pusing", "action-Pulling",
+    "action-CarrybyArm", "action-CarrybyHand",
+    "faceFront", "faceBack", "faceLeft", "faceRight",
+    "occlusionLeft", "occlusionRight", "occlusionUp", "occlusionDown", "occlusion-Environment",
+    "occlusion-Attachment", "occlusion-Person", "occlusion-Other",
+    "up-Black", "up-White", "up-Gray", "up-Red", "up-Green", "up-Blue", "up-Yellow", "up-Brown", "up-Purple",
+    "up-Pink", "up-Orange", "up-Mixture",
+    "low-Black", "low-White", "low-Gray", "low-Red", "low-Green", "low-Blue", "low-Yellow", "low-Mixture",
+    "shoes-Black", "shoes-White", "shoes-Gray", "shoes-Red", "shoes-Green", "shoes-Blue", "shoes-Yellow",
+    "shoes-Brown", "shoes-Mixture",
+]
+assert len(RAP_V1_NAMES) == 92 and len(set(RAP_V1_NAMES)) == 92
+
+
+def make_rap(root, n=30, names=RAP_V1_NAMES, fields=None, label=None, selected=None):
+    """RAP_annotation/RAP_annotation.mat as RAP v1 ships it (struct RAP_annotation: partion, label,
+    attribute_chinese, attribute_eng, position, imagesname; v2-style selected_attribute optional) + RAP_dataset/."""
     from scipy.io import savemat
 
     rng = np.random.default_rng(1)
-    names = [f"attr{i}" for i in range(num_attr)]
+    num_attr = len(names)
     images = [f"CAM01_{i:04d}.png" for i in range(n)]
     for i, f in enumerate(images):
         write_image(root / "RAP_dataset" / f, 5 * i, size=(12, 30))
@@ -101,9 +127,11 @@ def make_rap(root, n=30, num_attr=53, fields=None, label=None):
         "label": label.astype(np.float64),
         "attribute_chinese": np.array(names, dtype=object).reshape(-1, 1),
         "attribute_eng": np.array(names, dtype=object).reshape(-1, 1),
-        "position": np.zeros((n, 4)),
+        "position": np.zeros((n, 16)),  # full body, head-shoulder, upper and lower body boxes (x, y, w, h)
         "imagesname": np.array(images, dtype=object).reshape(-1, 1),
     }
+    if selected is not None:
+        ann["selected_attribute"] = np.asarray(selected, dtype=np.float64).reshape(1, -1)
     for key in fields or ():
         ann.pop(key)
     (root / "RAP_annotation").mkdir(parents=True, exist_ok=True)
@@ -118,7 +146,7 @@ def rap_cfg(root, *extra):
 def test_rap_reads_the_official_mat_partitions_and_groups(tmp_path):
     label, partitions = make_rap(tmp_path)
     data = build_data(rap_cfg(tmp_path))
-    assert data.names == [f"attr{i}" for i in range(51)]
+    assert data.names == RAP_V1_NAMES[:51] and data.names[-1] == "action-CarrybyHand"
     train_rows = partitions[0, 0]["train_index"].reshape(-1).astype(int) - 1
     expected = np.where(label == 2, 0, label)[train_rows][:, :51]
     np.testing.assert_array_equal(data.train.targets, expected)
@@ -128,6 +156,36 @@ def test_rap_reads_the_official_mat_partitions_and_groups(tmp_path):
     other = build_data(rap_cfg(tmp_path, "dataset.partition=3", "dataset.uncertain_label=positive"))
     rows3 = partitions[3, 0]["train_index"].reshape(-1).astype(int) - 1
     np.testing.assert_array_equal(other.train.targets, np.where(label == 2, 1, label)[rows3][:, :51])
+
+
+def test_rap_attribute_sets_51_all_and_names(tmp_path):
+    label, partitions = make_rap(tmp_path)
+    train_rows = partitions[0, 0]["train_index"].reshape(-1).astype(int) - 1
+    clean = np.where(label == 2, 0, label)[train_rows]
+    # all: the 51 attributes and the 29 colours; not the 4 viewpoints (columns 52-55) or 8 occlusions (56-63)
+    everything = build_data(rap_cfg(tmp_path, "dataset.attributes=all"))
+    assert len(everything.names) == 80 and everything.names == RAP_V1_NAMES[:51] + RAP_V1_NAMES[63:]
+    assert everything.names[51] == "up-Black" and not {"faceFront", "occlusion-Other"} & set(everything.names)
+    np.testing.assert_array_equal(everything.train.targets, clean[:, list(range(51)) + list(range(63, 92))])
+    assert sum(map(len, everything.meta["attribute_groups"].values())) == 80
+    picked = build_data(rap_cfg(tmp_path, "dataset.attributes=[hs-BaldHead,up-Red]"))
+    assert picked.names == ["hs-BaldHead", "up-Red"]
+    np.testing.assert_array_equal(picked.train.targets, clean[:, [9, 66]])
+
+
+@pytest.mark.parametrize("setting,message", [("70", "choose 51"), ("[hs-BaldHead,Bald]", "'Bald'")])
+def test_rap_unknown_attribute_set_is_one_message(tmp_path, setting, message):
+    make_rap(tmp_path)
+    with pytest.raises(DatasetError, match=message):
+        build_data(rap_cfg(tmp_path, f"dataset.attributes={setting}"))
+
+
+def test_rap_selected_attribute_field_decides_the_51_setting(tmp_path):
+    label, partitions = make_rap(tmp_path, selected=[2, 1, 12])  # 1-based, as RAP v2 files carry it
+    data = build_data(rap_cfg(tmp_path))
+    assert data.names == ["AgeLess16", "Female", "hs-BlackHair"]
+    rows = partitions[0, 0]["train_index"].reshape(-1).astype(int) - 1
+    np.testing.assert_array_equal(data.train.targets, np.where(label == 2, 0, label)[rows][:, [1, 0, 11]])
 
 
 def test_imbalance_groups_follow_table_6():
@@ -147,7 +205,7 @@ def test_rap_mat_without_expected_fields_is_rejected(tmp_path, drop, message):
 
 
 def test_rap_bad_shapes_partition_and_missing_images(tmp_path):
-    make_rap(tmp_path, num_attr=40)
+    make_rap(tmp_path, names=RAP_V1_NAMES[:40])
     with pytest.raises(DatasetError, match="need 51"):
         build_data(rap_cfg(tmp_path))
     make_rap(tmp_path)

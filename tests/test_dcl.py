@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from dcl_runner.data.base import ATTRIBUTES, MULTICLASS, TaskInfo
+from dcl_runner.errors import ConfigError
 from dcl_runner.methods.base import Batch, Method, build_method
-from dcl_runner.methods.dcl import dsl_weights, mine_triplets, triplet_loss
+from dcl_runner.methods.dcl import dsl_ratios, dsl_weights, dsl_weights_from_train, mine_triplets, triplet_loss
 from dcl_runner.methods.rebalance import epoch_weights
 from dcl_runner.testing import TINY, compose
 from dcl_runner.train import run_experiment
@@ -64,6 +65,61 @@ def test_dsl_many_attributes_and_multiclass_at_once():
     classes = column(0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2)  # one task of three classes
     w = dsl_weights(classes, torch.full((1, 3), 1 / 3), gen())[:, 0]
     assert w[:4].sum() == 4 and torch.all(w[4:6] == 2) and w[6:].sum() == 4
+
+
+# D_current = D_train (method.current=train)
+@pytest.mark.parametrize("g", [0.0, 0.3, 0.77, 1.0])
+@pytest.mark.parametrize("mode", ["power", "linear"])
+def test_dsl_on_a_balanced_training_set_gives_ce_weights_for_every_g(g, mode):
+    # balanced: D_train = 1 : 1 : 1, so D_target = 1^g = D_train and r = 1 for every class (DCL sec. 4.5)
+    ratio = dsl_ratios(torch.tensor([[50.0, 50.0, 50.0], [7.0, 7.0, 7.0]]), g, mode)
+    assert torch.equal(ratio, torch.ones(2, 3, dtype=ratio.dtype))
+    labels = column(0, 0, 0, 0, 1, 2)  # an uneven batch of a balanced set
+    assert torch.equal(dsl_weights_from_train(labels, ratio[:1], gen()), torch.ones(6, 1))
+
+
+def test_dsl_batch_reading_reweights_a_balanced_set():
+    # method.current=batch on the same batch: target share 1/3 = 2 samples of 6 per class
+    w = dsl_weights(column(0, 0, 0, 0, 1, 2), torch.full((1, 3), 1 / 3), gen())[:, 0]
+    assert w[:4].sum() == 2 and set(w[:4].tolist()) == {0.0, 1.0} and torch.all(w[4:] == 2)
+
+
+def test_dsl_ratio_is_eq_5_over_the_training_shares_by_hand():
+    # attribute 900 negatives : 100 positives, g = 0.5: D_train = 9 : 1, D_target = 3 : 1 (eq. 5)
+    # -> shares 0.75 / 0.25 against 0.9 / 0.1: r = 5/6 and 2.5
+    torch.testing.assert_close(dsl_ratios(torch.tensor([[900.0, 100.0]]), 0.5), torch.tensor([[5 / 6, 2.5]], dtype=torch.float64))
+    # three classes 600 : 300 : 100 (D_train = 6 : 3 : 1), g = 0.5: r_j = sum D / (sqrt(D_j) * sum sqrt(D))
+    d = np.array([6.0, 3.0, 1.0])
+    expected = d.sum() / (np.sqrt(d) * np.sqrt(d).sum())
+    np.testing.assert_allclose(dsl_ratios(torch.tensor([[600.0, 300.0, 100.0]]), 0.5).numpy()[0], expected, rtol=1e-12)
+    # g = 0: balanced target, shares 1/3 against 0.6 / 0.3 / 0.1
+    np.testing.assert_allclose(dsl_ratios(torch.tensor([[600.0, 300.0, 100.0]]), 0.0).numpy()[0], [5 / 9, 10 / 9, 10 / 3])
+    # g = 1 (DCL Table 1 row CE): the training distribution itself, r = 1 exactly
+    assert torch.all(dsl_ratios(torch.tensor([[600.0, 300.0, 100.0], [999.0, 1.0, 5.0]]), 1.0) == 1)
+
+
+def test_dsl_weights_from_train_on_an_imbalanced_batch_by_hand():
+    # 800 : 200 training attribute, g = 0: r = 0.5 / 0.8 = 0.625 and 0.5 / 0.2 = 2.5
+    ratio = dsl_ratios(torch.tensor([[800.0, 200.0]]), 0.0).float()
+    w = dsl_weights_from_train(column(*([0] * 8 + [1] * 2)), ratio, gen())[:, 0]
+    assert torch.all(w[8:] == 2.5)                                  # minority re-weighted by r
+    assert set(w[:8].tolist()) == {0.0, 1.0} and w[:8].sum() == 5   # 0.625 * 8 = 5 majority samples kept
+    assert w.sum() == 10                                            # N * (0.5 + 0.5)
+
+
+def test_dsl_weights_from_train_rounds_a_fractional_count_at_random_without_bias():
+    # 600 : 300 : 100, g = 0: r = 5/9, 10/9, 10/3; a batch 6 : 3 : 1 keeps 6 * 5/9 = 3.33 of class 0:
+    # 3 samples, plus a fourth with probability 1/3
+    ratio = dsl_ratios(torch.tensor([[600.0, 300.0, 100.0]]), 0.0).float()
+    labels = column(*([0] * 6 + [1] * 3 + [2]))
+    kept = []
+    for seed in range(600):
+        w = dsl_weights_from_train(labels, ratio, gen(seed))[:, 0]
+        torch.testing.assert_close(w[6:9], torch.full((3,), 10 / 9))
+        assert w[9] == pytest.approx(10 / 3)
+        kept.append(int(w[:6].sum()))
+    assert set(kept) == {3, 4}
+    assert np.mean(kept) == pytest.approx(10 / 3, abs=0.08)  # 4 standard errors of the mean of 600 draws
 
 
 # -------------------------------------------------------------------------------------------- triplets
@@ -183,6 +239,40 @@ def test_multiclass_dcl_uses_pooled_features_and_every_class_of_a_balanced_set()
     result = method.loss(out, batch, 1)
     result.loss.backward()
     assert torch.isfinite(result.loss) and out["features"].grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("current", ["batch", "train"])
+@pytest.mark.parametrize("method", ["dcl", "selective_learning"])
+def test_dsl_on_a_balanced_multiclass_set_is_ce_at_every_epoch(method, current):
+    # DCL sec. 4.5: on balanced CIFAR-100 the sampling part is the cross-entropy baseline
+    task = TaskInfo(MULTICLASS, [str(c) for c in range(4)], np.array([25, 25, 25, 25]), 100, (3, 8, 8))
+    dcl = build_method(compose([f"method={method}", "trainer.epochs=10", f"method.current={current}"]).method, task)
+    logits = torch.randn(12, 4, generator=gen(5))
+    batch = Batch(x=torch.zeros(12), y=torch.tensor([0] * 7 + [1] * 3 + [2] * 2), index=torch.arange(12), generator=gen())
+    ce = Method(None, task).loss({"logits": logits}, batch, 0).loss
+    for epoch in range(10):
+        dcl.on_epoch_start(epoch)
+        assert torch.equal(dcl.dsl_loss(logits, batch), ce), epoch
+
+
+def test_dsl_batch_reading_keeps_a_balanced_attribute_as_drawn_and_rebalances_the_other():
+    # attribute 0: 50 : 50 in training (balanced), attribute 1: 80 : 20; g = 0 (selective learning)
+    task = TaskInfo(ATTRIBUTES, ["even", "rare"], np.array([50, 20]), 100, (3, 8, 8))
+    sl = build_method(compose(["method=selective_learning"]).method, task)
+    sl.on_epoch_start(0)
+    y = torch.tensor([[1, 1]] * 2 + [[0, 0]] * 6, dtype=torch.float32)  # a batch 6 : 2 in both attributes
+    logits = torch.randn(8, 2, generator=gen(2))
+    logits[2:, 1] = 0.3  # the rare attribute's negatives alike: the loss does not depend on which 4 are kept
+    w_rare = dsl_weights(y[:, 1:].long(), torch.tensor([[0.5, 0.5]]), gen())  # target 4 : 4 of 8 -> keep 4 of 6, x2
+    assert w_rare[:2].tolist() == [[2.0], [2.0]] and w_rare[2:].sum() == 4
+    weights = torch.cat([torch.ones(8, 1), w_rare], 1)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, weight=weights, reduction="sum") / 8
+    torch.testing.assert_close(sl.dsl_loss(logits, Batch(x=torch.zeros(8), y=y, index=torch.arange(8), generator=gen())), expected)
+
+
+def test_method_current_must_be_train_or_batch():
+    with pytest.raises(ConfigError, match="method.current='epoch'"):
+        build_method(method_cfg("method.current=epoch"), attribute_task())
 
 
 # ------------------------------------------------------------------------------------- baselines

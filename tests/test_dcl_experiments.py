@@ -14,7 +14,7 @@ METHOD_OF = {
     "dcl_celeba_undersample": "undersample", "dcl_celeba_cost_sensitive": "cost_sensitive",
     "dcl_celeba_selective_learning": "selective_learning", "dcl_celeba_crl_i": "crl_i",
     "dcl_celeba_sampling_only": "dcl", "dcl_celeba_sampling_tea": "dcl",
-    "dcl_rap": "dcl", "dcl_rap_ce": "ce", "dcl_cifar100": "dcl", "dcl_cifar100_ce": "ce", "dcl_cifar100_crl": "crl_i",
+    "dcl_rap": "dcl", "dcl_rap_ce": "ce", "dcl_rap_all_attributes": "dcl", "dcl_cifar100": "dcl", "dcl_cifar100_ce": "ce", "dcl_cifar100_crl": "crl_i",
 }
 
 

@@ -2,11 +2,15 @@
 
     L_DCL = L_DSL + f(l) * L_TEA                                         (DCL eq. 10)
 
-- L_DSL, Dynamic Selective Learning (eq. 5-7): per batch and per attribute (or over the C classes
-  of a multi-class task) the target distribution D_target(l) = D_train^g(l) (eq. 5) decides the
-  sample weights: a class under its target share is re-weighted by target / current, a class over
-  it keeps that fraction of its samples with weight 1 and the rest with 0 (eq. 7), and the
-  weighted log-losses are divided by the batch size (eq. 6).
+- L_DSL, Dynamic Selective Learning (eq. 5-7): per attribute (or over the C classes of a
+  multi-class task) the target distribution D_target(l) = D_train^g(l) (eq. 5) decides the sample
+  weights: a class under its target share is re-weighted by r = D_target / D_current, a class over
+  it keeps that fraction r of its batch samples with weight 1 and the rest with 0 (eq. 7), and the
+  weighted log-losses are divided by the batch size (eq. 6). D_current is the batch's class
+  distribution (eq. 7's wording, ``method.current=batch``, the default) or the training
+  distribution the batch is drawn from (``method.current=train``). Either way a task whose target
+  equals its training distribution (g = 1, or a balanced task: 1^g = 1) has nothing to re-balance
+  and its batch is used as drawn, all weights 1: plain CE (Table 1 row CE, sec. 4.5).
 - L_TEA, the triplet loss with easy anchors (eq. 9), on each attribute's 64-d branch feature
   (multi-class: the backbone's pooled feature), or the CRL variant (eq. 8: every minority sample
   is an anchor).
@@ -34,6 +38,10 @@ from .base import METHODS, Batch, Method, StepResult, TrainContext
 # ---------------------------------------------------------------------------------------------
 # Dynamic Selective Learning (eq. 5-7)
 # ---------------------------------------------------------------------------------------------
+# What D_current of eq. 7 is: the batch's own class distribution, or the training distribution it is drawn from.
+CURRENT_DISTRIBUTIONS = ("batch", "train")
+
+
 def class_counts(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Samples per class and task: ``labels`` int64 [B, T] -> float [T, K]."""
     counts = torch.zeros(labels.shape[1], num_classes, device=labels.device)
@@ -54,8 +62,19 @@ def rank_within_class(labels: torch.Tensor, counts: torch.Tensor, generator: Opt
     return rank - class_start.gather(1, labels.t()).t()
 
 
+def _keep_or_reweight(labels: torch.Tensor, counts: torch.Tensor, ratio: torch.Tensor, keep: torch.Tensor,
+                      generator: Optional[torch.Generator]) -> torch.Tensor:
+    """DCL eq. 7 given, per (task, class), the ratio r = D_target / D_current [T, K] and how many batch
+    samples to keep where r < 1 [T, K]: weight r where r >= 1; else ``keep`` of the class's batch
+    samples, chosen uniformly at random with ``generator``, get weight 1 and the rest 0."""
+    sample_ratio = ratio.gather(1, labels.t()).t()  # [B, T]
+    kept = rank_within_class(labels, counts, generator) < keep.gather(1, labels.t()).t()
+    return torch.where(sample_ratio >= 1, sample_ratio, kept.to(sample_ratio.dtype))
+
+
 def dsl_weights(labels: torch.Tensor, target: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """DCL eq. 7: the weight of every (sample, task) of a batch.
+    """DCL eq. 7 with D_current read off the batch (``method.current=batch``): the weight of every
+    (sample, task) of a batch.
 
     labels [B, T] int64 class ids (T attributes with K = 2, or T = 1 task of C classes);
     target [T, K] the target class shares (eq. 5 as fractions). With D_current the class shares of
@@ -64,15 +83,48 @@ def dsl_weights(labels: torch.Tensor, target: torch.Tensor, generator: Optional[
     ``generator`` (seeded per step by the trainer, so a resumed run keeps the same subset), get
     weight 1, the rest 0. The weighted class sizes are then N * D_target. A class absent from the
     batch has no sample to weight: the present classes keep their own target shares (no
-    renormalisation), so such a batch weighs less than N.
+    renormalisation), so such a batch weighs less than N. Batch sampling noise moves these weights
+    even where D_target = D_train: on a balanced 100-class set with batches of 128 they keep about
+    57% of the samples (total weight about 0.64 N); the method therefore applies them only to tasks
+    whose target differs from their training distribution (:meth:`DCL.dsl_loss`).
     """
     batch_size, num_classes = labels.shape[0], target.shape[1]
     counts = class_counts(labels, num_classes)
     ratio = torch.where(counts > 0, target * batch_size / counts.clamp_min(1), torch.zeros_like(target))
-    keep = torch.round(ratio * counts)  # [T, K] samples kept where ratio < 1
-    sample_ratio = ratio.gather(1, labels.t()).t()  # [B, T]
-    kept = rank_within_class(labels, counts, generator) < keep.gather(1, labels.t()).t()
-    return torch.where(sample_ratio >= 1, sample_ratio, kept.to(sample_ratio.dtype))
+    return _keep_or_reweight(labels, counts, ratio, torch.round(ratio * counts), generator)
+
+
+def dsl_ratios(train_counts: torch.Tensor, g: float, mode: str = "power") -> torch.Tensor:
+    """DCL eq. 5-7 with D_current = D_train: r = D_target,j(l) / D_train,j per (task, class) [T, K].
+
+    Both as class shares (fractions summing to 1): D_target = D_train^g normalised (eq. 5, or Table
+    4's linear mode). r is exactly 1 for every class of a task whose target equals its training
+    distribution: g = 1 (Table 1 row CE; sec. 3.2 "g(0) = 1 ... equals the train set distribution")
+    or a balanced task (every class the same count: D_train = 1 : 1 : ... : 1, so 1^g = 1; sec. 4.5).
+    The method reads r = 1 as "this task is at its target" under either reading of D_current.
+    """
+    counts = train_counts.to(torch.float64).clamp_min(1)
+    target = target_distribution(counts, g, mode)
+    ratio = target / (counts / counts.sum(1, keepdim=True))
+    same = (counts == counts[:, :1]).all(1, keepdim=True) | (g == 1.0)
+    return torch.where(same, torch.ones_like(ratio), ratio)
+
+
+def dsl_weights_from_train(labels: torch.Tensor, ratio: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+    """DCL eq. 7 with D_current = D_train (``method.current=train``): the weight of every (sample,
+    task) of a batch drawn uniformly from the training set.
+
+    labels [B, T] int64 class ids; ratio [T, K] = D_target / D_train (:func:`dsl_ratios`). r >= 1 ->
+    weight r; r < 1 -> r * n_j of the class's n_j batch samples are kept with weight 1, the rest 0:
+    floor(r * n_j) samples, plus one more with probability frac(r * n_j), chosen uniformly at random
+    with ``generator``. The expected weighted size of class j in a batch of N is then
+    N * D_train,j * r_j = N * D_target,j (eq. 5) and the expected total N.
+    """
+    counts = class_counts(labels, ratio.shape[1])
+    wanted = ratio.to(counts.dtype) * counts
+    floor = wanted.floor()
+    extra = torch.rand(wanted.shape, generator=generator, device=wanted.device) < (wanted - floor)
+    return _keep_or_reweight(labels, counts, ratio.to(counts.dtype), floor + extra.to(floor.dtype), generator)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +291,10 @@ class DCL(Method):
         self.anchors = str(cfg.triplet.anchors)
         self.normalize = bool(cfg.triplet.get("normalize", True))
         self.target_mode = target_mode(cfg.sampling_scheduler)
+        self.current = str(cfg.get("current", "batch"))
+        if self.current not in CURRENT_DISTRIBUTIONS:
+            raise ConfigError(f"method.current={self.current!r}: choose batch (D_current = the batch's class distribution, "
+                              "eq. 7) or train (the training distribution the batch is drawn from)")
         if self.anchors not in ("easy", "all"):
             raise ConfigError(f"method.triplet.anchors={self.anchors!r}: choose easy (DCL eq. 9) or all (CRL, eq. 8)")
         if self.k < 1:
@@ -279,6 +335,9 @@ class DCL(Method):
         self.f_l = float(self.f(float(epoch)))
         target = target_distribution(self.train_counts, self.g_l, self.target_mode)
         self.target = target.to(torch.float32)  # [T, K] class shares of the batch target (eq. 5)
+        self.ratio = dsl_ratios(self.train_counts, self.g_l, self.target_mode).to(torch.float32)  # D_target / D_train
+        self.as_drawn = (self.ratio == 1).all(1)  # [T]: target = training distribution, nothing to re-balance
+        self.plain_ce = bool(self.as_drawn.all())
 
     def epoch_scalars(self) -> Dict[str, float]:
         return {"g_l": self.g_l, "f_l": self.f_l}
@@ -291,12 +350,19 @@ class DCL(Method):
     def dsl_loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         """DCL eq. 6: -1/N sum_j sum_i w_j log p(y_ij | x_ij), summed over attributes.
 
-        g(l) = 1 (the training distribution) uses the batch as drawn, all weights 1: exactly the
-        cross-entropy of ``method=ce`` (DCL Table 1, rows CE and CRL-I)."""
-        if self.g_l >= 1.0:
+        A task whose target equals its training distribution (g = 1, or every class equally frequent)
+        keeps its batch as drawn, all weights 1; where that holds for every task this is exactly the
+        cross-entropy of ``method=ce`` (DCL Table 1 rows CE and CRL-I; sec. 4.5: on balanced CIFAR-100
+        the re-balancing methods are the CE baseline). The other tasks get eq. 7's weights with
+        D_current the batch's distribution (``current=batch``) or the training one (``train``)."""
+        if self.plain_ce:
             return Method.loss(self, {"logits": logits}, batch, 0).loss
         labels = self.task_labels(batch.y)
-        weights = dsl_weights(labels, self.target.to(logits.device), batch.generator)
+        if self.current == "train":
+            weights = dsl_weights_from_train(labels, self.ratio.to(logits.device), batch.generator)
+        else:
+            weights = dsl_weights(labels, self.target.to(logits.device), batch.generator)
+            weights = torch.where(self.as_drawn.to(logits.device), torch.ones_like(weights), weights)
         if self.task.is_multiclass:
             per_sample = F.cross_entropy(logits.float(), batch.y, reduction="none")
             return (weights[:, 0] * per_sample).sum() / len(batch.y)

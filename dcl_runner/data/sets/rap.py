@@ -6,12 +6,19 @@
 ``RAP_annotation.mat`` holds one MATLAB struct ``RAP_annotation`` with (read by name):
     partion          5 x 1 cell; each a struct with train_index and test_index (1-based rows)
     label            41585 x 92 annotations (1 yes, 0 no, 2 uncertain)
-    attribute_eng    92 x 1 cell of attribute names
+    attribute_eng    92 x 1 cell of attribute names, in label's column order: 51 attributes
+                     (Female ... action-CarrybyHand), 4 viewpoints (faceFront, faceBack, faceLeft,
+                     faceRight), 8 occlusions (occlusionLeft ... occlusion-Other), 29 colours
+                     (up-Black ... shoes-Mixture)
     imagesname       41585 x 1 cell of file names in RAP_dataset/
-    selected_attribute (optional, 1-based) the evaluated attributes; RAP v1 files do not carry it,
-                     and the evaluated attributes are then the first ``num_attributes`` (51), as
-                     in the RAP protocol and the DeepMAR / PAR code bases
-``dataset.partition`` (0-4) picks one of the five official random partitions (default the first).
+    selected_attribute (optional, 1-based) the evaluated attributes; RAP v1 files do not carry it
+                     (RAP v2's do), and the evaluated attributes are then the first 51 columns, as in
+                     the RAP protocol and the DeepMAR / PAR code bases (dangweili/pedestrian-attribute-
+                     recognition-pytorch, script/dataset/transform_rap.py: ``range(51)``)
+``dataset.attributes`` picks the label columns (see :func:`select_attributes`): ``51``, the RAP
+protocol's evaluated attributes (DCL Table 5); ``all``, every attribute column less the viewpoint and
+occlusion annotations (80 in RAP v1; DCL Table 6 speaks of the dataset's "70 attributes"); or a list
+of attribute names. ``dataset.partition`` (0-4) picks one of the five official random partitions.
 Uncertain labels (2) become ``dataset.uncertain_label`` (negative by default: the usual
 reading, "the attribute is not visibly present"; ``positive`` is the alternative).
 The three imbalance-ratio groups of DCL Table 6 (1:x with x = majority / minority count in the
@@ -32,6 +39,10 @@ from ..image_files import decoded_split
 
 REQUIRED_FIELDS = ("partion", "label", "attribute_eng", "imagesname")
 SOURCE = "http://www.rapdataset.com (RAP v1; the annotation and images come by request to the authors)"
+PROTOCOL_ATTRIBUTES = 51  # the RAP protocol's evaluated attributes: the first 51 columns of RAP v1
+# annotations of the picture, not of the pedestrian: the RAP paper counts them apart from its attributes
+# ("72 attributes as well as viewpoints, occlusions, body parts"); ``all`` leaves them out
+CONTEXT_PREFIXES = ("face", "occlusion")
 # DCL Table 6: imbalance ratio 1:x groups, x = n_majority / n_minority, upper bounds inclusive
 GROUPS = (("1~25", 1.0, 25.0), ("25~50", 25.0, 50.0), (">50", 50.0, float("inf")))
 
@@ -69,7 +80,34 @@ def _indices(partition: Any, key: str, path: Path, count: int) -> np.ndarray:
     return rows
 
 
-def read_annotation(path: Path, partition: int, num_attributes: int, uncertain: str) -> Dict[str, Any]:
+def select_attributes(names: List[str], setting: Any, selected: np.ndarray | None, path: Path) -> np.ndarray:
+    """The label columns (0-based) that ``dataset.attributes`` = ``setting`` names.
+
+    ``51``: the file's ``selected_attribute`` where it has one, else its first 51 columns (the RAP
+    protocol, DCL Table 5). ``all``: every column whose name is not a viewpoint (``face*``) or
+    occlusion (``occlusion*``) annotation (DCL Table 6). A list: those names, in that order.
+    """
+    if isinstance(setting, (list, tuple)) or (hasattr(setting, "__iter__") and not isinstance(setting, str)):
+        wanted = [str(n) for n in setting]
+        missing = [n for n in wanted if n not in names]
+        if missing or not wanted:
+            raise DatasetError(f"rap: dataset.attributes names {missing or 'no attribute'} that {path} does not have "
+                               f"(it has {len(names)}: {', '.join(names[:4])}, ...)")
+        return np.array([names.index(n) for n in wanted], dtype=np.int64)
+    if str(setting) == str(PROTOCOL_ATTRIBUTES):
+        if selected is not None:
+            return selected
+        if len(names) < PROTOCOL_ATTRIBUTES:
+            raise DatasetError(f"rap: {path} has {len(names)} attributes; the evaluated ones need {PROTOCOL_ATTRIBUTES}")
+        return np.arange(PROTOCOL_ATTRIBUTES)
+    if str(setting) == "all":
+        return np.array([i for i, n in enumerate(names) if not n.startswith(CONTEXT_PREFIXES)], dtype=np.int64)
+    raise DatasetError(f"rap: dataset.attributes={setting!r}: choose {PROTOCOL_ATTRIBUTES} (the RAP protocol's evaluated "
+                       "attributes, DCL Table 5), all (every attribute column less viewpoint and occlusion, DCL Table 6) "
+                       "or a list of attribute names")
+
+
+def read_annotation(path: Path, partition: int, attributes: Any, uncertain: str) -> Dict[str, Any]:
     from scipy.io import loadmat
 
     try:
@@ -91,20 +129,20 @@ def read_annotation(path: Path, partition: int, num_attributes: int, uncertain: 
         raise DatasetError(f"rap: {path} label has shape {labels.shape}, expected ({len(images)} images, {len(names)} attributes)")
     if not np.isin(labels, (0, 1, 2)).all():
         raise DatasetError(f"rap: {path} label values must be 0, 1 or 2 (uncertain)")
+    selected = None
     if "selected_attribute" in fields and np.asarray(ann["selected_attribute"]).size:
         selected = np.asarray(ann["selected_attribute"]).reshape(-1).astype(np.int64) - 1
-    else:
-        selected = np.arange(num_attributes)
-    if selected.max() >= len(names):
-        raise DatasetError(f"rap: {path} has {len(names)} attributes; the evaluated ones need {selected.max() + 1}")
+        if selected.min() < 0 or selected.max() >= len(names):
+            raise DatasetError(f"rap: {path} selected_attribute holds columns outside 1..{len(names)}")
+    columns = select_attributes(names, attributes, selected, path)
     partitions = np.asarray(ann["partion"], dtype=object).reshape(-1)
     if not 0 <= partition < len(partitions):
         raise DatasetError(f"rap: dataset.partition={partition}, but {path} has {len(partitions)} partitions (0-{len(partitions) - 1})")
-    labels = labels[:, selected]
+    labels = labels[:, columns]
     labels = np.where(labels == 2, 1 if uncertain == "positive" else 0, labels).astype(np.uint8)
     return {
         "images": images,
-        "names": [names[i] for i in selected],
+        "names": [names[i] for i in columns],
         "labels": labels,
         "train": _indices(partitions[partition], "train_index", path, len(images)),
         "test": _indices(partitions[partition], "test_index", path, len(images)),
@@ -132,7 +170,7 @@ class RAP(ImageDataset):
         if uncertain not in ("negative", "positive"):
             raise DatasetError(f"rap: dataset.uncertain_label={uncertain!r}: choose negative or positive")
         path = self.annotation_path()
-        ann = read_annotation(path, int(self.cfg.get("partition", 0)), int(self.cfg.get("num_attributes", 51)), uncertain)
+        ann = read_annotation(path, int(self.cfg.get("partition", 0)), self.cfg.get("attributes", PROTOCOL_ATTRIBUTES), uncertain)
         groups = imbalance_groups(ann["labels"][ann["train"]], ann["names"])
         train = self.split(ann, ann["train"], "train", path)
         test = self.split(ann, ann["test"], "test", path)

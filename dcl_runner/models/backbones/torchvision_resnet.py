@@ -1,10 +1,11 @@
-"""ImageNet-style ResNets from torchvision (``resnet18``, ``resnet50``, ``resnext50``), randomly initialised.
+"""ImageNet-style ResNets from torchvision (``resnet18``, ``resnet50``, ``resnext50``).
 
 ``stem: imagenet`` keeps the 7x7/2 convolution and max-pool; ``stem: cifar`` swaps them for a 3x3/1
 convolution without pooling (the usual CIFAR-style ResNet-18). ``width`` scales every stage
 (via torchvision's ``width_per_group`` for bottleneck nets and a rebuilt stem/stages otherwise is
-avoided: width != 1 is applied by scaling the base width of all layers). ``weights`` may name a
-local state-dict file (no downloads at run time).
+avoided: width != 1 is applied by scaling the base width of all layers). Initialisation:
+random; ``pretrained: imagenet`` (torchvision's ImageNet weights, see ``models/pretrained.py``); or
+``weights``, a local state-dict file.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from ..base import BACKBONES, Backbone, scaled
+from ..pretrained import imagenet_state_dict
 
 
 ARCHITECTURES = {  # name -> (block, blocks per stage, extra ResNet kwargs)
@@ -43,10 +45,15 @@ def scaled_resnet(arch: str, width: float) -> nn.Module:
 
 
 class TorchvisionResNet(Backbone):
-    def __init__(self, arch: str, in_channels: int, width: float, stem: str, weights: str | None):
+    def __init__(self, arch: str, in_channels: int, width: float, stem: str, weights: str | None, pretrained: str | None = None):
         super().__init__()
         net = scaled_resnet(arch, width)
-        if weights:
+        if pretrained == "imagenet":  # shape checked by models.pretrained.check (config_check)
+            if in_channels != 3:
+                raise ConfigError(f"backbone.pretrained=imagenet: the ImageNet weights take 3 input channels, "
+                                  f"this dataset has {in_channels}; set backbone.pretrained=null")
+            net.load_state_dict(imagenet_state_dict(arch))
+        elif weights:
             net.load_state_dict(torch.load(weights, map_location="cpu"), strict=False)
         first = net.conv1.out_channels
         if stem == "cifar":
@@ -72,7 +79,8 @@ class TorchvisionResNet(Backbone):
 
 def _factory(arch: str):
     def build(cfg, in_channels: int, image_size: int) -> TorchvisionResNet:
-        return TorchvisionResNet(arch, in_channels, float(cfg.get("width", 1.0)), cfg.get("stem", "imagenet"), cfg.get("weights"))
+        return TorchvisionResNet(arch, in_channels, float(cfg.get("width", 1.0)), cfg.get("stem", "imagenet"), cfg.get("weights"),
+                                 cfg.get("pretrained"))
 
     return build
 
