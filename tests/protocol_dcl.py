@@ -18,6 +18,7 @@ CHOICE_SGD = "choice: the paper names no optimizer (SGD, the era's default)"
 CHOICE_MOMENTUM = "choice: the paper gives no momentum (0.9 with SGD)"
 CHOICE_DECAY = "choice: DCL sec. 3.2 'the learning rate is usually set conforming to a decay function', none named: cosine"
 CHOICE_COSINE_END = "choice: cosine decay to 0"
+CHOICE_COSINE_STEP = "choice: the cosine moves every step (no code base to follow; the trainer's default)"
 CHOICE_NO_WARMUP = "choice: the paper mentions no warm-up"
 NO_NOISE = "DCL sec. 4.1: the datasets as released, no label noise"
 NATURAL_IMBALANCE = "DCL sec. 4.1: the dataset's own distribution (no long-tail profile applied)"
@@ -43,6 +44,7 @@ def celeba() -> Keys:
         "trainer.optimizer.weight_decay": Cite(5e-4, "DCL sec. 4.3.1: 'weight decay at 0.0005'"),
         "trainer.lr_schedule.name": Cite("cosine", CHOICE_DECAY),
         "trainer.lr_schedule.min_lr_factor": Cite(0.0, CHOICE_COSINE_END),
+        "trainer.lr_schedule.granularity": Cite("step", CHOICE_COSINE_STEP),
         "trainer.lr_schedule.warmup_epochs": Cite(0, CHOICE_NO_WARMUP),
     }
 
@@ -69,6 +71,7 @@ def rap(attributes, attributes_source: str) -> Keys:
         "trainer.optimizer.weight_decay": Cite(5e-4, "DCL sec. 4.4.1: 'decay at 0.0005'"),
         "trainer.lr_schedule.name": Cite("cosine", CHOICE_DECAY),
         "trainer.lr_schedule.min_lr_factor": Cite(0.0, CHOICE_COSINE_END),
+        "trainer.lr_schedule.granularity": Cite("step", CHOICE_COSINE_STEP),
         "trainer.lr_schedule.warmup_epochs": Cite(0, CHOICE_NO_WARMUP),
     }
 
@@ -91,6 +94,7 @@ def cifar100() -> Keys:
         "trainer.optimizer.weight_decay": Cite(5e-4, "choice: the paper's CelebA / RAP value (sec. 4.3.1)"),
         "trainer.lr_schedule.name": Cite("cosine", CHOICE_DECAY),
         "trainer.lr_schedule.min_lr_factor": Cite(0.0, CHOICE_COSINE_END),
+        "trainer.lr_schedule.granularity": Cite("step", CHOICE_COSINE_STEP),
         "trainer.lr_schedule.warmup_epochs": Cite(0, CHOICE_NO_WARMUP),
     }
 
