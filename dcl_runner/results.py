@@ -8,7 +8,7 @@ run: a folder without ``metrics.json`` is ``incomplete``, an unreadable one ``un
 A run's identity (:func:`run_identity`) is a hash of its resolved config with the keys that do not change
 the result removed (output and data paths, device, worker counts, progress bars, checkpoint cadence):
 the same experiment run on another machine, or into another folder, has the same identity, so
-``scripts/reproduce_tables.py`` can tell which runs of a table already exist.
+``python -m dcl_runner.tables`` can tell which runs of a table already exist.
 """
 from __future__ import annotations
 

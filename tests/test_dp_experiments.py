@@ -140,7 +140,7 @@ def test_fig1_picks_seeded_random_classes_and_a_pair_of_one_class():
 def test_the_tables_script_draws_the_dp_figures_with_these_functions(dp_runs, tmp_path):
     from types import SimpleNamespace as NS
 
-    from dcl_runner.table_figures import draw
+    from dcl_runner.tables.figures import draw
     from dcl_runner.tables import get
 
     runs, ce = dp_runs
@@ -161,7 +161,7 @@ def test_fig1_right_panel_names_its_stand_in(dp_runs, tmp_path, monkeypatch):
     from types import SimpleNamespace as NS
 
     import dcl_runner.plots.data_params as plots
-    from dcl_runner.table_figures import draw
+    from dcl_runner.tables.figures import draw
     from dcl_runner.tables import DP_FIG1_ROWS, get
 
     runs, _ = dp_runs

@@ -14,7 +14,7 @@ import pytest
 from omegaconf import OmegaConf
 
 import protocols
-from dcl_runner.table_runs import Composer, plan_cells
+from dcl_runner.tables.runs import Composer, plan_cells
 from dcl_runner.tables import ALL
 
 PROTOCOLS, METHOD_KEYS = protocols.load()

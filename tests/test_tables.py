@@ -14,11 +14,10 @@ from omegaconf import OmegaConf
 from dcl_runner import tables as T
 from dcl_runner.data.celeba_attributes import ATTRIBUTE_NAMES, IMBALANCE_LEVEL
 from dcl_runner.results import load_run, load_runs, run_identity
-from dcl_runner.table_runs import dedupe, pack_sweeps
+from dcl_runner.tables.runs import dedupe, pack_sweeps
 from dcl_runner.testing import REPO_ROOT, compose
 
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import reproduce_tables  # noqa: E402
+from dcl_runner.tables import __main__ as reproduce_tables  # noqa: E402 - the script's main
 
 SHARED = REPO_ROOT.parent / "shared"
 SEEDS = SHARED / "seeds"
@@ -116,7 +115,7 @@ def test_cross_table_and_text_consistency():
 
 
 def test_every_row_names_a_method_and_every_figure_a_drawer():
-    from dcl_runner.table_figures import DRAWERS
+    from dcl_runner.tables.figures import DRAWERS
 
     for table in T.ALL:
         assert all(re.fullmatch(r"[a-z0-9_]+", row.method) for row in table.rows)
@@ -214,7 +213,7 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
 def test_dataset_overrides_go_to_the_real_dataset_not_to_a_smoke_stand_in(tmp_path):
     """-o dataset.partition=2 (a RAP key) applies to RAP runs; a smoke stand-in (RAP is not on disk) runs
     without it instead of failing to compose, and says so; other overrides go to every command."""
-    from dcl_runner.table_runs import plan_cells
+    from dcl_runner.tables.runs import plan_cells
 
     extra = ["dataset.partition=2", "trainer.device=cpu"]
     smoke = [c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable]
@@ -269,7 +268,7 @@ def _value(args, key):
 def test_dcl_t2_average_row_prints_the_papers_averages(tmp_path, capsys):
     """DCL Table 2's printed averages are means of unrounded values: 81.48 and 85.93, where the rounded
     per-attribute values average to 81.475 and 85.925 (printed 81.47 / 85.92)."""
-    from dcl_runner.table_report import fmt
+    from dcl_runner.tables.report import fmt
 
     t2 = T.get("dcl.t2")
     assert fmt(np.mean(t2.row("Over-Sampling").per_attribute)) == "81.47"
@@ -334,7 +333,7 @@ def test_paper_budget_plans_the_papers_three_seeds_smoke_one(tmp_path, capsys):
 
 
 def test_smoke_marker_is_in_every_output_and_stand_ins_have_no_delta(tmp_path, capsys):
-    from dcl_runner.table_runs import plan_cells
+    from dcl_runner.tables.runs import plan_cells
 
     root = tmp_path / "o"
     ce = next(c for c in plan_cells(T.select("dcl.t2"), "smoke", [0]) if c.row.method == "ce")
@@ -362,8 +361,8 @@ def test_smoke_marker_is_in_every_output_and_stand_ins_have_no_delta(tmp_path, c
 
 
 def test_a_column_read_at_epoch_84_says_when_it_fell_back_to_the_final_epoch():
-    from dcl_runner.table_report import collect_cell, index_runs, ours_text
-    from dcl_runner.table_runs import plan_cells
+    from dcl_runner.tables.report import collect_cell, index_runs, ours_text
+    from dcl_runner.tables.runs import plan_cells
 
     cell = next(c for c in plan_cells(T.select("dp.t2"), "paper", [0, 1]) if c.runnable and c.column.id == "cifar10")
     assert cell.column.at_epoch == 84
@@ -439,7 +438,7 @@ def test_invocation_folders_are_unique_within_a_second(tmp_path, monkeypatch):
     import secrets
     import time
 
-    from dcl_runner.table_runs import invocation_dir
+    from dcl_runner.tables.runs import invocation_dir
 
     monkeypatch.setattr(time, "strftime", lambda fmt, *a: "2024-05-01_12-00-00")
     first, second = invocation_dir(tmp_path), invocation_dir(tmp_path)
@@ -505,7 +504,7 @@ def test_interrupted_runs_are_resumed_failed_ones_reported_or_retried(tmp_path, 
 def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, capsys, monkeypatch):
     """A tiny real run (dcl.t5's smoke cell, DeepID2 for speed: 2 steps) stopped by Ctrl-C at its first step, then
     the script: it continues that folder through ``python -m dcl_runner resume=<folder>`` and launches no new run."""
-    from dcl_runner.table_runs import plan_cells
+    from dcl_runner.tables.runs import plan_cells
     from dcl_runner.train import RunInterrupted, run_experiment
 
     from dcl_runner.testing import interrupt_at_step
@@ -544,7 +543,7 @@ def test_figures_draw_or_say_why(tmp_path, capsys):
 def test_missing_launcher_plugin_says_how_to_install(monkeypatch):
     import importlib.util
 
-    from dcl_runner.table_runs import launcher_overrides
+    from dcl_runner.tables.runs import launcher_overrides
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SystemExit, match="pip install hydra-joblib-launcher"):
@@ -570,7 +569,7 @@ def test_synthetic_classes_is_long_tailed_with_a_balanced_test_set():
 
 
 def test_planning_composition_equals_hydras():
-    from dcl_runner.table_runs import Composer
+    from dcl_runner.tables.runs import Composer
 
     composer = Composer()
     for overrides in (

@@ -50,8 +50,7 @@ def test_reproduce_tables_protocol_own_launches_no_source_protocol(tmp_path, cap
 
     from dcl_runner.testing import REPO_ROOT
 
-    sys.path.insert(0, str(REPO_ROOT / "scripts"))
-    import reproduce_tables
+    from dcl_runner.tables import __main__ as reproduce_tables
 
     args = ["--table", "th.t1", "--budget", "smoke", "--dry-run", "--output-root", str(tmp_path)]
     assert reproduce_tables.main([*args, "--protocol", "own"]) == 0
@@ -64,9 +63,9 @@ def test_reproduce_tables_protocol_own_launches_no_source_protocol(tmp_path, cap
 
 def test_fig4_draws_one_series_per_prediction(tmp_path):
     """th.fig4's rows come twice (arg-max and "(sum prediction)"): the drawer parses both label forms."""
-    from dcl_runner import table_figures
-    from dcl_runner.table_report import CellResult, TableResult
-    from dcl_runner.table_runs import Cell
+    from dcl_runner.tables import figures as table_figures
+    from dcl_runner.tables.report import CellResult, TableResult
+    from dcl_runner.tables.runs import Cell
 
     fig = T.get("th.fig4")
     cells = [CellResult(Cell(fig, row, fig.columns[0], row.cell_overrides(fig.columns[0]), runnable=True), values=[40.0 + i])

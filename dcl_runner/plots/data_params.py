@@ -9,7 +9,7 @@
   baseline vs class parameters (DP fig. 5).
 
 The rows behind each table and figure (which runs to draw from) are in the table registry,
-``dcl_runner/tables.py``.
+``dcl_runner/tables/dp.py``.
 """
 from __future__ import annotations
 

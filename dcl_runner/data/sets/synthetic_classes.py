@@ -6,7 +6,7 @@ random background with pixel noise. Prototypes are correlated through a shared c
 (``overlap``), so classes are learnable but not trivially separable. The training set starts
 balanced (``train_per_class``) and the shared long-tail profile (``imbalance_ratio``) then thins it;
 the test set stays balanced. It stands in for CIFAR-LT / ImageNet-LT shaped tasks in
-``scripts/reproduce_tables.py --budget smoke`` when the real data is not on disk.
+``python -m dcl_runner.tables --budget smoke`` when the real data is not on disk.
 """
 from __future__ import annotations
 

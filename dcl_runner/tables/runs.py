@@ -18,9 +18,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from omegaconf import OmegaConf
 
-from . import CONFIG_DIR
-from .results import STATUS_DONE, VOLATILE_KEYS, cell_key, run_identity
-from .tables import Column, Row, Table
+from .. import CONFIG_DIR
+from ..results import STATUS_DONE, VOLATILE_KEYS, cell_key, run_identity
+from .model import Column, Row, Table
 
 GROUPS = ("dataset", "backbone", "method", "scheduler", "experiment", "budget")
 # datasets generated or bundled in code: always "on disk"
@@ -122,7 +122,7 @@ class Composer:
 
     def save(self) -> None:
         if self.cache_path:
-            from .io import atomic_write_json
+            from ..io import atomic_write_json
 
             atomic_write_json(self.cache_path, {"fingerprint": self.fingerprint, "entries": self.entries})
 
@@ -155,7 +155,7 @@ class Composer:
 
     @functools.lru_cache(maxsize=None)
     def _compose_groups(self, overrides: Tuple[str, ...]):
-        from .testing import compose
+        from ..testing import compose
 
         self.calls += 1
         return compose(list(overrides))
@@ -195,7 +195,7 @@ def _parse_overrides(items: Sequence[str]):
 
 
 def method_registered(name: str) -> bool:
-    from .methods import METHODS
+    from ..methods import METHODS
 
     return name in METHODS
 
@@ -208,7 +208,7 @@ def dataset_on_disk(facts: Dict) -> bool:
 
 
 def dataset_kind(name: str) -> Optional[str]:
-    from .data import DATASETS
+    from ..data import DATASETS
 
     try:
         return DATASETS.get(name).kind

@@ -9,8 +9,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .errors import RunnerError
-from .tables import PAPER_ATTRIBUTES, PAPER_LEVELS, celeba_name
+from ..errors import RunnerError
+from .dcl import PAPER_ATTRIBUTES, PAPER_LEVELS, celeba_name
 
 
 class Skip(Exception):
@@ -30,7 +30,7 @@ def _runs_of(result, label: str) -> List[Dict]:
     return [run for res in result.cells if res.cell.row.label == label for run in res.runs]
 
 
-from .table_report import SMOKE_BANNER  # noqa: E402 - one wording for tables and figures
+from .report import SMOKE_BANNER  # noqa: E402 - one wording for tables and figures
 
 
 def _save(fig, out_dir: Path, table_id: str, smoke: bool) -> Path:
@@ -56,7 +56,7 @@ def _curve(run: Dict, *words: str) -> Optional[np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 def scheduler_curves(result, out_dir: Path) -> Path:
     """DCL Figure 1: the four scheduler functions (eqs. 1-4) over L = 300 epochs."""
-    from .schedulers import composite, concave, convex, linear
+    from ..schedulers import composite, concave, convex, linear
 
     L = 300
     epochs = np.arange(L + 1)
@@ -71,7 +71,7 @@ def scheduler_curves(result, out_dir: Path) -> Path:
 
 def attribute_gain(result, out_dir: Path) -> Path:
     """DCL Figure 4: per-attribute mA gain over CE vs imbalance level (paper: from Table 2)."""
-    from .tables import REGISTRY
+    from .registry import REGISTRY
 
     t2 = REGISTRY["dcl.t2"]
     base = np.array(t2.row("DeepID2 (CE)").per_attribute, dtype=float)
@@ -130,8 +130,8 @@ def class_parameters(result, out_dir: Path) -> Path:
     """DP Figure 1: left, class-parameter trajectories of 4 random classes (class-level curriculum, CIFAR-100),
     mean ± std over runs; right, two instances of one class from the ImageNet run, or, when there is none, from
     the stand-in row's runs, which the panel's title then names (rows: ``tables.DP_FIG1_ROWS``)."""
-    from .plots.data_params import plot_dp_fig1
-    from .tables import DP_FIG1_ROWS
+    from ..plots.data_params import plot_dp_fig1
+    from .dp import DP_FIG1_ROWS
 
     left, right, stand_in = DP_FIG1_ROWS
     class_runs = [Path(run["run_dir"]) for run in _runs_of(result, left)]
@@ -150,7 +150,7 @@ def class_parameters(result, out_dir: Path) -> Path:
 
 def noisy_instances(result, out_dir: Path) -> Path:
     """DP Figure 4: instance parameters of clean vs noisy samples; % corrupt in the top fraction."""
-    from .plots.data_params import plot_dp_fig4
+    from ..plots.data_params import plot_dp_fig4
 
     runs = _run_dirs(result, "data_params")
     if not runs:
@@ -160,7 +160,7 @@ def noisy_instances(result, out_dir: Path) -> Path:
 
 def random_labels(result, out_dir: Path) -> Path:
     """DP sec. 3.5 figure: training accuracy with all labels random, baseline vs class parameters."""
-    from .plots.data_params import plot_dp_fig5
+    from ..plots.data_params import plot_dp_fig5
 
     baseline, class_params = _run_dirs(result, "ce"), _run_dirs(result, "data_params")
     if not baseline or not class_params:
@@ -210,7 +210,7 @@ def _classifier_norms(run: Dict, num_classes: int) -> Optional[np.ndarray]:
 def _train_counts(run: Dict) -> np.ndarray:
     from omegaconf import OmegaConf
 
-    from .data import build_data
+    from ..data import build_data
 
     cfg = OmegaConf.load(Path(run["run_dir"]) / ".hydra" / "config.yaml")
     return build_data(cfg.dataset, int(cfg.seed)).task().train_counts

@@ -16,10 +16,11 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .io import atomic_write_text
-from .results import STATUS_DONE, metric_reading
-from .table_runs import Cell
-from .tables import PAPER_ATTRIBUTES, PAPER_LEVELS, Table, celeba_name
+from ..io import atomic_write_text
+from ..results import STATUS_DONE, metric_reading
+from .runs import Cell
+from .dcl import PAPER_ATTRIBUTES, PAPER_LEVELS, celeba_name
+from .model import Table
 
 
 # what a seed of a cell can be, besides a completed run with its number
