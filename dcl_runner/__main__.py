@@ -15,12 +15,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from . import CONFIG_DIR
+from .config import CONFIG_DIR, GROUPS
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, RunnerError
 from .resume import TRUE_WORDS, ResumeComplete, unfinished_run
 
 log = logging.getLogger("dcl_runner")
-CHOICE_GROUPS = ("dataset", "backbone", "method", "scheduler", "experiment", "budget")
 
 
 class SweepInterrupted(BaseException):
@@ -31,7 +30,7 @@ class SweepInterrupted(BaseException):
 def _run(cfg: DictConfig) -> float | None:
     from .report import summary
     from .sweep import mark_resumed
-    from .results import run_identity
+    from .config import run_identity
     from .train import RunInterrupted, build_trainer
 
     hc = HydraConfig.get()
@@ -44,7 +43,7 @@ def _run(cfg: DictConfig) -> float | None:
             log.info("resuming the unfinished run %s (this job's folder only points there)", found)
             mark_resumed(run_dir, found)
             run_dir = found
-    choices = {g: hc.runtime.choices.get(g) for g in CHOICE_GROUPS}
+    choices = {g: hc.runtime.choices.get(g) for g in GROUPS}
     try:
         trainer = build_trainer(cfg, run_dir, choices, list(hc.overrides.task), resume=resume)
         final = trainer.run(resume=resume)

@@ -1,92 +1,24 @@
-"""Reading run folders into pandas, and the identity of a run.
+"""Reading run folders into pandas.
 
 A run folder (DESIGN.md) holds ``.hydra/config.yaml`` (the resolved-able config), ``.hydra/overrides.yaml``,
 ``metrics.json`` (status, choices, seed, final metrics) and ``history.csv``. :func:`load_runs` reads every
 run folder under a root into one DataFrame, one row per folder, and never raises on a partial or failed
 run: a folder without ``metrics.json`` is ``incomplete``, an unreadable one ``unreadable``, each with a reason.
-
-A run's identity (:func:`run_identity`) is a hash of its resolved config with the keys that do not change
-the result removed (output and data paths, device, worker counts, progress bars, checkpoint cadence):
-the same experiment run on another machine, or into another folder, has the same identity, so
-``python -m dcl_runner.tables`` can tell which runs of a table already exist.
+Each record carries the run's identity and cell key (``dcl_runner.config``), so ``python -m dcl_runner.tables``
+can tell which runs of a table already exist.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-# keys that name where things are or how fast they run, not what is computed
-VOLATILE_KEYS = (
-    "resume", "hydra", "logger", "output_root", "data_root", "cache_root",
-    "dataset.root", "dataset.download", "dataset.resident", "dataset.resident_max_gb",
-    "trainer.device", "trainer.num_threads", "trainer.num_workers", "trainer.progress", "trainer.log_every",
-    "trainer.checkpoint_every", "trainer.compile", "trainer.channels_last", "trainer.eval_batch_size",
-)
+from .config import cell_key, run_identity
+
 STATUS_DONE = "completed"
-
-
-def _plain(cfg: Any) -> Dict[str, Any]:
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    return json.loads(json.dumps(cfg))
-
-
-def _drop(plain: Dict[str, Any], dotted: str) -> None:
-    node = plain
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        node = node.get(key) if isinstance(node, dict) else None
-        if node is None:
-            return
-    if isinstance(node, dict):
-        node.pop(leaf, None)
-
-
-def _digest(plain: Dict[str, Any]) -> str:
-    text = json.dumps(plain, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-def canonical(cfg: Any, with_seed: bool = True) -> Dict[str, Any]:
-    plain = _plain(cfg)
-    for key in VOLATILE_KEYS:
-        _drop(plain, key)
-    if not with_seed:
-        plain.pop("seed", None)
-    return plain
-
-
-def run_identity(cfg: Any) -> str:
-    """Hash of the resolved config (seed included) without output paths and run-time switches."""
-    return _digest(canonical(cfg, with_seed=True))
-
-
-def cell_key(cfg: Any) -> str:
-    """Hash of the resolved config without the seed: the runs that average into one table cell."""
-    return _digest(canonical(cfg, with_seed=False))
-
-
-def _flatten(node: Any, prefix: str = "") -> Dict[str, Any]:
-    if isinstance(node, dict):
-        out: Dict[str, Any] = {}
-        for key, value in node.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out if out or not prefix else {prefix[:-1]: {}}
-    return {prefix[:-1]: node}
-
-
-def identity_differences(a: Any, b: Any) -> List[str]:
-    """The dotted keys whose values differ between two configs, run-time switches ignored:
-    ``["trainer.optimizer.lr: 0.05 -> 0.01", ...]`` (what a refused resume names)."""
-    fa, fb = _flatten(canonical(a)), _flatten(canonical(b))
-    missing = object()
-    return [f"{key}: {fa.get(key, '<absent>')!r} -> {fb.get(key, '<absent>')!r}" for key in sorted(set(fa) | set(fb))
-            if fa.get(key, missing) != fb.get(key, missing)]
 
 
 # ---------------------------------------------------------------------------------------------

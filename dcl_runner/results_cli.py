@@ -20,9 +20,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from .config import GROUPS
 from .results import STATUS_DONE, load_history, load_records
 
-GROUPS = ("dataset", "backbone", "method", "scheduler", "experiment", "budget")
 COLUMNS = ("status", "method", "dataset", "backbone", "seed", "metric", "value", "epochs", "wall_time_s", "run_dir")
 
 

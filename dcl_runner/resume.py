@@ -158,7 +158,7 @@ def changed_keys(run_dir: Path, overrides: List[str]) -> List[str]:
     """What differs between the run's saved config and the one these overrides compose, run-time switches ignored."""
     from omegaconf import OmegaConf
 
-    from .results import identity_differences
+    from .config import identity_differences
 
     saved_path = run_dir / ".hydra" / "config.yaml"
     if not saved_path.is_file():
@@ -167,16 +167,13 @@ def changed_keys(run_dir: Path, overrides: List[str]) -> List[str]:
 
 
 def _compose(overrides: List[str]):
-    from hydra import compose, initialize_config_dir
+    from .config import compose
 
-    from . import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose("config", overrides=overrides + ["resume=true"])
+    return compose([*overrides, "resume=true"])
 
 
 def find_matching_run(overrides: List[str]) -> Optional[Path]:
-    from .results import run_identity
+    from .config import run_identity
 
     cfg = _compose(overrides)
     return unfinished_run(Path(cfg.output_root), run_identity(cfg))

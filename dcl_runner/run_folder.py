@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from . import metrics as metric_fns
 from .errors import ConfigError
 from .io import atomic_save_npy, atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
-from .results import identity_differences, run_identity
+from .config import identity_differences, run_identity
 
 
 @dataclass

@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dcl_runner.methods.base import Batch  # noqa: E402
-from dcl_runner.testing import compose  # noqa: E402
+from dcl_runner.config import compose  # noqa: E402
 from dcl_runner.runtime import make_generator  # noqa: E402
 from dcl_runner.train import Trainer  # noqa: E402
 

@@ -1,7 +1,7 @@
 """scripts/benchmark_methods.py takes the trainer's own step for every method and prints ratios to CE."""
 import sys
 
-from dcl_runner.testing import REPO_ROOT, TINY
+from helpers import REPO_ROOT, TINY
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 import benchmark_methods  # noqa: E402

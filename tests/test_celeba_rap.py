@@ -7,7 +7,7 @@ from dcl_runner.data import build_data
 from dcl_runner.data.celeba_attributes import ATTRIBUTE_NAMES
 from dcl_runner.data.sets.rap import imbalance_groups
 from dcl_runner.errors import DatasetError
-from dcl_runner.testing import TINY, compose
+from helpers import TINY, compose
 from dcl_runner.train import run_experiment
 
 

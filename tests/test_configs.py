@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from dcl_runner import CONFIG_DIR
+from dcl_runner.config import CONFIG_DIR
 from dcl_runner.config_check import check_config
 from dcl_runner.models import BACKBONES, build_backbone
-from dcl_runner.testing import compose
+from helpers import compose
 
 GROUPS = ["dataset", "backbone", "method", "scheduler", "budget", "experiment"]
 

@@ -10,7 +10,7 @@ from dcl_runner.data import build_data
 from dcl_runner.data.augment import Augment, pad_crop
 from dcl_runner.data.longtail import longtail_counts, longtail_indices, stratified_cap
 from dcl_runner.errors import DatasetError
-from dcl_runner.testing import compose
+from helpers import compose
 
 
 def test_longtail_counts_match_the_literature():

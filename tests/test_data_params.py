@@ -13,7 +13,7 @@ from dcl_runner.data.base import ATTRIBUTES, MULTICLASS, TaskInfo
 from dcl_runner.methods.base import Batch, TrainContext
 from dcl_runner.methods.data_params import DataParameters, sigma_gradient_closed_form
 from dcl_runner.methods.sparse_sgd import SparseSGD
-from dcl_runner.testing import TINY, compose, interrupt_at_step
+from helpers import TINY, compose, interrupt_at_step
 from dcl_runner.train import RunInterrupted, run_experiment
 
 C, N, B = 5, 40, 8

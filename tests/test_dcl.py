@@ -10,7 +10,7 @@ from dcl_runner.errors import ConfigError
 from dcl_runner.methods.base import Batch, Method, build_method
 from dcl_runner.methods.dcl import dsl_ratios, dsl_weights, dsl_weights_from_train, mine_triplets, triplet_loss
 from dcl_runner.methods.rebalance import epoch_weights
-from dcl_runner.testing import TINY, compose
+from helpers import TINY, compose
 from dcl_runner.train import run_experiment
 
 # small synthetic sets: generating the default 6000 + 2000 images dominates a tiny run

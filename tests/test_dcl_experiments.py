@@ -2,9 +2,9 @@
 Table 4's sweep composes; docs/dcl.md maps every experiment; a CelebA experiment runs end to end."""
 import pytest
 
-from dcl_runner import CONFIG_DIR
+from dcl_runner.config import CONFIG_DIR
 from dcl_runner.config_check import check_config
-from dcl_runner.testing import compose
+from helpers import compose
 from dcl_runner.train import run_experiment
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("dcl_*.yaml"))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dcl_runner.data.celeba_attributes import ATTRIBUTE_NAMES, positive_rates
-from dcl_runner.testing import compose
+from helpers import compose
 from dcl_runner.train import run_experiment
 
 SEEDS = [int(s) for s in os.environ.get("DCL_SLOW_SEEDS", "0,1,2").split(",")]

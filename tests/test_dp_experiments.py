@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from dcl_runner import CONFIG_DIR
+from dcl_runner.config import CONFIG_DIR
 from dcl_runner.config_check import check_config
 from dcl_runner.errors import RunnerError
 from dcl_runner.methods import METHODS
 from dcl_runner.plots.data_params import plot_dp_fig1, plot_dp_fig4, plot_dp_fig5
 from dcl_runner.tables import REGISTRY
-from dcl_runner.testing import TINY, compose
+from helpers import TINY, compose, compose_many
 from dcl_runner.train import run_experiment
 
 DP_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("dp_*.yaml"))
@@ -25,15 +25,6 @@ ROWS = [(table.id, row.label, list(row.cell_overrides(column)))
 
 def experiment_of(overrides):
     return next(o.split("=", 1)[1] for o in overrides if o.startswith("experiment="))
-
-
-def compose_many(override_lists):
-    """Compose many configs inside one Hydra context (composing is the slow part of these tests)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return [hydra_compose("config", overrides=list(o)) for o in override_lists]
 
 
 def test_every_dp_experiment_composes_plain_and_smoke():

@@ -19,7 +19,7 @@ from PIL import Image
 
 from dcl_runner.errors import ConfigError, DatasetError, RunFailed
 from dcl_runner.methods.base import Method
-from dcl_runner.testing import TINY, compose, interrupt_at_step, run_cli
+from helpers import TINY, compose, interrupt_at_step, run_cli
 from dcl_runner.divergence import nonfinite_names
 from dcl_runner.train import run_experiment
 

@@ -6,7 +6,7 @@ from PIL import Image
 from dcl_runner.data import build_data
 from dcl_runner.data.loader import choose_resident
 from dcl_runner.errors import DatasetError
-from dcl_runner.testing import TINY, compose
+from helpers import TINY, compose
 from dcl_runner.train import run_experiment
 
 WNIDS = ["n01440764", "n01443537", "n01484850"]

@@ -19,7 +19,7 @@ from dcl_runner.methods.losses_longtail import (
     weighted_mean,
 )
 from dcl_runner.methods.mixup import draw_mixup
-from dcl_runner.testing import compose
+from helpers import compose
 
 
 def task(counts):
@@ -174,7 +174,7 @@ def test_bad_long_tail_settings_are_config_errors():
 
 
 def test_every_long_tail_method_has_its_yaml():
-    from dcl_runner import CONFIG_DIR
+    from dcl_runner.config import CONFIG_DIR
     from dcl_runner.methods.base import METHODS
 
     names = ["focal", "cb", "cb_focal", "ldam", "drw", "drs", "ldam_drw", "mixup", "twohead", "twohead_full"]

@@ -5,7 +5,7 @@ from PIL import Image
 
 from dcl_runner.data import build_data
 from dcl_runner.errors import DatasetError
-from dcl_runner.testing import compose
+from helpers import compose
 
 WNIDS = ["n01443537", "n01629819", "n01641577"]
 

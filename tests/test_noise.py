@@ -6,8 +6,8 @@ import pytest
 from dcl_runner.data import build_data
 from dcl_runner.data.noise import permute_noise, uniform_noise
 from dcl_runner.errors import ConfigError
-from dcl_runner.results import cell_key, run_identity
-from dcl_runner.testing import compose
+from dcl_runner.config import cell_key, run_identity
+from helpers import compose
 
 DIGITS = ["dataset=digits_lt", "dataset.imbalance_ratio=null"]  # 1,497 training images
 

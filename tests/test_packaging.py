@@ -44,7 +44,7 @@ def test_the_wheel_installed_elsewhere_runs_from_another_folder(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "2"}
-    where = subprocess.run([sys.executable, "-c", "import dcl_runner; print(dcl_runner.CONFIG_DIR)"],
+    where = subprocess.run([sys.executable, "-c", "from dcl_runner.config import CONFIG_DIR; print(CONFIG_DIR)"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True)
     assert Path(where.stdout.strip()) == site / "dcl_runner" / "_conf"
     run = subprocess.run([sys.executable, "-m", "dcl_runner", "budget=smoke", "trainer.progress=false",

@@ -14,7 +14,7 @@ import torch.hub
 from dcl_runner.config_check import check_config
 from dcl_runner.errors import ConfigError
 from dcl_runner.models import build_backbone
-from dcl_runner.testing import TINY, compose
+from helpers import TINY, compose
 from dcl_runner.train import run_experiment
 
 # torchvision's IMAGENET1K_V1 files (torchvision.models ResNet18_Weights / ResNet50_Weights), by hand

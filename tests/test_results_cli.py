@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from dcl_runner.results_cli import main
-from dcl_runner.testing import REPO_ROOT, compose
+from helpers import REPO_ROOT, compose
 
 
 def make_run(root, name, overrides, status, top1=None, losses=(2.0, 1.0)):

@@ -7,7 +7,7 @@ import torch
 
 from dcl_runner.errors import ConfigError
 from dcl_runner.schedulers import build_loss_scheduler, build_scheduler, figure1, main, target_distribution
-from dcl_runner.testing import compose
+from helpers import compose
 
 
 @pytest.mark.parametrize("name,l,expected", [

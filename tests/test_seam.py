@@ -7,7 +7,7 @@ import torch
 import dcl_runner.train as train_module
 from dcl_runner.errors import ConfigError
 from dcl_runner.methods.base import Method
-from dcl_runner.testing import TINY, compose
+from helpers import TINY, compose
 from dcl_runner.train import Trainer, run_experiment
 
 DIGITS = [*TINY, "dataset=digits_lt", "backbone=resnet32", "dataset.max_train_samples=64"]

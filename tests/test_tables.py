@@ -13,9 +13,10 @@ from omegaconf import OmegaConf
 
 from dcl_runner import tables as T
 from dcl_runner.data.celeba_attributes import ATTRIBUTE_NAMES, IMBALANCE_LEVEL
-from dcl_runner.results import load_run, load_runs, run_identity
+from dcl_runner.config import run_identity
+from dcl_runner.results import load_run, load_runs
 from dcl_runner.tables.runs import dedupe, pack_sweeps
-from dcl_runner.testing import REPO_ROOT, compose
+from helpers import REPO_ROOT, compose
 
 from dcl_runner.tables import __main__ as reproduce_tables  # noqa: E402 - the script's main
 
@@ -507,7 +508,7 @@ def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, c
     from dcl_runner.tables.runs import plan_cells
     from dcl_runner.train import RunInterrupted, run_experiment
 
-    from dcl_runner.testing import interrupt_at_step
+    from helpers import interrupt_at_step
 
     root = tmp_path / "o"
     extra = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=128", "trainer.eval_batch_size=128", "backbone=deepid2"]

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from dcl_runner.errors import ConfigError
-from dcl_runner.results import run_identity
-from dcl_runner.testing import TINY, compose, interrupt_at_step
+from dcl_runner.config import run_identity
+from helpers import TINY, compose, interrupt_at_step
 from dcl_runner.train import RunInterrupted, run_experiment
 
 pytest.importorskip("tensorboard")

@@ -9,7 +9,7 @@ import torch
 
 from dcl_runner.errors import ConfigError
 from dcl_runner.methods.base import Method
-from dcl_runner.testing import TINY, compose, interrupt_at_step, run_cli
+from helpers import TINY, compose, interrupt_at_step, run_cli
 from dcl_runner.train import RunInterrupted, Trainer, run_experiment
 
 # the synthetic set generated at 512/256 images (the caps take 128/64 of them): generation is most of a tiny run
@@ -225,7 +225,7 @@ def test_per_epoch_warmups_and_schedules_follow_the_authors_schedulers():
 
 
 def test_hydra_run_folders_are_unique_per_process():
-    from dcl_runner.testing import compose
+    from helpers import compose
 
     cfg = compose([], return_hydra_config=True)
     assert str(os.getpid()) in cfg.hydra.run.dir

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dcl_runner import CONFIG_DIR
+from dcl_runner.config import CONFIG_DIR
 from dcl_runner.config_check import check_config
 from dcl_runner.data.longtail import longtail_counts
 from dcl_runner.errors import ConfigError
@@ -16,7 +16,7 @@ from dcl_runner.methods.twohead_parts import (
     clusters_to_classes,
     soft_cluster_targets,
 )
-from dcl_runner.testing import TINY, compose
+from helpers import TINY, compose
 from dcl_runner.train import run_experiment
 
 
@@ -247,7 +247,7 @@ def test_resnet32_classifier_is_kaiming_normal_as_ldam_drw(method):
 def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, monkeypatch):
     """A tiny run writes the Fig. 3 outputs; clusters are in the checkpoint and Mixup draws come from the
     per-step generator, so an interrupted and resumed run ends with the same weights as an uninterrupted one."""
-    from dcl_runner.testing import interrupt_at_step
+    from helpers import interrupt_at_step
     from dcl_runner.train import RunInterrupted
 
     overrides = [*DIGITS, "method=twohead_full", "trainer.epochs=2", "trainer.batch_size=16"]

@@ -48,7 +48,7 @@ def test_every_baseline_row_names_its_source_and_what_it_runs():
 def test_reproduce_tables_protocol_own_launches_no_source_protocol(tmp_path, capsys):
     import sys
 
-    from dcl_runner.testing import REPO_ROOT
+    from helpers import REPO_ROOT
 
     from dcl_runner.tables import __main__ as reproduce_tables
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from dcl_runner.testing import compose
+from helpers import compose
 from dcl_runner.train import run_experiment
 
 COMMON = [

@@ -175,7 +175,7 @@ def main(argv=None) -> int:
         if args.dry_run:
             return 0
     index = index_runs(load_records(args.output_root))
-    from dcl_runner import table_figures
+    from . import figures as table_figures
 
     results = []
     for table in tables:

@@ -18,11 +18,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from omegaconf import OmegaConf
 
-from .. import CONFIG_DIR
-from ..results import STATUS_DONE, VOLATILE_KEYS, cell_key, run_identity
+from ..config import CONFIG_DIR, GROUPS, VOLATILE_KEYS, cell_key, run_identity
+from ..results import STATUS_DONE
 from .model import Column, Row, Table
 
-GROUPS = ("dataset", "backbone", "method", "scheduler", "experiment", "budget")
 # datasets generated or bundled in code: always "on disk"
 EMBEDDED_DATASETS = {"synthetic_attributes", "synthetic_classes", "digits_lt"}
 # class counts of multi-class datasets whose config does not say (for the smoke stand-in's shape)
@@ -155,7 +154,7 @@ class Composer:
 
     @functools.lru_cache(maxsize=None)
     def _compose_groups(self, overrides: Tuple[str, ...]):
-        from ..testing import compose
+        from ..config import compose
 
         self.calls += 1
         return compose(list(overrides))

@@ -1,17 +1,16 @@
-"""Helpers for tests and scripts: compose a config in-process, run the real CLI in a subprocess."""
+"""Test helpers: tiny settings, the config a CLI call composes, the real CLI in a subprocess, a Ctrl-C at step N."""
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from omegaconf import DictConfig
+from dcl_runner.config import compose, compose_many  # noqa: F401 (the tests' one way to compose)
 
-from . import CONFIG_DIR
-
-REPO_ROOT = CONFIG_DIR.parent
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # settings that make any config run in seconds on a CPU, for tests
 TINY = [
@@ -25,15 +24,6 @@ TINY = [
     "dataset.max_eval_samples=64",
     "backbone.width=0.25",
 ]
-
-
-def compose(overrides: Sequence[str] = (), return_hydra_config: bool = False) -> DictConfig:
-    """The config ``python -m dcl_runner <overrides>`` would run (without Hydra's run-time keys)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 def run_cli(args: Sequence[str], cwd: str | os.PathLike | None = None, timeout: float = 300, env=None) -> subprocess.CompletedProcess:
