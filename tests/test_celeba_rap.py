@@ -173,7 +173,7 @@ def test_rap_attribute_sets_51_all_and_names(tmp_path):
     np.testing.assert_array_equal(picked.train.targets, clean[:, [9, 66]])
 
 
-@pytest.mark.parametrize("setting,message", [("70", "choose 51"), ("[hs-BaldHead,Bald]", "'Bald'")])
+@pytest.mark.parametrize("setting,message", [("70", "valid values are 51"), ("[hs-BaldHead,Bald]", "'Bald'")])
 def test_rap_unknown_attribute_set_is_one_message(tmp_path, setting, message):
     make_rap(tmp_path)
     with pytest.raises(DatasetError, match=message):

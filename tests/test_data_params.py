@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from dcl_runner.data.base import ATTRIBUTES, MULTICLASS, TaskInfo
-from dcl_runner.methods.base import Batch, TrainContext
-from dcl_runner.methods.data_params import DataParameters, sigma_gradient_closed_form
+from dcl_runner.methods.base import Batch, TrainContext, build_method
+from dcl_runner.methods.data_params import sigma_gradient_closed_form
 from dcl_runner.methods.sparse_sgd import SparseSGD
 from helpers import TINY, compose, interrupt_at_step
 from dcl_runner.train import RunInterrupted, run_experiment
@@ -29,7 +29,7 @@ def method_cfg(**over):
 def make_method(curriculum, kind=MULTICLASS, noisy=None, **over):
     names = [str(i) for i in range(C)]
     task = TaskInfo(kind=kind, names=names, train_counts=np.full(C, N // C), num_train=N, image_shape=(3, 8, 8))
-    m = DataParameters(method_cfg(curriculum=curriculum, **over), task)
+    m = build_method(method_cfg(curriculum=curriculum, **over), task)
     meta = {} if noisy is None else {"noisy_mask": noisy}
     ctx = TrainContext(task, torch.zeros(N), torch.device("cpu"), 1, 1, 0, meta, None, None)
     m.setup(ctx)

@@ -189,7 +189,7 @@ def attr_batch(batch_size=32, seed=1):
 def test_g1_f0_reproduces_ce_exactly():
     cfg = compose(["method=dcl", "scheduler=constant", "method.loss_scheduler.name=constant",
                    "method.loss_scheduler.value=0", "method.loss_scheduler.p=null"]).method
-    dcl, ce = build_method(cfg, attribute_task()), Method(None, attribute_task())
+    dcl, ce = build_method(cfg, attribute_task()), Method(attribute_task(), branch_dim=64)
     out, batch = fake_outputs(), attr_batch()
     for epoch in (0, 5):
         dcl.on_epoch_start(epoch)
@@ -224,7 +224,7 @@ def test_selective_learning_and_crl_i_are_dcl_configs():
     crl.on_epoch_start(7)
     assert (crl.g_l, crl.f_l, crl.anchors) == (1.0, pytest.approx(0.1), "all")
     out, batch = fake_outputs(), attr_batch()
-    plain = Method(None, task).loss(out, batch, 0).loss
+    plain = Method(task, branch_dim=64).loss(out, batch, 0).loss
     assert crl.loss(out, batch, 7).loss.item() == pytest.approx((plain + 0.1 * crl.tea_loss(out, batch)).item())
 
 
@@ -249,7 +249,7 @@ def test_dsl_on_a_balanced_multiclass_set_is_ce_at_every_epoch(method, current):
     dcl = build_method(compose([f"method={method}", "trainer.epochs=10", f"method.current={current}"]).method, task)
     logits = torch.randn(12, 4, generator=gen(5))
     batch = Batch(x=torch.zeros(12), y=torch.tensor([0] * 7 + [1] * 3 + [2] * 2), index=torch.arange(12), generator=gen())
-    ce = Method(None, task).loss({"logits": logits}, batch, 0).loss
+    ce = Method(task, branch_dim=64).loss({"logits": logits}, batch, 0).loss
     for epoch in range(10):
         dcl.on_epoch_start(epoch)
         assert torch.equal(dcl.dsl_loss(logits, batch), ce), epoch
@@ -271,7 +271,7 @@ def test_dsl_batch_reading_keeps_a_balanced_attribute_as_drawn_and_rebalances_th
 
 
 def test_method_current_must_be_train_or_batch():
-    with pytest.raises(ConfigError, match="method.current='epoch'"):
+    with pytest.raises(ConfigError, match="unknown value 'epoch' for method.current; valid values are batch"):
         build_method(method_cfg("method.current=epoch"), attribute_task())
 
 

@@ -18,17 +18,22 @@ from helpers import compose
     ("linear_imbalance", 40, 0.6),
 ])
 def test_scheduler_functions_follow_eq_1_to_4(name, l, expected):
-    assert build_scheduler({"name": name, "L": 100}, 7)(l) == pytest.approx(expected, abs=1e-12)
+    section = {"name": name, "L": 100, **({"lam": 0.99} if name == "concave" else {})}
+    assert build_scheduler(section, 7)(l) == pytest.approx(expected, abs=1e-12)
 
 
 def test_L_defaults_to_the_run_and_constants_hold():
     assert build_scheduler({"name": "linear", "L": None}, 10)(5) == pytest.approx(0.5)
-    assert build_scheduler({"name": "constant", "value": 0.0}, 10)(3) == 0.0
-    assert build_scheduler({"name": "concave", "lam": 0.9}, 10)(2) == pytest.approx(0.81)
+    assert build_scheduler({"name": "constant", "L": None, "value": 0.0}, 10)(3) == 0.0
+    assert build_scheduler({"name": "concave", "L": None, "lam": 0.9}, 10)(2) == pytest.approx(0.81)
     with pytest.raises(ConfigError, match="scheduler.name"):
-        build_scheduler({"name": "cubic"}, 10)
+        build_scheduler({"name": "cubic", "L": None}, 10)
     with pytest.raises(ConfigError, match="lambda"):
-        build_scheduler({"name": "concave", "lam": 1.5}, 10)
+        build_scheduler({"name": "concave", "L": None, "lam": 1.5}, 10)
+    with pytest.raises(ConfigError, match="scheduler.lam: the concave function needs it"):
+        build_scheduler({"name": "concave", "L": None}, 10)
+    with pytest.raises(ConfigError, match="scheduler.lamda: unknown key"):
+        build_scheduler({"name": "concave", "L": None, "lamda": 0.9}, 10)
 
 
 def test_target_distribution_eq_5_and_the_linear_variant():
@@ -43,13 +48,14 @@ def test_target_distribution_eq_5_and_the_linear_variant():
 
 
 def test_loss_scheduler_eq_11():
-    f = build_loss_scheduler({"name": "composite", "L": None, "p": 0.3, "eps": 0.1}, 100)
+    keys = {"L": None, "lam": None, "value": None}
+    f = build_loss_scheduler({"name": "composite", **keys, "p": 0.3, "eps": 0.1}, 100)
     assert f(0) == pytest.approx(1.1)
     assert f(29) == pytest.approx(0.5 * math.cos(0.29 * math.pi) + 0.5 + 0.1)
     assert f(30) == pytest.approx(0.1) and f(99) == pytest.approx(0.1)
-    assert build_loss_scheduler({"name": "constant", "value": 0.25, "p": None}, 100)(50) == 0.25
+    assert build_loss_scheduler({"name": "constant", **keys, "value": 0.25, "p": None, "eps": 0.0}, 100)(50) == 0.25
     with pytest.raises(ConfigError, match="p="):
-        build_loss_scheduler({"name": "composite", "p": 1.5, "eps": 0}, 100)
+        build_loss_scheduler({"name": "composite", **keys, "p": 1.5, "eps": 0}, 100)
 
 
 @pytest.mark.parametrize("choice", ["convex", "linear", "concave", "composite", "linear_imbalance", "constant"])

@@ -61,7 +61,7 @@ class ClassifierOnly(Method):
 
 
 def test_param_groups_and_train_mode_freeze_the_backbone(source_run, tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: ClassifierOnly(cfg, task))
+    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: ClassifierOnly(task, branch_dim=cfg.branch_dim))
     source = torch.load(source_run / "checkpoints" / "last.pt", weights_only=False)["model"]
     cfg = compose([*DIGITS, f"trainer.init_from={source_run}", "trainer.lr_schedule.name=constant"])
     run_experiment(cfg, tmp_path)
@@ -92,7 +92,7 @@ class FetchProbe(Method):
 
 @pytest.mark.parametrize("resident", ["true", "false"])
 def test_fetch_returns_augmented_samples_by_index(tmp_path, monkeypatch, resident):
-    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: FetchProbe(cfg, task))
+    monkeypatch.setattr(train_module, "build_method", lambda cfg, task: FetchProbe(task, branch_dim=cfg.branch_dim))
     trainer = Trainer(compose([*DIGITS, f"dataset.resident={resident}"]), tmp_path)
     assert trainer.train_loader.resident == (resident == "true")
     trainer.method.setup(trainer.train_context())
