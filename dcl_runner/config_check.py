@@ -17,6 +17,7 @@ from .trackers import check_trackers
 from .models.pretrained import check as check_pretrained
 
 
+RESIDENT = {"auto": "on the device when it fits dataset.resident_max_gb", True: "", False: "through a DataLoader"}
 PRECISIONS = {"auto": "bf16 on GPU, fp32 on CPU", "fp32": "", "bf16": "GPU only", "fp16": "GPU only"}
 
 
@@ -104,6 +105,7 @@ def check_config(cfg: Any) -> None:
     if ratio is not None and not (_is_number(ratio) and ratio >= 1):
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
+    check_value("dataset.resident", d.resident, RESIDENT)
     check_trackers(cfg.get("logger"))
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")

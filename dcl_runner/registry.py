@@ -41,8 +41,9 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         self._discover()
         if name not in self._entries:
-            known = ", ".join(sorted(self._entries)) or "(none)"
-            raise KeyError(f"unknown {self.kind} '{name}'; known {self.kind}s: {known}")
+            from .errors import unknown_value
+
+            raise unknown_value(f"the {self.kind} name", name, sorted(self._entries), error=KeyError)
         return self._entries[name]
 
     def lookup(self, name: str, key: str) -> T:

@@ -16,9 +16,9 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, check_value
 from .base import ImageDataset, Split
-from .cache import check_files_exist, decode_to_cache
+from .cache import RESIZE_MODES, check_files_exist, decode_to_cache
 from .longtail import stratified_cap
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
@@ -41,7 +41,7 @@ class ImageFiles(ImageDataset):
                  max_train_samples: Optional[int], max_eval_samples: Optional[int], cache_size: Optional[int] = None):
         self.root = Path(os.path.expanduser(str(root)))
         self.decode_size = int(cache_size or image_size)
-        self.resize = str(resize)
+        self.resize = str(check_value("dataset.resize", resize, RESIZE_MODES))
         self.cache_dir = cache_dir or (self.root / "cache")
         self.decode_workers = int(decode_workers)
         self.caps = {"train": max_train_samples, "eval": max_eval_samples}
