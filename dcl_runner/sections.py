@@ -50,7 +50,7 @@ class Keys:
         return (*self.required, *self.optional)
 
 
-def _init_chain(builder: Any) -> Iterable[Callable]:
+def init_chain(builder: Any) -> Iterable[Callable]:
     """The callables whose keyword-only parameters make up ``builder``'s keys (a class: its ``__init__`` and, while
     one ends in ``**kwargs``, its parents'; a dataclass or a function: itself)."""
     if not inspect.isclass(builder) or dataclasses.is_dataclass(builder):
@@ -70,7 +70,7 @@ def keys_of(*builders: Any) -> Keys:
     """The section keys the ``builders`` take together (see the module docstring)."""
     required, optional, nested = [], [], {}
     for builder in builders:
-        for fn in _init_chain(builder):
+        for fn in init_chain(builder):
             hints = typing.get_type_hints(fn)  # a dataclass: its fields' types; a function: its parameters'
             for name, param in inspect.signature(fn).parameters.items():
                 if param.kind is not param.KEYWORD_ONLY or name in required or name in optional:

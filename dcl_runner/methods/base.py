@@ -232,6 +232,6 @@ def build_method(cfg: Any, task: TaskInfo) -> Method:
     not train, is one ConfigError."""
     cls = method_class(cfg)
     if task.kind not in cls.task_kinds:
-        raise ConfigError(f"method={cfg['name']} trains {' or '.join(cls.task_kinds)} tasks; dataset has {task.kind} "
-                          "targets (choose another method or dataset)")
+        raise ConfigError(f"method={cfg['name']} trains {' and '.join(cls.task_kinds)} tasks only, and this dataset's "
+                          f"task is {task.kind}: choose another method, or a {' or '.join(cls.task_kinds)} dataset")
     return sections.build(cls, cfg, "method", f"method {cfg['name']}", task, tolerated=sections.group_keys(METHODS.entries()))
