@@ -1,4 +1,5 @@
-"""The data-parameters experiments compose (plain and smoke), pin the paper's protocol, and their figures draw."""
+"""The data-parameters tables: every row composes with smoke, the experiments pin the paper's protocol, and the
+figures draw from run folders."""
 import json
 from pathlib import Path
 
@@ -27,18 +28,9 @@ def experiment_of(overrides):
     return next(o.split("=", 1)[1] for o in overrides if o.startswith("experiment="))
 
 
-def test_every_dp_experiment_composes_plain_and_smoke():
-    for name in DP_EXPERIMENTS:
-        plain, smoke = compose_many([[f"experiment={name}"], [f"experiment={name}", "budget=smoke"]])
-        for cfg in (plain, smoke):
-            check_config(cfg)
-            assert cfg.method.name == "data_params"
-        assert smoke.trainer.epochs == 2 and smoke.backbone.width == 0.25 and plain.trainer.epochs > 2
-
-
 def test_every_table_row_composes_with_smoke():
-    """Rows add method / subset / rate overrides to the experiments (composed plain above); smoke must drop
-    nothing they need."""
+    """Rows add method / subset / rate overrides to the experiments (test_configs composes them plain and smoke);
+    smoke must drop nothing they need."""
     lists = [[*o, "budget=smoke"] for _, _, o in ROWS]
     for overrides, cfg in zip(lists, compose_many(lists)):
         check_config(cfg)

@@ -1,27 +1,21 @@
 """ImageNet (class folders) and WebVision 1.0 (file lists) on tiny fixtures in their real layouts."""
 import numpy as np
 import pytest
-from PIL import Image
 
 from dcl_runner.data import build_data
 from dcl_runner.data.loader import choose_resident
 from dcl_runner.errors import DatasetError
-from helpers import TINY, compose
+from helpers import TINY, compose, write_image
 from dcl_runner.train import run_experiment
 
 WNIDS = ["n01440764", "n01443537", "n01484850"]
-
-
-def jpeg(path, colour, size=(20, 14)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, colour).save(path, "JPEG")
 
 
 def imagenet_fixture(root, per_class=(4, 2)):
     for c, wnid in enumerate(WNIDS):
         for split, n in zip(("train", "val"), per_class):
             for i in range(n):
-                jpeg(root / split / wnid / f"{wnid}_{i}.JPEG", (80 * c, 10 * i, 200))
+                write_image(root / split / wnid / f"{wnid}_{i}.JPEG", (80 * c, 10 * i, 200), size=(20, 14))
     (root / "LOC_synset_mapping.txt").write_text("n01440764 tench, Tinca tinca\nn01443537 goldfish\nn01484850 great white shark\n")
 
 
@@ -31,9 +25,9 @@ def webvision_fixture(root, classes=4):
         for i in range(3):
             for source in ("google", "flickr"):
                 rel = f"{source}/q{c + 1:04d}/{i:08d}.jpg"
-                jpeg(root / rel, (60 * c, 20 * i, 90 if source == "google" else 10))
+                write_image(root / rel, (60 * c, 20 * i, 90 if source == "google" else 10), size=(20, 14))
                 lines[source].append(f"{rel} {c}")
-        jpeg(root / "val_images_256" / f"val{c:06d}.jpg", (60 * c, 5, 5))
+        write_image(root / "val_images_256" / f"val{c:06d}.jpg", (60 * c, 5, 5), size=(20, 14))
         lines["val"].append(f"val{c:06d}.jpg {c}")
     (root / "info").mkdir(parents=True, exist_ok=True)
     for source in ("google", "flickr"):
@@ -71,7 +65,7 @@ def test_imagenet_errors_name_the_problem(tmp_path):
     with pytest.raises(DatasetError, match="train"):
         build_data(dataset_cfg("imagenet", tmp_path))
     imagenet_fixture(tmp_path)
-    jpeg(tmp_path / "val" / "n99999999" / "x.JPEG", (1, 2, 3))
+    write_image(tmp_path / "val" / "n99999999" / "x.JPEG", (1, 2, 3), size=(20, 14))
     with pytest.raises(DatasetError, match="n99999999"):
         build_data(dataset_cfg("imagenet", tmp_path))
 

@@ -1,20 +1,12 @@
 """Tiny-ImageNet(-LT) and ImageNet-LT loaders on tiny fixtures written in the real layouts."""
 import numpy as np
 import pytest
-from PIL import Image
 
 from dcl_runner.data import build_data
 from dcl_runner.errors import DatasetError
-from helpers import compose
+from helpers import compose, write_image
 
 WNIDS = ["n01443537", "n01629819", "n01641577"]
-
-
-def write_jpeg(path, value, size=64):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.full((size, size, 3), value, dtype=np.uint8)
-    pixels[: size // 2, :, 0] = 255 - value
-    Image.fromarray(pixels).save(path, "JPEG", quality=95)
 
 
 @pytest.fixture
@@ -26,13 +18,13 @@ def tiny_root(tmp_path):
     (root / "words.txt").write_text("n01443537\tgoldfish, Carassius auratus\nn01629819\tEuropean fire salamander\n")
     for c, wnid in enumerate(WNIDS):
         for i in range(8):
-            write_jpeg(root / "train" / wnid / "images" / f"{wnid}_{i}.JPEG", 40 * c + i)
+            write_image(root / "train" / wnid / "images" / f"{wnid}_{i}.JPEG", 40 * c + i, size=(64, 64), top_red=255 - (40 * c + i))
         (root / "train" / wnid / f"{wnid}_boxes.txt").write_text("")
     lines = []
     for c, wnid in enumerate(WNIDS):
         for i in range(2):
             name = f"val_{2 * c + i}.JPEG"
-            write_jpeg(root / "val" / "images" / name, 40 * c + 100)
+            write_image(root / "val" / "images" / name, 40 * c + 100, size=(64, 64), top_red=255 - (40 * c + 100))
             lines.append(f"{name}\t{wnid}\t0\t0\t63\t63")
     (root / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
     return root
@@ -74,10 +66,10 @@ def imagenet_root(tmp_path):
     for c, (wnid, n) in enumerate(zip(WNIDS, counts)):
         for i in range(n + 1):
             rel = f"train/{wnid}/{wnid}_{i}.JPEG"
-            write_jpeg(root / rel, 50 * c, size=40)
+            write_image(root / rel, 50 * c, size=(40, 40), top_red=255 - (50 * c))
             (train if i < n else val).append(f"{rel} {c}")
         rel = f"val/{wnid}/ILSVRC2012_val_{c:08d}.JPEG"
-        write_jpeg(root / rel, 50 * c + 10, size=40)
+        write_image(root / rel, 50 * c + 10, size=(40, 40), top_red=255 - (50 * c + 10))
         test.append(f"{rel} {c}")
     for name, lines in (("train", train), ("val", val), ("test", test)):
         (root / f"ImageNet_LT_{name}.txt").write_text("\n".join(lines) + "\n")

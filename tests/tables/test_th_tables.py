@@ -4,7 +4,7 @@ protocol, checked cell by cell against protocol_th's ``th.t*-own`` expectations 
 import pytest
 
 from dcl_runner import tables as T
-from test_protocols import table_mismatches
+from protocols import table_mismatches
 
 TH_TABLES = [t for t in T.TH_TABLES]
 

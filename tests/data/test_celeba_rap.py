@@ -1,33 +1,13 @@
 """CelebA and RAP loaders on tiny fixtures written in the real on-disk formats."""
 import numpy as np
 import pytest
-from PIL import Image
 
 from dcl_runner.data import build_data
 from dcl_runner.data.celeba_attributes import ATTRIBUTE_NAMES
 from dcl_runner.data.sets.rap import imbalance_groups
 from dcl_runner.errors import DatasetError
-from helpers import TINY, compose
+from helpers import TINY, compose, make_celeba, write_image
 from dcl_runner.train import run_experiment
-
-
-def write_image(path, value, size=(20, 24)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((size[1], size[0], 3), value % 256, dtype=np.uint8)).save(path)
-
-
-def make_celeba(root, n=12, partition=None):
-    base = root / "celeba"
-    rng = np.random.default_rng(0)
-    labels = np.where(rng.random((n, 40)) < 0.3, 1, -1)
-    files = [f"{i + 1:06d}.jpg" for i in range(n)]
-    for i, f in enumerate(files):
-        write_image(base / "img_align_celeba" / f, 10 * i)
-    rows = [f"{f} " + " ".join(f"{v:2d}" for v in row) for f, row in zip(files, labels)]
-    (base / "list_attr_celeba.txt").write_text(f"{n}\n" + " ".join(ATTRIBUTE_NAMES) + "\n" + "\n".join(rows) + "\n")
-    partition = partition or [0] * (n // 2) + [1] * (n // 4) + [2] * (n - n // 2 - n // 4)
-    (base / "list_eval_partition.txt").write_text("".join(f"{f} {p}\n" for f, p in zip(files, partition)))
-    return labels, partition
 
 
 def file_dataset_cfg(name, root, *extra):
