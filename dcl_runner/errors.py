@@ -43,8 +43,9 @@ def unknown_value(key: str, value: object, valid: Iterable[object] | Mapping[obj
                   error: type = ConfigError) -> RunnerError:
     """The one message for a value outside its choices: ``unknown value 'x' for method.loss; valid values are
     ce, focal, ldam``. ``valid`` may map each value to what it means (``{"easy": "DCL eq. 9", ...}``), shown in
-    brackets; ``hint`` adds how to fix it; ``error`` is the class raised (a DatasetError for a dataset's file)."""
-    if isinstance(valid, Mapping):
+    brackets; a mapping to anything else (a name -> builder map) lists its keys. ``hint`` adds how to fix it;
+    ``error`` is the class raised (a DatasetError for a dataset's file)."""
+    if isinstance(valid, Mapping) and all(isinstance(meaning, str) for meaning in valid.values()):
         listed = ", ".join(f"{_show(v)} ({meaning})" if meaning else _show(v) for v, meaning in valid.items())
     else:
         listed = ", ".join(_show(v) for v in valid)

@@ -193,7 +193,7 @@ def check_trackers(cfg: Any) -> None:
     one message)."""
     for name in (cfg or {}):
         if name not in TRACKERS:
-            raise unknown_value("logger", name, TRACKERS, hint="logger=none for no tracker")
+            raise unknown_value("logger", name, TRACKERS, hint="logger=none runs without a tracker")
         sections.check(TRACKERS[name], cfg[name] or {}, f"logger.{name}", f"the {name} tracker", shared=())
         package = TRACKERS[name].package
         if importlib.util.find_spec(package) is None:

@@ -169,6 +169,17 @@ def test_a_key_of_another_option_is_ignored_and_logged(caplog):
     assert "method ce ignores method.curriculum, method.class_lr" in caplog.text
 
 
+def test_an_unknown_value_names_the_key_and_the_valid_values():
+    """errors.unknown_value writes every such message the same way (and where given, what each value means)."""
+    with pytest.raises(ConfigError) as raised:
+        check_config(compose(["trainer.optimizer.name=adagrad"]))
+    assert str(raised.value) == "unknown value 'adagrad' for trainer.optimizer.name; valid values are sgd, adam, adamw"
+    with pytest.raises(ConfigError) as raised:
+        check_config(compose(["dataset.resident=maybe"]))  # was read as auto before it was checked
+    assert str(raised.value) == ("unknown value 'maybe' for dataset.resident; valid values are auto (on the device "
+                                 "when it fits dataset.resident_max_gb), true, false (through a DataLoader)")
+
+
 # -- every experiment, plain and smoke -----------------------------------------------------------------------
 # the method each experiment file runs (its header names the paper row), written out by hand
 METHOD_OF = {

@@ -227,6 +227,24 @@ def test_dataset_overrides_go_to_the_real_dataset_not_to_a_smoke_stand_in(tmp_pa
     assert cfg.dataset.partition == 2
 
 
+def test_the_planner_reads_dataset_facts_off_the_dataset_classes():
+    """Embedded sets are always there; a stand-in takes the class count of the config, else of the dataset
+    (CIFAR-100: 100, SVHN: 10, ImageNet-LT: 1000 capped at 100), else 10; an attribute set gets attributes."""
+    from dcl_runner.tables.runs import SMOKE_MAX_CLASSES, dataset_on_disk, smoke_stand_in
+
+    def facts(name, **over):
+        return {"name": name, "root": "/nonexistent", "num_classes": None, "imbalance_ratio": None,
+                "noise_rate": 0.0, "noise_mode": "uniform", "subset": "all", **over}
+
+    assert dataset_on_disk(facts("digits_lt")) and dataset_on_disk(facts("synthetic_classes"))
+    assert dataset_on_disk(facts("synthetic_attributes")) and not dataset_on_disk(facts("cifar10"))
+    assert "dataset.num_classes=100" in smoke_stand_in(facts("cifar100_lt", imbalance_ratio=100))[1]
+    assert "dataset.num_classes=10" in smoke_stand_in(facts("svhn"))[1]
+    assert f"dataset.num_classes={SMOKE_MAX_CLASSES}" in smoke_stand_in(facts("imagenet_lt"))[1]
+    assert "dataset.num_classes=50" in smoke_stand_in(facts("webvision", num_classes=50))[1]
+    assert smoke_stand_in(facts("rap"))[0] == "synthetic_attributes"
+
+
 def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, capsys):
     root = tmp_path / "o"
     base = ["experiment=dcl_celeba", "method=ce", "budget=paper"]
