@@ -2,21 +2,26 @@
 lightning-hydra-template's ``_target_``).
 
 ``method:``, ``backbone:``, ``dataset:`` (with its ``augment:`` and ``noise:``), the DCL schedulers, the
-optimizer, the lr schedule and the trackers are each built by a class or function whose *keyword-only*
-parameters are the section's keys, named as the YAML names them and without a default where the YAML gives
-one. Positional parameters (the task, the input channels ...) come from the framework, never from the YAML.
-So, before anything is built and before any data is read (``config_check.check_config``):
+optimizer, the lr schedule, the trainer and the trackers are each built by (or checked against) a class or
+function whose *keyword-only* parameters are the section's keys, named as the YAML names them and without a
+default where the YAML gives one. Positional parameters (the task, the input channels ...) come from the
+framework, never from the YAML. So, before anything is built and before any data is read
+(``config_check.check_config``):
 
-- a key the builder does not take is one ConfigError naming it and listing the builder's keys
-  (``method.curiculum: unknown key for method data_params; its keys: branch_dim, class_lr, ...``), where a
-  misspelt key in an experiment file used to fall back silently to a default;
+- a key nothing takes is one ConfigError naming it, the likely key and the builder's keys
+  (``method.curiculum: unknown key for method data_params (did you mean curriculum?); its keys: branch_dim, ...``),
+  where a misspelt key in an experiment file used to fall back silently to a default in code;
 - a key the builder needs and the section lacks is one ConfigError too; a default lives in one place, the YAML
-  (``conf/<group>/<option>.yaml``, ``conf/_base/*.yaml``).
+  (``conf/<group>/<option>.yaml``, ``conf/_base/*.yaml``). A parameter keeps a default in code only where the
+  key is optional across the options it builds (tests/test_configs.py checks that), and says why beside it.
 
 A parameter annotated with an options dataclass (``triplet: Triplet``, ``kw_only``) is a nested section,
 checked and built the same way. A class whose ``__init__`` ends in ``**kwargs`` hands them to its parent: the
-keys of the whole chain count (``TwoHead``'s own keys and ``LongTailLoss``'s). ``shared`` names keys of a
-section that something else reads (``name`` picks the builder; ``dataset.noise`` is build_data's).
+keys of the whole chain count (``TwoHead``'s own keys and ``LongTailLoss``'s). Where several builders read one
+section (a dataset class and ``DatasetKeys``, build_data's keys), ``also`` names the others. ``shared`` names keys
+every option of a group has and the framework reads (``name`` picks the builder; a backbone's ``pretrained``).
+``tolerated`` names the keys of the group's other options: an experiment pins ``method.curriculum`` for data
+parameters and a table row runs it with ``method=ce``, which ignores the key and logs that it does.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ of in-memory images to ``image_size``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 import torch
@@ -96,7 +96,8 @@ def check_dataset(section: Any) -> None:
     sections.check(Augment, section["augment"], "dataset.augment", f"the augmentation of {owner}", shared=())
 
 
-def build_data(cfg: Any, seed: int = 0) -> DataBundle:
+def load_dataset(cfg: Any) -> Tuple[DataBundle, DatasetKeys]:
+    """The named dataset loaded from its section, and the keys every dataset has (build_data's)."""
     cls = dataset_class(cfg)
     owner = f"dataset {cfg['name']}"
     other_datasets = sections.group_keys(DATASETS.entries())  # keys an experiment set for the dataset a stand-in replaced
@@ -105,32 +106,60 @@ def build_data(cfg: Any, seed: int = 0) -> DataBundle:
     dataset: ImageDataset = sections.build(cls, cfg, "dataset", owner, also=(DatasetKeys,), shared=(), tolerated=other_datasets)
     bundle: DataBundle = dataset.load()
     _check_bundle(bundle, keys.name)
+    return bundle, keys
 
-    if keys.imbalance_ratio:
-        if bundle.kind != MULTICLASS:
-            raise ConfigError(f"dataset.imbalance_ratio applies to multi-class datasets, not {keys.name}")
-        keep = longtail_indices(bundle.train.targets, len(bundle.names), float(keys.imbalance_ratio), int(keys.lt_seed))
-        bundle.train = bundle.train.subset(keep)
-        bundle.meta["longtail_indices"] = keep
 
-    if float(keys.noise.rate or 0.0) > 0:
-        if bundle.kind != MULTICLASS:
-            raise ConfigError("dataset.noise applies to multi-class datasets")
-        draw = _label_noise(bundle.train.targets, len(bundle.names), keys.noise, seed)
-        bundle.meta["clean_targets"] = np.asarray(bundle.train.targets)
-        bundle.train = Split(images=bundle.train.images, targets=draw.targets)
-        bundle.meta["noisy_mask"] = draw.noisy
-        bundle.meta["noise_chosen_mask"] = draw.chosen
+def build_data(cfg: Any, seed: int = 0) -> DataBundle:
+    """The dataset of ``cfg`` (the ``dataset`` section) with the shared steps of the module docstring applied."""
+    bundle, keys = load_dataset(cfg)
+    _apply_longtail(bundle, keys)
+    _apply_noise(bundle, keys, seed)
+    _apply_subset(bundle, keys)
+    _apply_caps(bundle, keys, seed)
+    for split_name in ("train", "test", "val"):
+        split = getattr(bundle, split_name)
+        if split is not None:
+            setattr(bundle, split_name, _resize_split(split, int(keys.image_size)))
+    return bundle
 
+
+def _apply_longtail(bundle: DataBundle, keys: DatasetKeys) -> None:
+    if not keys.imbalance_ratio:
+        return
+    if bundle.kind != MULTICLASS:
+        raise ConfigError(f"dataset.imbalance_ratio applies to multi-class datasets, not {keys.name}")
+    keep = longtail_indices(bundle.train.targets, len(bundle.names), float(keys.imbalance_ratio), int(keys.lt_seed))
+    bundle.train = bundle.train.subset(keep)
+    bundle.meta["longtail_indices"] = keep
+
+
+def _apply_noise(bundle: DataBundle, keys: DatasetKeys, seed: int) -> None:
+    if not float(keys.noise.rate or 0.0) > 0:
+        return
+    if bundle.kind != MULTICLASS:
+        raise ConfigError("dataset.noise applies to multi-class datasets")
+    draw = _label_noise(bundle.train.targets, len(bundle.names), keys.noise, seed)
+    bundle.meta["clean_targets"] = np.asarray(bundle.train.targets)
+    bundle.train = Split(images=bundle.train.images, targets=draw.targets)
+    bundle.meta["noisy_mask"] = draw.noisy
+    bundle.meta["noise_chosen_mask"] = draw.chosen
+
+
+def _apply_subset(bundle: DataBundle, keys: DatasetKeys) -> None:
     check_value("dataset.subset", keys.subset, SUBSETS)
-    if keys.subset == "clean":  # the oracle of DP Table 2: the samples not chosen for corruption ("60% clean data")
-        if "noise_chosen_mask" not in bundle.meta:
-            raise ConfigError("dataset.subset=clean needs label noise (dataset.noise.rate > 0)")
-        clean = np.flatnonzero(~bundle.meta["noise_chosen_mask"])
-        bundle.train = bundle.train.subset(clean)
-        for key in NOISE_META:
-            bundle.meta[key] = bundle.meta[key][clean]
+    if keys.subset != "clean":
+        return
+    # the oracle of DP Table 2: the samples not chosen for corruption ("60% clean data")
+    if "noise_chosen_mask" not in bundle.meta:
+        raise ConfigError("dataset.subset=clean needs label noise (dataset.noise.rate > 0)")
+    clean = np.flatnonzero(~bundle.meta["noise_chosen_mask"])
+    bundle.train = bundle.train.subset(clean)
+    for key in NOISE_META:
+        bundle.meta[key] = bundle.meta[key][clean]
 
+
+def _apply_caps(bundle: DataBundle, keys: DatasetKeys, seed: int) -> None:
+    """The smoke budget's stratified caps (every class keeps a sample); noise facts follow the kept samples."""
     cap = keys.max_train_samples
     if cap and cap < len(bundle.train):
         keep = stratified_cap(bundle.train.targets, int(cap), seed)
@@ -143,10 +172,3 @@ def build_data(cfg: Any, seed: int = 0) -> DataBundle:
         split = getattr(bundle, split_name)
         if split is not None and eval_cap and eval_cap < len(split):
             setattr(bundle, split_name, split.subset(stratified_cap(split.targets, int(eval_cap), seed)))
-
-    size = int(keys.image_size)
-    for split_name in ("train", "test", "val"):
-        split = getattr(bundle, split_name)
-        if split is not None:
-            setattr(bundle, split_name, _resize_split(split, size))
-    return bundle
