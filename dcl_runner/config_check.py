@@ -47,6 +47,7 @@ def check_config(cfg: Any) -> None:
     from .train import TrainerKeys
 
     sections.check(TrainerKeys, cfg.trainer, "trainer", "the trainer", shared=())
+    check_sections(cfg)  # every key first: the values below are read from sections known to be whole
     t = cfg.trainer
     _positive_int(t.epochs, "trainer.epochs")
     _positive_int(t.batch_size, "trainer.batch_size")
@@ -99,17 +100,15 @@ def check_config(cfg: Any) -> None:
     d = cfg.dataset
     _positive_int(d.image_size, "dataset.image_size", minimum=8)
     for key in ("max_train_samples", "max_eval_samples"):
-        if d.get(key) is not None:
+        if d[key] is not None:
             _positive_int(d[key], f"dataset.{key}")
-    ratio = d.get("imbalance_ratio")
+    ratio = d.imbalance_ratio
     if ratio is not None and not (_is_number(ratio) and ratio >= 1):
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
     check_value("dataset.resident", d.resident, RESIDENT)
-    check_trackers(cfg.get("logger"))
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")
-    check_sections(cfg)
     width = cfg.backbone.get("width")  # every backbone of conf/ has a width; one without has nothing to check
     if width is not None and (not _is_number(width) or width <= 0):
         raise ConfigError(f"backbone.width={width!r}: expected a number > 0")
@@ -127,3 +126,4 @@ def check_sections(cfg: Any) -> None:
     check_backbone(cfg.backbone)
     check_method(cfg.method)
     check_schedule(cfg.scheduler)
+    check_trackers(cfg.logger)
