@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -22,13 +23,13 @@ import torch
 from . import metrics as metric_fns
 from .config_check import check_config
 from .data import DataBundle, build_data
-from .data.augment import Augment
+from .data.augment import build_augment
 from .data.loader import SplitLoader, choose_resident
 from .divergence import DivergenceWatch, check_predictions, check_tensors
 from .errors import ConfigError, RunnerError
 from .methods.base import Batch, Method, TrainContext, build_method
 from .models import Classifier, build_backbone
-from .optim import build_optimizer, lr_factor
+from .optim import LrScheduleKeys, OptimizerKeys, build_optimizer, lr_factor
 from .run_folder import Progress, RunFolder, describe
 from .runtime import Runtime, StopRequest, make_generator, rng_state, set_rng_state, step_seed
 from .trackers import Trackers
@@ -38,6 +39,32 @@ log = logging.getLogger(__name__)
 
 class RunInterrupted(RunnerError):
     """Training stopped on Ctrl-C / SIGTERM after saving a checkpoint."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainerKeys:
+    """The ``trainer`` section's keys (conf/config.yaml documents them); the config check holds it to them."""
+
+    epochs: int
+    batch_size: int
+    eval_batch_size: int
+    drop_last: bool
+    optimizer: OptimizerKeys
+    lr_schedule: LrScheduleKeys
+    device: str
+    precision: str
+    channels_last: Any
+    compile: bool
+    deterministic: bool
+    num_threads: Optional[int]
+    num_workers: int
+    eval_every: int
+    eval_epochs: List[int]
+    eval_split: str
+    init_from: Optional[str]
+    checkpoint_every: int
+    progress: bool
+    log_every: int
 
 
 class Trainer:
@@ -66,7 +93,7 @@ class Trainer:
         self.train_loader = self.loader(self.data.train)
         self.eval_loader = self.loader(self.data.split(t.eval_split))
         d = cfg.dataset
-        self.augment = Augment(d.augment, int(d.image_size), d.mean, d.std, self.runtime.channels_last)
+        self.augment = build_augment(d, self.runtime.channels_last)
         self.steps_per_epoch = SplitLoader.num_batches(len(self.data.train), int(t.batch_size), bool(t.drop_last))
         self.folder.describe_run(self.task.kind, self.device, self.steps_per_epoch, Trackers(cfg.logger, self.folder.path))
         self.last_eval: Optional[tuple] = None  # (epoch, scores, targets, metrics) of the latest evaluation

@@ -16,6 +16,9 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from .. import sections
+from ..errors import check_value
+
 
 def pad_crop(x: torch.Tensor, padding: int, generator: Optional[torch.Generator]) -> torch.Tensor:
     """Random crop of the original size from the zero-padded batch; x is [B, C, H, W]."""
@@ -60,28 +63,35 @@ def resized_crop(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+CROPS = {"none": "", "pad": "random crop with zero padding", "resized": "random resized crop"}
+
+
 class Augment:
-    """uint8 [B, C, H, W] on the device -> normalised float [B, C, S, S] (S = ``image_size``)."""
+    """uint8 [B, C, H, W] on the device -> normalised float [B, C, S, S] (S = ``image_size``).
+
+    The keyword-only arguments are ``dataset.augment``'s keys (conf/_base/dataset.yaml): ``crop`` (none | pad |
+    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``.
+    """
 
     def __init__(
         self,
-        cfg: Any,
         image_size: int,
         mean: Sequence[float],
         std: Sequence[float],
         channels_last: bool = False,
         dtype: torch.dtype = torch.float32,
+        *,
+        crop: Optional[str],
+        padding: int,
+        scale: Sequence[float],
+        ratio: Sequence[float],
+        flip: bool,
     ):
-        cfg = cfg or {}
-        self.crop = cfg.get("crop", "none") or "none"
-        if self.crop not in ("none", "pad", "resized"):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"dataset.augment.crop={self.crop!r}: choose none, pad or resized")
-        self.padding = int(cfg.get("padding", 4))
-        self.scale = tuple(cfg.get("scale", (0.08, 1.0)))
-        self.ratio = tuple(cfg.get("ratio", (3 / 4, 4 / 3)))
-        self.flip = bool(cfg.get("flip", False))
+        self.crop = str(check_value("dataset.augment.crop", crop or "none", CROPS))
+        self.padding = int(padding)
+        self.scale = tuple(scale)
+        self.ratio = tuple(ratio)
+        self.flip = bool(flip)
         self.image_size = int(image_size)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -115,3 +125,10 @@ class Augment:
 
     def eval(self, images: torch.Tensor) -> torch.Tensor:
         return self._normalize(self._resize(images.float()))
+
+
+def build_augment(dataset: Any, channels_last: bool = False) -> Augment:
+    """The ``dataset`` section's augmentation: ``Augment(image_size, mean, std, channels_last, **dataset.augment)``."""
+    return sections.build(Augment, dataset["augment"], "dataset.augment", f"the augmentation of dataset {dataset['name']}",
+                          int(dataset["image_size"]), list(dataset["mean"]), list(dataset["std"]), channels_last,
+                          shared=())

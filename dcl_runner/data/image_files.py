@@ -1,7 +1,7 @@
 """Shared by the file-based datasets (CelebA, RAP, ImageNet, ImageNet-LT, Tiny-ImageNet, WebVision): list files,
 cap them, decode them once into a cache.
 
-A file-based set hands ``decoded_split`` its (path, label) list; the images are decoded once, at
+A file-based set (an :class:`ImageFiles`) hands ``decoded_split`` its (path, label) list; the images are decoded once, at
 ``dataset.cache_size`` (null: ``image_size``) with ``dataset.resize`` (center_crop | stretch), into a uint8
 cache under ``dataset.cache_dir`` (see ``data/cache.py``) and read back as a memmap, so training goes through
 the DataLoader path (``data/loader.py``) unless the split fits on the device. The smoke caps
@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import DatasetError
-from .base import Split
-from .cache import check_files_exist, decode_to_cache
+from ..errors import DatasetError, check_value
+from .base import ImageDataset, Split
+from .cache import RESIZE_MODES, check_files_exist, decode_to_cache
 from .longtail import stratified_cap
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
-
-
-def dataset_root(cfg: Any) -> Path:
-    return Path(os.path.expanduser(str(cfg.root)))
 
 
 def cap_files(paths: List[str], labels: np.ndarray, cap: Optional[int]) -> tuple:
@@ -36,18 +32,32 @@ def cap_files(paths: List[str], labels: np.ndarray, cap: Optional[int]) -> tuple
     return [paths[i] for i in keep], labels[keep]
 
 
-def decoded_split(cfg: Any, name: str, paths: List[str], labels: np.ndarray, listed_in: str,
-                  cap_key: Optional[str] = None) -> Split:
-    """Decode (or reopen the cache ``name`` of) the listed images; a missing file is a DatasetError naming
-    ``listed_in``. ``cap_key`` (max_train_samples / max_eval_samples) caps the list before decoding; leave it
-    None where build_data must see the whole split first (a long-tail profile applied on the fly)."""
-    if cap_key:
-        paths, labels = cap_files(paths, labels, cfg.get(cap_key))
-    check_files_exist(paths, listed_in)
-    size = int(cfg.get("cache_size") or cfg.image_size)
-    cache_dir = cfg.get("cache_dir") or (dataset_root(cfg) / "cache")
-    images = decode_to_cache(paths, (size, size), cache_dir, name, str(cfg.get("resize", "center_crop")), int(cfg.get("decode_workers", 0)))
-    return Split(images=images, targets=labels)
+class ImageFiles(ImageDataset):
+    """Base of the file-based datasets: the keys they all take (documented in their YAMLs). ``cache_size`` is
+    optional across them: only imagenet.yaml and webvision.yaml set it (decode at 256, train at 224); null, or
+    absent, decodes at ``image_size``. ``cache_dir`` null: ``<root>/cache``."""
+
+    def __init__(self, *, root: str, image_size: int, resize: str, cache_dir: Optional[str], decode_workers: int,
+                 max_train_samples: Optional[int], max_eval_samples: Optional[int], cache_size: Optional[int] = None):
+        self.root = Path(os.path.expanduser(str(root)))
+        self.decode_size = int(cache_size or image_size)
+        self.resize = str(check_value("dataset.resize", resize, RESIZE_MODES))
+        self.cache_dir = cache_dir or (self.root / "cache")
+        self.decode_workers = int(decode_workers)
+        self.caps = {"train": max_train_samples, "eval": max_eval_samples}
+
+    def decoded_split(self, name: str, paths: List[str], labels: np.ndarray, listed_in: str,
+                      cap: Optional[str] = None) -> Split:
+        """Decode (or reopen the cache ``name`` of) the listed images; a missing file is a DatasetError naming
+        ``listed_in``. ``cap`` (train / eval: dataset.max_train_samples / max_eval_samples) caps the list before
+        decoding; leave it None where build_data must see the whole split first (a long-tail profile applied on
+        the fly)."""
+        if cap:
+            paths, labels = cap_files(paths, labels, self.caps[cap])
+        check_files_exist(paths, listed_in)
+        images = decode_to_cache(paths, (self.decode_size, self.decode_size), self.cache_dir, name, self.resize,
+                                 self.decode_workers)
+        return Split(images=images, targets=labels)
 
 
 def list_class_folder(folder: Path, classes: Sequence[str], what: str) -> tuple:
