@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .data.encoded import DECODE_MODES
 from .errors import ConfigError
 from .optim import GRANULARITIES, LR_SCHEDULES, OPTIMIZERS
 from .trackers import check_trackers
@@ -96,6 +97,9 @@ def check_config(cfg: Any) -> None:
     if ratio is not None and not (_is_number(ratio) and ratio >= 1):
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
+    if d.get("decode") is not None and d.decode not in DECODE_MODES:
+        raise ConfigError(f"dataset.decode={d.decode!r}: choose standard (decode each batch in DataLoader workers, the "
+                          "standard ImageNet transforms) or cache (decode once into a square cache)")
     check_trackers(cfg.get("logger"))
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")

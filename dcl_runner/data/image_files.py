@@ -1,5 +1,6 @@
 """Shared by the file-based datasets (CelebA, RAP, ImageNet, ImageNet-LT, Tiny-ImageNet, WebVision): list files,
-cap them, decode them once into a cache.
+cap them, and either decode them once into a cache or (``dataset.decode: standard``, data/encoded.py) keep them
+encoded and decode each batch in DataLoader workers with the standard ImageNet transforms.
 
 A file-based set hands ``decoded_split`` its (path, label) list; the images are decoded once, at
 ``dataset.cache_size`` (null: ``image_size``) with ``dataset.resize`` (center_crop | stretch), into a uint8
@@ -19,6 +20,7 @@ import numpy as np
 from ..errors import DatasetError
 from .base import Split
 from .cache import check_files_exist, decode_to_cache
+from .encoded import decode_mode, encoded_split_images
 from .longtail import stratified_cap
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
@@ -44,6 +46,8 @@ def decoded_split(cfg: Any, name: str, paths: List[str], labels: np.ndarray, lis
     if cap_key:
         paths, labels = cap_files(paths, labels, cfg.get(cap_key))
     check_files_exist(paths, listed_in)
+    if decode_mode(cfg) == "standard":
+        return Split(images=encoded_split_images(cfg, list(paths)), targets=labels)
     size = int(cfg.get("cache_size") or cfg.image_size)
     cache_dir = cfg.get("cache_dir") or (dataset_root(cfg) / "cache")
     images = decode_to_cache(paths, (size, size), cache_dir, name, str(cfg.get("resize", "center_crop")), int(cfg.get("decode_workers", 0)))
