@@ -82,7 +82,7 @@ VOLATILE_KEYS = (
     "dataset.root", "dataset.download", "dataset.resident", "dataset.resident_max_gb",
     "trainer.device", "trainer.num_threads", "trainer.num_workers", "trainer.progress", "trainer.log_every",
     "trainer.checkpoint_every", "trainer.compile", "trainer.channels_last", "trainer.eval_batch_size",
-    "trainer.distributed.find_unused_parameters",
+    "trainer.distributed.find_unused_parameters", "dataset.packed_dir",
 )
 
 

@@ -11,6 +11,8 @@ laid out as ImageNet (train/<wnid>/*.JPEG). Timed, each after one untimed pass:
 - ``standard train``: decode + RandomResizedCrop(224) + flip (dataset.decode=standard), in this process;
 - ``standard train + jitter``: the same with ColorJitter(0.4, 0.4, 0.4) (the ImageNet-LT protocol of th.t3);
 - ``standard eval``: decode + Resize(256) + CenterCrop(224);
+- ``standard train from a pack``: the same training transform, the JPEGs read from one packed file
+  (``dataset.packed_dir``, data/packed.py) instead of one file each;
 - ``cache read``: batches read from the decoded uint8 cache (dataset.decode=cache, 256 x 256) plus the device
   augmentation (random resized crop + flip, here on the CPU);
 - ``loader train, W workers``: the trainer's own SplitLoader over the standard split with W DataLoader workers
@@ -35,6 +37,7 @@ from dcl_runner.data import build_data  # noqa: E402
 from dcl_runner.data.augment import Augment  # noqa: E402
 from dcl_runner.data.encoded import decode_rows  # noqa: E402
 from dcl_runner.data.loader import SplitLoader  # noqa: E402
+from dcl_runner.data.packed import main as write_pack  # noqa: E402
 
 
 def make_images(root: Path, count: int, seed: int = 0) -> None:
@@ -82,6 +85,8 @@ def main(argv=None) -> None:
         standard = build_data(compose(base).dataset).train
         jitter = build_data(compose([*base, "dataset.augment.color_jitter=[0.4,0.4,0.4]"]).dataset).train
         cached = build_data(compose([*base, "dataset.decode=cache"]).dataset).train
+        write_pack([*base, "--out", str(root / "packs")])
+        packed = build_data(compose([*base, f"dataset.packed_dir={root / 'packs'}"]).dataset).train
         n, batch = len(standard), args.batch_size
         chunks = [np.arange(s, min(n, s + batch)) for s in range(0, n, batch)]
         d = compose(base).dataset
@@ -96,6 +101,7 @@ def main(argv=None) -> None:
             ("standard train (decode + RandomResizedCrop + flip)", rate(lambda: [decode_rows(standard.images, c, (1, 0)) for c in chunks], n)),
             ("standard train + ColorJitter(0.4, 0.4, 0.4)", rate(lambda: [decode_rows(jitter.images, c, (1, 0)) for c in chunks], n)),
             ("standard eval (decode + Resize(256) + CenterCrop(224))", rate(lambda: [decode_rows(standard.images, c) for c in chunks], n)),
+            ("standard train from a pack (dataset.packed_dir)", rate(lambda: [decode_rows(packed.images, c, (1, 0)) for c in chunks], n)),
             ("cache read + device augmentation on the CPU (decode=cache)", rate(cache_read, n)),
         ]
         for workers in args.workers:

@@ -31,4 +31,4 @@ def test_the_pipeline_benchmark_times_every_mode(capsys):
 
     benchmark_pipeline.main(["--images", "8", "--batch-size", "4", "--workers", "0"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and not line.startswith("| mode")]
-    assert len(rows) == 5 and all(float(row.split("|")[2]) > 0 for row in rows)
+    assert len(rows) == 6 and all(float(row.split("|")[2]) > 0 for row in rows)

@@ -137,3 +137,36 @@ def test_a_run_on_the_imagenet_layout_with_workers_decoding(tmp_path):
     assert trainer.train_loader.crops_in_workers and trainer.augment.crop == "none" and not trainer.augment.flip
     final = trainer.run()
     assert 0 <= final["top1"] <= 100
+
+
+def test_a_packed_set_decodes_to_the_same_pixels_without_its_files(tmp_path):
+    """ImageNet-LT (list files) packed into one file + index: the same batches with the image files deleted."""
+    import shutil
+
+    from dcl_runner.data.packed import main as pack
+    from dcl_runner.errors import DatasetError
+    from test_lt_datasets import WNIDS, write_jpeg
+
+    root = tmp_path / "imagenet"
+    lines = []
+    for c, wnid in enumerate(WNIDS):
+        for i in range(3):
+            write_jpeg(root / f"train/{wnid}/{wnid}_{i}.JPEG", 50 * c + 7 * i, size=40 + 4 * i)
+            lines.append(f"train/{wnid}/{wnid}_{i}.JPEG {c}")
+    for split in ("train", "val", "test"):
+        (root / f"ImageNet_LT_{split}.txt").write_text("\n".join(lines) + "\n")
+    files = build_data(standard_cfg("imagenet_lt", root)).train.images
+    expected = [decode_rows(files, np.arange(9), (3, 0)), decode_rows(files, np.arange(9))]
+    assert pack([f"dataset=imagenet_lt", f"dataset.root={root}", "--out", str(tmp_path / "packs")]) == 0
+    shutil.rmtree(root / "train")  # the lists stay, the images go
+    packed = build_data(standard_cfg("imagenet_lt", root, f"dataset.packed_dir={tmp_path / 'packs'}")).train.images
+    np.testing.assert_array_equal(decode_rows(packed, np.arange(9), (3, 0)), expected[0])
+    np.testing.assert_array_equal(decode_rows(packed[np.array([4, 0])], np.arange(2)), expected[1][[4, 0]])
+    import pickle
+
+    in_a_worker = pickle.loads(pickle.dumps(packed))  # what a DataLoader worker gets: the map is reopened there
+    assert in_a_worker.sources._data is None
+    np.testing.assert_array_equal(decode_rows(in_a_worker, np.arange(9)), expected[1])
+    (root / "ImageNet_LT_val.txt").write_text(f"train/{WNIDS[0]}/other.JPEG 0\n")
+    with pytest.raises(DatasetError, match="other.JPEG is listed by the dataset but not in the pack"):
+        build_data(standard_cfg("imagenet_lt", root, f"dataset.packed_dir={tmp_path / 'packs'}"))

@@ -22,6 +22,7 @@ from .base import Split
 from .cache import check_files_exist, decode_to_cache
 from .encoded import decode_mode, encoded_split_images
 from .longtail import stratified_cap
+from .packed import open_pack
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 
@@ -45,9 +46,12 @@ def decoded_split(cfg: Any, name: str, paths: List[str], labels: np.ndarray, lis
     None where build_data must see the whole split first (a long-tail profile applied on the fly)."""
     if cap_key:
         paths, labels = cap_files(paths, labels, cfg.get(cap_key))
-    check_files_exist(paths, listed_in)
     if decode_mode(cfg) == "standard":
+        if cfg.get("packed_dir"):  # the images are records of one packed file (data/packed.py)
+            return Split(images=encoded_split_images(cfg, open_pack(cfg, paths)), targets=labels)
+        check_files_exist(paths, listed_in)
         return Split(images=encoded_split_images(cfg, list(paths)), targets=labels)
+    check_files_exist(paths, listed_in)
     size = int(cfg.get("cache_size") or cfg.image_size)
     cache_dir = cfg.get("cache_dir") or (dataset_root(cfg) / "cache")
     images = decode_to_cache(paths, (size, size), cache_dir, name, str(cfg.get("resize", "center_crop")), int(cfg.get("decode_workers", 0)))
