@@ -1,8 +1,8 @@
 """One run over N processes (DistributedDataParallel, gloo on the CPU): dcl_runner/distributed.py.
 
 The processes are forks of the test process joined as a gloo group through torchrun's variables
-(helpers.run_in_processes), so a 2-process run costs seconds; one test starts the real
-``torchrun -m dcl_runner``.
+(helpers.run_in_processes), so a 2-process run costs seconds; the CLI is driven the same way (its ``main`` in each
+process, as torchrun's workers run it), and a slow test (-m slow) starts the real ``torchrun -m dcl_runner``.
 
 What "2 processes reproduce 1 process" means here, and its tolerance: the same global batch of 32 is
 split 16 + 16; the backbone has no BatchNorm (DeepID2 with ``backbone.batch_norm=false``: per-process
@@ -241,7 +241,42 @@ def test_a_global_batch_that_two_processes_cannot_share_is_refused(tmp_path):
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
 
 
+def cli_main(rank, argv):
+    """``python -m dcl_runner <argv>`` in this process (a torchrun worker's entry point): (exit code, stdout)."""
+    import contextlib
+    import io
+    import sys
+
+    from dcl_runner.__main__ import main
+
+    sys.argv, out, code = ["dcl_runner", *argv], io.StringIO(), 0
+    with contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return code, out.getvalue()
+
+
+def test_the_cli_on_two_processes_writes_one_folder_from_process_zero(tmp_path):
+    """What ``torchrun --nproc_per_node=2 -m dcl_runner`` runs in each process: one run folder (process 0's stamp),
+    .hydra/ and the summary from process 0, a log file per other process; resume=<folder> of the completed run
+    is answered once, by process 0."""
+    args = [*BASE, "dataset.max_train_samples=128", "trainer.epochs=1", f"output_root={tmp_path}"]
+    results = run_in_processes(2, cli_main, args)
+    assert [value[0] for _, value in results] == [0, 0], results
+    [run_dir] = [p.parent for p in tmp_path.rglob("metrics.json")]
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "dcl_runner.rank1.log").is_file()
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["processes"] == 2
+    assert [sum(line.startswith("mA ") for line in value[1].splitlines()) for _, value in results] == [1, 0]
+    again = run_in_processes(2, cli_main, [f"resume={run_dir}"])
+    assert [value[0] for _, value in again] == [0, 0] and "is complete" in again[0][1][1] and not again[1][1][1]
+
+
+@pytest.mark.slow
 def test_torchrun_runs_one_folder_that_process_zero_writes(tmp_path):
+    """The real launcher (new interpreters, torchrun's environment): slow, so deselected by default."""
     import subprocess
     import sys
 
