@@ -226,19 +226,53 @@ def test_each_process_augments_its_rows_as_the_whole_batch_would():
     torch.testing.assert_close(torch.cat(halves), whole)
 
 
-def test_a_global_batch_that_two_processes_cannot_share_is_refused(tmp_path):
+def test_what_two_processes_cannot_run_is_refused_before_training(tmp_path):
     def build(rank, root):
         from dcl_runner.errors import ConfigError
         from dcl_runner.train import build_trainer
 
-        try:
-            build_trainer(compose([*BASE, "trainer.batch_size=33"]), Path(root) / "run")
-        except ConfigError as exc:
-            return str(exc)
+        messages = []
+        for name, override in (("batch", "trainer.batch_size=33"), ("syncbn", "trainer.distributed.sync_batchnorm=true")):
+            try:
+                build_trainer(compose([*BASE, override]), Path(root) / name)
+            except ConfigError as exc:
+                messages.append(str(exc))
+        return messages
 
-    results = run_in_processes(2, build, str(tmp_path))
-    assert all("trainer.batch_size=33 is the global batch" in message and "e.g. 32" in message for _, message in results)
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "failed"
+    for _, (batch, syncbn) in run_in_processes(2, build, str(tmp_path)):
+        assert "trainer.batch_size=33 is the global batch" in batch and "e.g. 32" in batch
+        assert "sync_batchnorm=true needs CUDA" in syncbn
+    assert json.loads((tmp_path / "batch" / "metrics.json").read_text())["status"] == "failed"
+
+
+def diverging_on_one_process(rank, root, bad_rank, bad_step):
+    """A 2-process run whose process ``bad_rank`` alone computes a NaN loss from its ``bad_step``-th step on."""
+    from dcl_runner.errors import RunFailed
+    from dcl_runner.methods.base import Method
+    from dcl_runner.train import run_experiment
+
+    steps, step = [0], Method.training_step
+
+    def poisoned(self, model, batch, epoch):
+        result = step(self, model, batch, epoch)
+        steps[0] += 1
+        if rank == bad_rank and steps[0] >= bad_step:
+            result.loss = result.loss * float("nan")
+        return result
+
+    Method.training_step = poisoned
+    try:
+        run_experiment(compose([*BASE, *ATTRIBUTES, "method=ce"]), Path(root) / "run")
+    except RunFailed as exc:
+        return str(exc)
+
+
+def test_a_nan_on_one_process_fails_every_process_with_the_same_reason(tmp_path):
+    # 8 steps per epoch: process 1's loss is NaN from its step 3 on; the processes agree at step 4 on the first bad one
+    results = run_in_processes(2, diverging_on_one_process, str(tmp_path), 1, 3)
+    assert [value for _, value in results] == ["diverged at epoch 1, step 3: the training loss is not finite (NaN or inf)"] * 2
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["status"] == "failed" and "step 3" in record["reason"]
 
 
 def cli_main(rank, argv):
