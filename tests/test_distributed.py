@@ -10,7 +10,7 @@ BatchNorm statistics would make a different model, and torch's SyncBatchNorm nee
 compute the same function. They are not bit-identical: a convolution over 16 images does not sum in the
 same order as over 32, and DDP adds two half-batch gradients where one process sums 32 terms. These
 float32 rounding differences (~1e-7 relative per step) stay below 1e-5 in the losses and 1e-4 in the
-weights over the 16 steps of a test, and the predictions (hence every metric) are identical.
+weights over the 12 to 16 steps of a test, and the predictions (hence every metric) are identical.
 DCL's hard-sample mining picks the top-k scores of the batch: a rounding difference flips a pick when two
 scores are within ~1e-7 (measured: from the 4th step of the default DCL run), after which two runs part as
 two seeds would. DCL is therefore checked step by step: the same weights give the same loss and gradient.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
