@@ -1,13 +1,25 @@
-"""Fail fast on invalid values, before any data is read, with a message naming the key."""
+"""Fail fast on invalid values, before any data is read, with a message naming the key.
+
+``check_config`` checks the trainer's values, then every section built from the config against what builds it
+(``check_sections``: the keys of ``method``, ``backbone``, ``dataset`` with its ``augment``, the ``scheduler``
+and the trackers are their builders' keyword arguments, the ``trainer``'s are ``train.TrainerKeys``' fields; see
+``dcl_runner/sections.py``), so a misspelt key in an experiment file stops the run here, naming the key and the
+valid ones.
+"""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from . import sections
 from .data.encoded import DECODE_MODES
-from .errors import ConfigError
+from .errors import ConfigError, check_value
 from .optim import GRANULARITIES, LR_SCHEDULES, OPTIMIZERS
 from .trackers import check_trackers
 from .models.pretrained import check as check_pretrained
+
+
+RESIDENT = {"auto": "on the device when it fits dataset.resident_max_gb", True: "", False: "through a DataLoader"}
+PRECISIONS = {"auto": "bf16 on GPU, fp32 on CPU", "fp32": "", "bf16": "GPU only", "fp16": "GPU only"}
 
 
 def _positive_int(value: Any, key: str, minimum: int = 1) -> None:
@@ -33,6 +45,10 @@ def _number_in(value: Any, key: str, low: float, high: float, low_open: bool = F
 
 
 def check_config(cfg: Any) -> None:
+    from .train import TrainerKeys
+
+    sections.check(TrainerKeys, cfg.trainer, "trainer", "the trainer", shared=())
+    check_sections(cfg)  # every key first: the values below are read from sections known to be whole
     t = cfg.trainer
     _positive_int(t.epochs, "trainer.epochs")
     _positive_int(t.batch_size, "trainer.batch_size")
@@ -50,16 +66,14 @@ def check_config(cfg: Any) -> None:
             raise ConfigError(f"trainer.eval_epochs: {e!r} is not an epoch in 1..trainer.epochs={t.epochs}")
 
     opt = t.optimizer
-    if opt.name not in OPTIMIZERS:
-        raise ConfigError(f"trainer.optimizer.name={opt.name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    check_value("trainer.optimizer.name", opt.name, OPTIMIZERS)
     if not _is_number(opt.lr) or opt.lr <= 0:
         raise ConfigError(f"trainer.optimizer.lr={opt.lr!r}: expected a number > 0")
     _non_negative(opt.weight_decay, "trainer.optimizer.weight_decay")
     _number_in(opt.momentum, "trainer.optimizer.momentum", 0, 1, high_open=True)
 
     sched = t.lr_schedule
-    if sched.name not in LR_SCHEDULES:
-        raise ConfigError(f"trainer.lr_schedule.name={sched.name!r}: choose one of {', '.join(LR_SCHEDULES)}")
+    check_value("trainer.lr_schedule.name", sched.name, LR_SCHEDULES)
     if sched.name == "multistep":
         milestones = list(sched.milestones)
         for m in milestones:
@@ -76,34 +90,43 @@ def check_config(cfg: Any) -> None:
     _number_in(sched.min_lr_factor, "trainer.lr_schedule.min_lr_factor", 0, 1)
     _non_negative(sched.warmup_epochs, "trainer.lr_schedule.warmup_epochs")
     _number_in(sched.warmup_start_factor, "trainer.lr_schedule.warmup_start_factor", 0, 1)
-    if sched.granularity not in GRANULARITIES:
-        raise ConfigError(f"trainer.lr_schedule.granularity={sched.granularity!r}: choose one of {', '.join(GRANULARITIES)}")
+    check_value("trainer.lr_schedule.granularity", sched.granularity, GRANULARITIES)
     if sched.warmup_epochs >= t.epochs:
         raise ConfigError(f"trainer.lr_schedule.warmup_epochs={sched.warmup_epochs} must be < trainer.epochs={t.epochs}")
 
-    if t.precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ConfigError(f"trainer.precision={t.precision!r}: choose auto, fp32, bf16 or fp16")
-    if t.channels_last not in ("auto", True, False):
-        raise ConfigError(f"trainer.channels_last={t.channels_last!r}: choose auto, true or false")
-    if t.eval_split not in ("test", "val"):
-        raise ConfigError(f"trainer.eval_split={t.eval_split!r}: choose test or val")
+    check_value("trainer.precision", t.precision, PRECISIONS)
+    check_value("trainer.channels_last", t.channels_last, ("auto", True, False))
+    check_value("trainer.eval_split", t.eval_split, ("test", "val"))
 
     d = cfg.dataset
     _positive_int(d.image_size, "dataset.image_size", minimum=8)
     for key in ("max_train_samples", "max_eval_samples"):
-        if d.get(key) is not None:
+        if d[key] is not None:
             _positive_int(d[key], f"dataset.{key}")
-    ratio = d.get("imbalance_ratio")
+    ratio = d.imbalance_ratio
     if ratio is not None and not (_is_number(ratio) and ratio >= 1):
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
-    if d.get("decode") is not None and d.decode not in DECODE_MODES:
-        raise ConfigError(f"dataset.decode={d.decode!r}: choose standard (decode each batch in DataLoader workers, the "
-                          "standard ImageNet transforms) or cache (decode once into a square cache)")
-    check_trackers(cfg.get("logger"))
+    check_value("dataset.resident", d.resident, RESIDENT)
+    if "decode" in d:  # the ImageNet family's datasets (data/image_files.py)
+        check_value("dataset.decode", d.decode, DECODE_MODES)
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")
-    width = cfg.backbone.get("width", 1.0)
-    if not _is_number(width) or width <= 0:
+    width = cfg.backbone.get("width")  # every backbone of conf/ has a width; one without has nothing to check
+    if width is not None and (not _is_number(width) or width <= 0):
         raise ConfigError(f"backbone.width={width!r}: expected a number > 0")
     check_pretrained(cfg.backbone)
+
+
+def check_sections(cfg: Any) -> None:
+    """Every section's keys against what builds it (see the module docstring)."""
+    from .data import check_dataset
+    from .methods.base import check_method
+    from .models.base import check_backbone
+    from .schedulers import check_schedule
+
+    check_dataset(cfg.dataset)
+    check_backbone(cfg.backbone)
+    check_method(cfg.method)
+    check_schedule(cfg.scheduler)
+    check_trackers(cfg.logger)

@@ -1,14 +1,42 @@
 """Optimizers and learning-rate schedules by name (``trainer.optimizer.name``, ``trainer.lr_schedule.name``).
 
 Each is a name -> builder map, the one place a name is spelled: the config check reads the maps' keys,
-so a new schedule is one function and one entry here.
+so a new schedule is one function and one entry here. ``OptimizerKeys`` / ``LrScheduleKeys`` are the two
+sections' keys (conf/config.yaml documents them), which the config check holds them to.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List
 
 import torch
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizerKeys:
+    """``trainer.optimizer``: every optimizer's keys (each builder below reads its own)."""
+
+    name: str
+    lr: float
+    momentum: float          # sgd
+    nesterov: bool           # sgd
+    weight_decay: float
+    betas: List[float]       # adam, adamw
+
+
+@dataclass(frozen=True, kw_only=True)
+class LrScheduleKeys:
+    """``trainer.lr_schedule``: every schedule's keys (each schedule below reads its own) and the warm-up's."""
+
+    name: str
+    step_size: int           # step
+    milestones: List[int]    # multistep
+    gamma: float             # step, multistep
+    min_lr_factor: float     # cosine
+    warmup_epochs: float
+    warmup_start_factor: float
+    granularity: str
 
 
 def _sgd(params, cfg: Any) -> torch.optim.Optimizer:

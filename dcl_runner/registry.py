@@ -41,9 +41,24 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         self._discover()
         if name not in self._entries:
-            known = ", ".join(sorted(self._entries)) or "(none)"
-            raise KeyError(f"unknown {self.kind} '{name}'; known {self.kind}s: {known}")
+            from .errors import unknown_value
+
+            raise unknown_value(f"the {self.kind} name", name, sorted(self._entries), error=KeyError)
         return self._entries[name]
+
+    def lookup(self, name: str, key: str) -> T:
+        """``get`` for a config value: an unknown ``name`` is one ConfigError naming ``key`` (``method.name``)."""
+        self._discover()
+        if name not in self._entries:
+            from .errors import unknown_value
+
+            raise unknown_value(key, name, sorted(self._entries))
+        return self._entries[name]
+
+    def entries(self) -> Iterable[T]:
+        """Every registered constructor once (several names may share one)."""
+        self._discover()
+        return list(dict.fromkeys(self._entries.values()))
 
     def names(self) -> Iterable[str]:
         self._discover()

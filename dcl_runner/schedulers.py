@@ -4,10 +4,10 @@ A scheduler function SF(l) goes from 1 at epoch 0 towards 0 at epoch L (eq. 1-4)
 for the sampling scheduler g (eq. 5: the batch target distribution D_train^g(l)) and one for the
 loss scheduler f (eq. 10-11: the weight of the triplet loss).
 
-- ``build_scheduler(cfg, total_epochs)``: a ``scheduler`` config node (``name``, optional ``L``
-  (null: the run's epochs), ``lam`` (concave), ``value`` (constant)) -> ``epoch -> value``.
+- ``build_scheduler(schedule, total_epochs)``: a :class:`Schedule` (the ``scheduler`` section: ``name``, ``L``
+  (null: the run's epochs), ``lam`` (concave), ``value`` (constant), ``target``) -> ``epoch -> value``.
 - ``target_distribution(counts, g, mode)``: eq. 5 for every attribute (or the C classes) at once.
-- ``build_loss_scheduler(cfg, total_epochs)``: eq. 11 around any scheduler function.
+- ``build_loss_scheduler(schedule, total_epochs)``: a :class:`LossSchedule`, eq. 11 around any scheduler function.
 
 ``python -m dcl_runner.schedulers --plot FILE`` draws DCL Fig. 1 (the four functions).
 """
@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
+from .errors import ConfigError, check_value, unknown_value
+
 SchedulerFn = Callable[[float], float]
 
 # How the target distribution follows g (eq. 5 or Table 4's "linearly decreasing imbalance").
-TARGET_MODES = ("power", "linear")
+TARGET_MODES = {"power": "DCL eq. 5", "linear": "Table 4 *"}
 
 
 def convex(l: float, L: float) -> float:
@@ -62,37 +65,79 @@ FUNCTIONS: Dict[str, Callable[..., float]] = {
 }
 
 
-def _config_error(message: str):
-    from .errors import ConfigError
+@dataclass(frozen=True, kw_only=True)
+class Schedule:
+    """A scheduler function's section: the ``scheduler`` group, DCL's sampling scheduler g
+    (``method.sampling_scheduler``). ``lam`` / ``value`` / ``target`` are optional across the group's options:
+    only conf/scheduler/concave.yaml has ``lam``, only constant.yaml ``value``, and constant.yaml has no
+    ``target`` (eq. 5's power, the one reading of a constant g in DCL Table 1)."""
 
-    return ConfigError(message)
+    name: str
+    L: Optional[float]               # null: the run's epochs
+    lam: Optional[float] = None      # name=concave only (eq. 3); required there
+    value: Optional[float] = None    # name=constant only; required there
+    target: str = "power"            # how D_target follows g: power (eq. 5) | linear (Table 4 *)
 
 
-def build_scheduler(cfg: Any, total_epochs: int) -> SchedulerFn:
-    """``cfg`` has ``name`` and optional ``L`` (null: total epochs), ``lam`` (concave), ``value`` (constant)."""
-    name = cfg["name"]
-    if name not in FUNCTIONS:
-        raise _config_error(f"scheduler.name={name!r}: choose one of {', '.join(sorted(FUNCTIONS))}")
-    L = float(cfg.get("L") or total_epochs)
+@dataclass(frozen=True, kw_only=True)
+class LossSchedule:
+    """DCL's loss scheduler f (``method.loss_scheduler``, eq. 11): a scheduler function plus the advanced
+    self-learning point ``p`` (null: no eq. 11, f = SF) and the self-learning ratio ``eps``."""
+
+    name: str
+    L: Optional[float]
+    lam: Optional[float]             # name=concave only
+    value: Optional[float]           # name=constant only
+    p: Optional[float]
+    eps: float
+
+
+def _section(section: Any, options: type, where: str) -> Any:
+    """``section`` as its options dataclass (a plain dict or a config node is checked key by key)."""
+    if isinstance(section, options):
+        return section
+    from .sections import options_of
+
+    return options_of(options, section, where)
+
+
+def _value(schedule: Any, key: str, where: str) -> float:
+    value = getattr(schedule, key)
+    if value is None:
+        raise ConfigError(f"{where}.{key}: the {schedule.name} function needs it (null given)")
+    return float(value)
+
+
+def build_scheduler(section: Any, total_epochs: int, where: str = "scheduler") -> SchedulerFn:
+    """A :class:`Schedule` (or its section) -> ``epoch -> SF(epoch)``; ``L`` null: ``total_epochs``."""
+    schedule = section if isinstance(section, (Schedule, LossSchedule)) else _section(section, Schedule, where)
+    fn = FUNCTIONS.get(schedule.name)
+    if fn is None:
+        raise unknown_value(f"{where}.name", schedule.name, sorted(FUNCTIONS))
+    L = float(schedule.L or total_epochs)
     if L <= 0:
-        raise _config_error(f"scheduler.L={cfg.get('L')!r}: expected a positive number of epochs (or null)")
-    fn = FUNCTIONS[name]
-    if name == "concave":
-        lam = float(cfg.get("lam", 0.99))
+        raise ConfigError(f"{where}.L={schedule.L!r}: expected a positive number of epochs (or null)")
+    if schedule.name == "concave":
+        lam = _value(schedule, "lam", where)
         if not 0 < lam < 1:
-            raise _config_error(f"scheduler.lam={lam!r}: DCL eq. 3 needs lambda in (0, 1)")
+            raise ConfigError(f"{where}.lam={lam!r}: DCL eq. 3 needs lambda in (0, 1)")
         return lambda l: fn(l, L, lam)
-    if name == "constant":
-        value = float(cfg.get("value", 1.0))
+    if schedule.name == "constant":
+        value = _value(schedule, "value", where)
         return lambda l: fn(l, L, value)
     return lambda l: fn(l, L)
 
 
-def target_mode(cfg: Any) -> str:
-    mode = cfg.get("target", "power") or "power"
-    if mode not in TARGET_MODES:
-        raise _config_error(f"scheduler.target={mode!r}: choose power (DCL eq. 5) or linear (Table 4 *)")
-    return mode
+def check_schedule(section: Any, where: str = "scheduler") -> None:
+    """The ``scheduler`` section's keys, before any data is read (its values are checked where a method builds
+    it: methods without a sampling scheduler ignore the group)."""
+    _section(section, Schedule, where)
+
+
+def target_mode(section: Any, where: str = "scheduler") -> str:
+    """How the target distribution follows g: ``power`` (DCL eq. 5) or ``linear`` (Table 4 *)."""
+    schedule = section if isinstance(section, Schedule) else _section(section, Schedule, where)
+    return str(check_value(f"{where}.target", schedule.target, TARGET_MODES))
 
 
 def target_distribution(counts, g: float, mode: str = "power"):
@@ -111,7 +156,7 @@ def target_distribution(counts, g: float, mode: str = "power"):
     elif mode == "linear":
         target = 1 + (ratios - 1) * g
     else:
-        raise _config_error(f"target mode {mode!r}: choose one of {TARGET_MODES}")
+        raise unknown_value("target mode", mode, TARGET_MODES)
     return target / target.sum(-1, keepdims=True) if isinstance(target, np.ndarray) else target / target.sum(-1, keepdim=True)
 
 
@@ -125,20 +170,19 @@ def loss_schedule(sf: SchedulerFn, L: float, p: float, eps: float) -> SchedulerF
     return lambda l: (sf(l) + eps) if l < p * L else eps
 
 
-def build_loss_scheduler(cfg: Any, total_epochs: int) -> SchedulerFn:
-    """``cfg``: a scheduler node (``name``, ``L``...) plus ``p`` (advanced self-learning point in
-    [0, 1]) and ``eps`` (self-learning ratio). ``p: null`` skips eq. 11 and uses SF alone (e.g.
-    a constant f for CRL-I or f = 0 for CE)."""
-    sf = build_scheduler(cfg, total_epochs)
-    p = cfg.get("p")
-    if p is None:
+def build_loss_scheduler(section: Any, total_epochs: int, where: str = "method.loss_scheduler") -> SchedulerFn:
+    """A :class:`LossSchedule` (or its section) -> f: eq. 11 around its scheduler function; ``p: null`` skips
+    eq. 11 and uses SF alone (e.g. a constant f for CRL-I or f = 0 for CE)."""
+    schedule = section if isinstance(section, LossSchedule) else _section(section, LossSchedule, where)
+    sf = build_scheduler(schedule, total_epochs, where)
+    if schedule.p is None:
         return sf
-    p, eps = float(p), float(cfg.get("eps", 0.0))
+    p, eps = float(schedule.p), float(schedule.eps)
     if not 0 <= p <= 1:
-        raise _config_error(f"loss_scheduler.p={p!r}: the advanced self-learning point is a fraction in [0, 1]")
+        raise ConfigError(f"{where}.p={p!r}: the advanced self-learning point is a fraction in [0, 1]")
     if eps < 0:
-        raise _config_error(f"loss_scheduler.eps={eps!r}: expected a number >= 0")
-    return loss_schedule(sf, float(cfg.get("L") or total_epochs), p, eps)
+        raise ConfigError(f"{where}.eps={eps!r}: expected a number >= 0")
+    return loss_schedule(sf, float(schedule.L or total_epochs), p, eps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +198,7 @@ def figure1(path: str, L: int = 300, lam: float = 0.99, functions: Sequence[str]
     epochs = np.arange(L + 1)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name in functions:
-        fn = build_scheduler({"name": name, "L": L, "lam": lam}, L)
+        fn = build_scheduler(Schedule(name=name, L=L, lam=lam), L)
         label = f"{name} (lambda={lam})" if name == "concave" else name
         ax.plot(epochs, [fn(float(l)) for l in epochs], label=label)
     ax.set_xlabel("epoch l")
@@ -180,7 +224,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     header = ["epoch", *[n for n in FUNCTIONS if n not in ("constant", "linear_imbalance")]]
     print("  ".join(f"{h:>9}" for h in header))
     for l in np.linspace(0, args.epochs, 11):
-        values = [build_scheduler({"name": n, "L": args.epochs, "lam": args.lam}, args.epochs)(float(l)) for n in header[1:]]
+        values = [build_scheduler(Schedule(name=n, L=args.epochs, lam=args.lam), args.epochs)(float(l)) for n in header[1:]]
         print("  ".join([f"{l:9.0f}", *[f"{v:9.4f}" for v in values]]))
 
 

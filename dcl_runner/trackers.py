@@ -8,7 +8,8 @@ curves as artifacts. ``logger=[tensorboard,mlflow]`` runs several at once; ``log
 A tracker never fails or stalls a training run: the first error of a tracker is reported once (a warning that
 names it) and that tracker is switched off for the rest of the run. A resumed run continues the same tracker
 run (its id is kept in ``<run folder>/trackers.json``); TensorBoard drops the events past the resumed step.
-A tracker whose package is missing is one message before training (which extra to install).
+A tracker whose package is missing is one message before training (which extra to install). A tracker's keys
+(``logger.<name>.*``, conf/logger/<name>.yaml) are its class's keyword-only arguments (``dcl_runner/sections.py``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from .errors import ConfigError
+from . import sections
+from .errors import ConfigError, unknown_value
 from .io import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,14 @@ def numbers(values: Dict[str, Any]) -> Dict[str, float]:
 
 
 class Tracker:
-    """One backend. Subclasses implement the five calls; ``name`` is the logger group's option."""
+    """One backend. Subclasses implement the five calls and take their YAML keys as keyword-only arguments;
+    ``name`` is the logger group's option."""
 
     name = ""
     package = ""
 
-    def __init__(self, cfg: Any, run_dir: Path, state: Dict[str, Any]) -> None:
-        self.cfg, self.run_dir, self.state = cfg, run_dir, state
+    def __init__(self, run_dir: Path, state: Dict[str, Any]) -> None:
+        self.run_dir, self.state = run_dir, state
 
     def start(self, config: Dict[str, Any], step: int) -> None: ...
     def log_metrics(self, values: Dict[str, float], step: int) -> None: ...
@@ -58,11 +61,15 @@ class Tracker:
 class TensorBoardTracker(Tracker):
     name, package = "tensorboard", "tensorboard"
 
+    def __init__(self, run_dir: Path, state: Dict[str, Any], *, log_dir: Optional[str]) -> None:
+        super().__init__(run_dir, state)
+        self.log_dir = log_dir  # null: <run folder>/tensorboard
+
     def start(self, config: Dict[str, Any], step: int) -> None:
         import yaml
         from torch.utils.tensorboard import SummaryWriter
 
-        folder = Path(self.cfg.get("log_dir") or self.run_dir / "tensorboard")
+        folder = Path(self.log_dir or self.run_dir / "tensorboard")
         self.writer = SummaryWriter(str(folder), purge_step=step if step > 0 else None)
         if step == 0:
             self.writer.add_text("config", "```\n" + yaml.safe_dump(config, sort_keys=False) + "\n```", 0)
@@ -90,13 +97,17 @@ class TensorBoardTracker(Tracker):
 class MLflowTracker(Tracker):
     name, package = "mlflow", "mlflow"
 
+    def __init__(self, run_dir: Path, state: Dict[str, Any], *, tracking_uri: Optional[str], experiment_name: str) -> None:
+        super().__init__(run_dir, state)
+        self.tracking_uri, self.experiment_name = tracking_uri, experiment_name
+
     def start(self, config: Dict[str, Any], step: int) -> None:
         import mlflow
 
-        self.client = mlflow.tracking.MlflowClient(tracking_uri=self.cfg.get("tracking_uri") or None)
+        self.client = mlflow.tracking.MlflowClient(tracking_uri=self.tracking_uri or None)  # null: MLflow's default
         run_id = self.state.get("mlflow_run_id")
         if run_id is None:
-            name = self.cfg.get("experiment_name") or "dcl_runner"
+            name = self.experiment_name
             experiment = self.client.get_experiment_by_name(name)
             experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
             run = self.client.create_run(experiment_id, run_name=self.run_dir.name, tags={"run_folder": str(self.run_dir)})
@@ -140,14 +151,19 @@ def _mlflow_key(key: str) -> str:
 class WandbTracker(Tracker):
     name, package = "wandb", "wandb"
 
+    def __init__(self, run_dir: Path, state: Dict[str, Any], *, project: str, entity: Optional[str], mode: str,
+                 dir: Optional[str]) -> None:  # noqa: A002 - W&B's own name for it
+        super().__init__(run_dir, state)
+        self.project, self.entity, self.mode, self.dir = project, entity, mode, dir
+
     def start(self, config: Dict[str, Any], step: int) -> None:
         os.environ.setdefault("WANDB_SILENT", "true")
         import wandb
 
         run_id = self.state.setdefault("wandb_run_id", uuid.uuid4().hex[:12])
         self.run = wandb.init(
-            project=self.cfg.get("project") or "dcl_runner", entity=self.cfg.get("entity") or None,
-            mode=self.cfg.get("mode") or "online", dir=str(self.cfg.get("dir") or self.run_dir),
+            project=self.project, entity=self.entity or None,  # null: your default entity
+            mode=self.mode, dir=str(self.dir or self.run_dir),  # null: the run folder
             id=run_id, resume="allow", name=self.run_dir.name, config=config, reinit="create_new",
             notes=f"run folder: {self.run_dir}",
         )
@@ -173,10 +189,12 @@ TRACKERS = {t.name: t for t in (TensorBoardTracker, MLflowTracker, WandbTracker)
 
 
 def check_trackers(cfg: Any) -> None:
-    """Before training: every chosen tracker is known and its package importable (else one message)."""
+    """Before training: every chosen tracker is known, its keys are its class's, and its package importable (else
+    one message)."""
     for name in (cfg or {}):
         if name not in TRACKERS:
-            raise ConfigError(f"logger.{name}: unknown tracker; choose from {', '.join(TRACKERS)} (or logger=none)")
+            raise unknown_value("logger", name, TRACKERS, hint="logger=none runs without a tracker")
+        sections.check(TRACKERS[name], cfg[name] or {}, f"logger.{name}", f"the {name} tracker", shared=())
         package = TRACKERS[name].package
         if importlib.util.find_spec(package) is None:
             raise ConfigError(
@@ -191,7 +209,8 @@ class Trackers:
     def __init__(self, cfg: Any, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self.state: Dict[str, Any] = self._read_state()
-        self.active: List[Tracker] = [TRACKERS[name](cfg[name] or {}, self.run_dir, self.state) for name in (cfg or {})]
+        self.active: List[Tracker] = [sections.build(TRACKERS[name], cfg[name] or {}, f"logger.{name}", f"the {name} tracker",
+                                                     self.run_dir, self.state, shared=()) for name in (cfg or {})]
         self.started = False
 
     def __bool__(self) -> bool:

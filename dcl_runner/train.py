@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -23,14 +24,14 @@ import torch
 from . import metrics as metric_fns
 from .config_check import check_config
 from .data import DataBundle, build_data
-from .data.augment import Augment
+from .data.augment import build_augment
 from .data.loader import SplitLoader, choose_resident
 from .distributed import Processes, init_from_env, is_main_process
 from .divergence import DivergenceWatch, check_predictions, check_tensors
 from .errors import ConfigError, RunnerError
 from .methods.base import Batch, Method, TrainContext, build_method
 from .models import Classifier, build_backbone
-from .optim import build_optimizer, lr_factor
+from .optim import LrScheduleKeys, OptimizerKeys, build_optimizer, lr_factor
 from .run_folder import Progress, RunFolder, describe
 from .runtime import Runtime, StopRequest, make_generator, rng_state, set_rng_state, step_seed
 from .trackers import Trackers
@@ -40,6 +41,41 @@ log = logging.getLogger(__name__)
 
 class RunInterrupted(RunnerError):
     """Training stopped on Ctrl-C / SIGTERM after saving a checkpoint."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributedKeys:
+    """``trainer.distributed`` (conf/config.yaml): read by distributed.Processes in a run of N processes."""
+
+    sync_batchnorm: bool
+    find_unused_parameters: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainerKeys:
+    """The ``trainer`` section's keys (conf/config.yaml documents them); the config check holds it to them."""
+
+    epochs: int
+    batch_size: int
+    eval_batch_size: int
+    drop_last: bool
+    optimizer: OptimizerKeys
+    lr_schedule: LrScheduleKeys
+    device: str
+    precision: str
+    channels_last: Any
+    compile: bool
+    deterministic: bool
+    num_threads: Optional[int]
+    num_workers: int
+    eval_every: int
+    eval_epochs: List[int]
+    eval_split: str
+    init_from: Optional[str]
+    checkpoint_every: int
+    progress: bool
+    log_every: int
+    distributed: DistributedKeys
 
 
 class Trainer:
@@ -70,8 +106,7 @@ class Trainer:
         self.train_loader = self.loader(self.data.train)
         self.eval_loader = self.loader(self.data.split(t.eval_split))
         d = cfg.dataset
-        on_device = None if self.train_loader.crops_in_workers else d.augment  # the standard pipeline crops in workers
-        self.augment = Augment(on_device, int(d.image_size), d.mean, d.std, self.runtime.channels_last)
+        self.augment = build_augment(d, self.runtime.channels_last, self.train_loader.crops_in_workers)
         self.steps_per_epoch = len(self.procs.parts(torch.arange(len(self.data.train)), int(t.batch_size), bool(t.drop_last)))
         trackers = Trackers(cfg.logger, self.folder.path) if self.procs.is_main else None
         self.folder.describe_run(self.task.kind, self.device, self.steps_per_epoch, trackers, self.procs.world)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dcl_runner.config import compose  # noqa: E402
 from dcl_runner.data import build_data  # noqa: E402
-from dcl_runner.data.augment import Augment  # noqa: E402
+from dcl_runner.data.augment import build_augment  # noqa: E402
 from dcl_runner.data.encoded import decode_rows  # noqa: E402
 from dcl_runner.data.loader import SplitLoader  # noqa: E402
 from dcl_runner.data.packed import main as write_pack  # noqa: E402
@@ -90,7 +90,7 @@ def main(argv=None) -> None:
         n, batch = len(standard), args.batch_size
         chunks = [np.arange(s, min(n, s + batch)) for s in range(0, n, batch)]
         d = compose(base).dataset
-        augment = Augment(d.augment, 224, d.mean, d.std)
+        augment = build_augment(d)  # the device half of the cache path (image_size 224): crop, flip, normalise
         generator = torch.Generator().manual_seed(0)
 
         def cache_read():

@@ -1,4 +1,8 @@
-"""Test helpers: tiny settings, the config a CLI call composes, the real CLI in a subprocess, a Ctrl-C at step N."""
+"""Test helpers: tiny settings, the config a CLI call composes, the real CLI in a subprocess, a Ctrl-C at step N,
+and the fixture files (one image writer, a CelebA folder) that several test folders use.
+
+Tests import them as ``from helpers import ...`` from any folder under tests/ (conftest.py puts tests/ on the path).
+"""
 from __future__ import annotations
 
 import os
@@ -6,9 +10,23 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import List, Sequence, Tuple, Union
 
-from dcl_runner.config import compose, compose_many  # noqa: F401 (the tests' one way to compose)
+import numpy as np
+from omegaconf import DictConfig
+
+from dcl_runner import config
+
+
+def compose(overrides: Sequence[str] = (), return_hydra_config: bool = False) -> DictConfig:
+    """The config ``python -m dcl_runner <overrides>`` runs: the tests' one way to compose (conftest.py's
+    package-scoped ``compose_cache`` composes each distinct override list once and hands out copies)."""
+    return config.compose(overrides, return_hydra_config)
+
+
+def compose_many(override_lists: Sequence[Sequence[str]], return_hydra_config: bool = False) -> List[DictConfig]:
+    return config.compose_many(override_lists, return_hydra_config)
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,3 +134,45 @@ def run_in_processes(world: int, fn, *args, timeout: float = 120):
             if p.is_alive():
                 p.kill()
     return [out.get(r, ("error", "no result (hung or killed)")) for r in range(world)]
+
+
+# ---------------------------------------------------------------------------------------------
+# fixture files in the datasets' real formats
+# ---------------------------------------------------------------------------------------------
+def write_image(path: Path, colour: Union[int, Tuple[int, int, int]], size: Tuple[int, int] = (20, 20),
+                top_red: int | None = None) -> Path:
+    """One fixture image, in the format its suffix names (.jpg / .JPEG: JPEG at quality 95; .png: lossless).
+
+    ``colour``: a grey value (taken mod 256) or an (r, g, b) triple filling the image; ``size``: (width, height);
+    ``top_red``: the top half's red channel set to it (a second colour, so that decoding a crop has something to
+    tell apart). Parent folders are created."""
+    from PIL import Image
+
+    width, height = size
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    pixels[...] = np.asarray(colour, dtype=np.int64) % 256
+    if top_red is not None:
+        pixels[: height // 2, :, 0] = top_red
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, quality=95)
+    return path
+
+
+def make_celeba(root: Path, n: int = 12, partition=None):
+    """CelebA in torchvision's layout under ``root/celeba``: ``n`` 20x24 JPEGs (image i grey 10 i), their 40
+    attributes (seeded, 30% positive) and the partition (half train, a quarter val, the rest test, unless given).
+    Returns (labels in {-1, 1} [n, 40], partition)."""
+    from dcl_runner.data.celeba_attributes import ATTRIBUTE_NAMES
+
+    base = root / "celeba"
+    rng = np.random.default_rng(0)
+    labels = np.where(rng.random((n, 40)) < 0.3, 1, -1)
+    files = [f"{i + 1:06d}.jpg" for i in range(n)]
+    for i, f in enumerate(files):
+        write_image(base / "img_align_celeba" / f, 10 * i, size=(20, 24))
+    rows = [f"{f} " + " ".join(f"{v:2d}" for v in row) for f, row in zip(files, labels)]
+    (base / "list_attr_celeba.txt").write_text(f"{n}\n" + " ".join(ATTRIBUTE_NAMES) + "\n" + "\n".join(rows) + "\n")
+    partition = partition or [0] * (n // 2) + [1] * (n // 4) + [2] * (n - n // 2 - n // 4)
+    (base / "list_eval_partition.txt").write_text("".join(f"{f} {p}\n" for f, p in zip(files, partition)))
+    return labels, partition

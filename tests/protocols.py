@@ -12,9 +12,12 @@ what a cell composes with what the paper says.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Tuple
+
+from omegaconf import OmegaConf
 
 
 @dataclass(frozen=True)
@@ -84,3 +87,49 @@ def required_keys(method: str, schedule: str, method_keys: Dict[str, Iterable[st
     if schedule == "cosine":  # a per-step cosine differs from a per-epoch one (whole-epoch step decays do not)
         keys.append("trainer.lr_schedule.granularity")
     return list(dict.fromkeys(keys))
+
+
+PROTOCOLS, METHOD_KEYS = load()
+
+
+# ---------------------------------------------------------------------------------------------
+# comparing what a table's cells compose with what their protocol says
+# ---------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def composer():
+    from dcl_runner.tables.runs import Composer
+
+    return Composer()
+
+
+def plain(value):
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return abs(float(a) - float(b)) <= 1e-12 * max(1.0, abs(float(b)))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def table_mismatches(table):
+    """(row, column, key, composed, expected, source) for every key of every runnable cell that differs."""
+    from dcl_runner.tables.runs import plan_cells
+
+    spec = PROTOCOLS.get(table.id)
+    cells = [c for c in plan_cells([table], "paper", [0], composer=composer()) if c.runnable]
+    out = []
+    for cell in cells:
+        cfg = composer()._compose((*cell.run_overrides, "budget=paper"))
+        expected = spec.expected(cell.row.label, cell.column.id) if spec else {}
+        schedule = cfg.trainer.lr_schedule
+        keys = required_keys(str(cfg.method.name), str(schedule.name), METHOD_KEYS, float(schedule.warmup_epochs))
+        for key in dict.fromkeys([*keys, *expected]):
+            got = plain(OmegaConf.select(cfg, key, default=None))
+            if key not in expected:
+                out.append((cell.row.label, cell.column.id, key, got, "<no protocol value>", ""))
+            elif not same(got, expected[key].value):
+                out.append((cell.row.label, cell.column.id, key, got, expected[key].value, expected[key].source))
+    return cells, out

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from dcl_runner.errors import ConfigError, DatasetError, RunFailed
 from dcl_runner.methods.base import Method
-from helpers import TINY, compose, interrupt_at_step, run_cli
+from helpers import TINY, compose, interrupt_at_step, run_cli, write_image
 from dcl_runner.divergence import nonfinite_names
 from dcl_runner.train import run_experiment
 
@@ -145,21 +144,16 @@ def test_trainer_refuses_a_changed_config_naming_the_keys_and_writes_nothing(tmp
 
 
 # --------------------------------------------------------------------------------------------- 4. stale caches
-def _png(path, value):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((6, 5, 3), value, dtype=np.uint8)).save(path)
-
-
 def test_the_decode_cache_is_rebuilt_when_a_source_file_changes_or_the_cache_is_cut(tmp_path, caplog):
     from dcl_runner.data.cache import decode_to_cache
 
     paths = [str(tmp_path / "img" / f"{i}.png") for i in range(3)]
     for i, p in enumerate(paths):
-        _png(Path(p), 10 * i)
+        write_image(Path(p), 10 * i, size=(5, 6))
     first = np.array(decode_to_cache(paths, (4, 4), tmp_path / "cache", "t"))
     assert first[:, 0, 0, 0].tolist() == [0, 10, 20]
 
-    _png(Path(paths[1]), 200)  # the same file name, new content (and a new modification time)
+    write_image(Path(paths[1]), 200, size=(5, 6))  # the same file name, new content (and a new modification time)
     os.utime(paths[1], ns=(os.stat(paths[1]).st_atime_ns, os.stat(paths[1]).st_mtime_ns + 10**9))
     with caplog.at_level("WARNING"):
         second = np.array(decode_to_cache(paths, (4, 4), tmp_path / "cache", "t"))
@@ -217,7 +211,7 @@ def test_a_truncated_gz_and_a_corrupt_jpeg_name_the_file(tmp_path):
         build_data(compose(["dataset=fashion_mnist", f"dataset.root={tmp_path / 'fm'}"]).dataset, 0)
 
     bad = tmp_path / "img" / "000002.jpg"
-    _png(tmp_path / "img" / "000001.png", 5)
+    write_image(tmp_path / "img" / "000001.png", 5, size=(5, 6))
     bad.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
     with pytest.raises(DatasetError, match="000002.jpg.*corrupt"):
         decode_to_cache([str(tmp_path / "img" / "000001.png"), str(bad)], (4, 4), tmp_path / "cache", "t")

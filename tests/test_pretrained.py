@@ -91,7 +91,7 @@ def test_pretrained_imagenet_only_for_torchvision_shaped_backbones(overrides, me
 
 
 def test_pretrained_takes_null_or_imagenet():
-    with pytest.raises(ConfigError, match="choose null"):
+    with pytest.raises(ConfigError, match="unknown value 'yes' for backbone.pretrained; valid values are null"):
         check_config(compose(["backbone=resnet50", "backbone.pretrained=yes"]))
 
 

@@ -22,6 +22,12 @@ RUN = [*TINY, "method=ce", "dataset.num_train=128", "dataset.num_test=64", "data
        "dataset.max_eval_samples=32", "trainer.epochs=2", "trainer.log_every=1"]
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path, monkeypatch):
+    """MLflow on a sqlite store keeps its artifacts in ./mlruns of the working folder: not the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def trackers(tmp_path, *names):
     """``logger=[...]`` with MLflow on a sqlite store under tmp_path and W&B offline."""
     out = [f"logger=[{','.join(names)}]"]

@@ -12,13 +12,18 @@ sliced, so every sample is augmented as in the 1-process run. Ops (``dataset.aug
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from .. import sections
 from ..distributed import BatchPart, draw_for
+from ..errors import check_value
+
+log = logging.getLogger(__name__)
 
 
 def per_sample(draw: Callable[[int], torch.Tensor], n: int, part: Optional[BatchPart]) -> torch.Tensor:
@@ -79,28 +84,39 @@ def resized_crop(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+CROPS = {"none": "", "pad": "random crop with zero padding", "resized": "random resized crop"}
+
+
 class Augment:
-    """uint8 [B, C, H, W] on the device -> normalised float [B, C, S, S] (S = ``image_size``)."""
+    """uint8 [B, C, H, W] on the device -> normalised float [B, C, S, S] (S = ``image_size``).
+
+    The keyword-only arguments are ``dataset.augment``'s keys (conf/_base/dataset.yaml): ``crop`` (none | pad |
+    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``; ``color_jitter`` only in the YAMLs of
+    the ImageNet-family datasets, whose standard pipeline (``dataset.decode: standard``, data/encoded.py) applies it
+    in the DataLoader workers: on the device it is not applied, and a run that sets it says so.
+    """
 
     def __init__(
         self,
-        cfg: Any,
         image_size: int,
         mean: Sequence[float],
         std: Sequence[float],
         channels_last: bool = False,
         dtype: torch.dtype = torch.float32,
+        *,
+        crop: Optional[str],
+        padding: int,
+        scale: Sequence[float],
+        ratio: Sequence[float],
+        flip: bool,
+        color_jitter: Optional[Sequence[float]] = None,  # optional across datasets: only the ImageNet-family YAMLs have it
     ):
-        cfg = cfg or {}
-        self.crop = cfg.get("crop", "none") or "none"
-        if self.crop not in ("none", "pad", "resized"):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"dataset.augment.crop={self.crop!r}: choose none, pad or resized")
-        self.padding = int(cfg.get("padding", 4))
-        self.scale = tuple(cfg.get("scale", (0.08, 1.0)))
-        self.ratio = tuple(cfg.get("ratio", (3 / 4, 4 / 3)))
-        self.flip = bool(cfg.get("flip", False))
+        self.crop = str(check_value("dataset.augment.crop", crop or "none", CROPS))
+        self.padding = int(padding)
+        self.scale = tuple(scale)
+        self.ratio = tuple(ratio)
+        self.flip = bool(flip)
+        self.color_jitter = color_jitter
         self.image_size = int(image_size)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -135,3 +151,19 @@ class Augment:
 
     def eval(self, images: torch.Tensor) -> torch.Tensor:
         return self._normalize(self._resize(images.float()))
+
+
+def build_augment(dataset: Any, channels_last: bool = False, crops_in_workers: bool = False) -> Augment:
+    """The ``dataset`` section's augmentation: ``Augment(image_size, mean, std, channels_last, **dataset.augment)``.
+    ``crops_in_workers`` (the standard pipeline, data/encoded.py): crop, flip and colour jitter were done when the
+    images were decoded, and the device only normalises them."""
+    owner = f"the augmentation of dataset {dataset['name']}"
+    args = (int(dataset["image_size"]), list(dataset["mean"]), list(dataset["std"]), channels_last)
+    augment = sections.build(Augment, dataset["augment"], "dataset.augment", owner, *args, shared=())
+    if crops_in_workers:
+        return Augment(*args, crop="none", padding=0, scale=augment.scale, ratio=augment.ratio, flip=False)
+    if augment.color_jitter:
+        log.warning("dataset.augment.color_jitter=%s is not applied: only dataset.decode=standard (the ImageNet "
+                    "family's per-batch decoding) applies colour jitter; set it to null to silence this",
+                    list(augment.color_jitter))
+    return augment

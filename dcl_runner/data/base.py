@@ -3,11 +3,17 @@
 A dataset class (one per dataset, registered by name in ``DATASETS``) parses its on-disk format in
 one place and returns a :class:`DataBundle`. Everything after that (long-tail profile, label noise,
 smoke-budget caps, device placement, batched augmentation) is shared and lives in ``data/``.
+
+A dataset's section is split in two (``dcl_runner/sections.py``): the keys every dataset has
+(conf/_base/dataset.yaml) are :class:`DatasetKeys`' fields, read by ``build_data`` and the trainer; the keys of
+its own YAML are its class's keyword-only ``__init__`` arguments, which may also take any of the former
+(``root``, ``image_size`` ...). Facts about a dataset (its task kind, its class count, whether it is generated
+in code) are class attributes, which the table planner reads without loading anything.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -112,17 +118,51 @@ class DataBundle:
         )
 
 
-class ImageDataset:
-    """Base class of a dataset: parse the on-disk format in ``load`` and return a DataBundle.
+@dataclass(frozen=True, kw_only=True)
+class Noise:
+    """``dataset.noise``: label noise on the training set of a multi-class dataset (DP sec. 3.4)."""
 
-    ``cfg`` is the ``dataset`` config node. Raise ``DatasetError`` with what was expected, where,
-    and how to get it when files are missing or malformed.
+    rate: float
+    mode: str                # uniform (the paper's text) | permute (the authors' code)
+    seed: Optional[int]      # null: the run's seed draws the noise
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetKeys:
+    """The keys every dataset has (conf/_base/dataset.yaml, documented there): ``build_data`` reads the long-tail
+    profile, the label noise, the subset, the caps and the training resolution; the trainer the device residency,
+    the normalisation and ``augment`` (``data.augment.Augment``'s keyword arguments, checked there)."""
+
+    name: str
+    root: str
+    download: bool
+    image_size: int
+    imbalance_ratio: Optional[float]
+    lt_seed: int
+    noise: Noise
+    subset: str
+    max_train_samples: Optional[int]
+    max_eval_samples: Optional[int]
+    resident: Any
+    resident_max_gb: float
+    mean: List[float]
+    std: List[float]
+    augment: Dict[str, Any]
+
+
+class ImageDataset:
+    """Base class of a dataset: its own YAML keys are ``__init__``'s keyword-only arguments (no defaults where the
+    YAML gives them); ``load`` parses the on-disk format and returns a DataBundle. Raise ``DatasetError`` with
+    what was expected, where, and how to get it when files are missing or malformed.
+
+    The facts the table planner reads without loading anything are class attributes: ``kind`` (the task type),
+    ``num_classes`` (classes of the full dataset where the dataset fixes them; None where its config says) and
+    ``embedded`` (generated or bundled in code: always available, nothing to find on disk).
     """
 
-    kind: str = MULTICLASS
-
-    def __init__(self, cfg: Any):
-        self.cfg = cfg
+    kind: ClassVar[str] = MULTICLASS
+    num_classes: ClassVar[Optional[int]] = None
+    embedded: ClassVar[bool] = False
 
     def load(self) -> DataBundle:  # pragma: no cover - abstract
         raise NotImplementedError

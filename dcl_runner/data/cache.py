@@ -20,7 +20,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..errors import DatasetError, check_value
 from ..io import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,7 @@ def decode_to_cache(
     chunk: int = 256,
 ) -> np.ndarray:
     """Return a read-only memmap [N, 3, H, W] of the decoded images, building it on first use."""
-    if mode not in RESIZE_MODES:
-        raise DatasetError(f"unknown resize mode {mode!r}; choose one of {RESIZE_MODES}")
+    check_value("dataset.resize", mode, RESIZE_MODES, error=DatasetError)
     cache_dir = Path(cache_dir)
     digest = hashlib.sha1(json.dumps([list(map(str, paths)), list(size), mode]).encode()).hexdigest()[:12]
     target = cache_dir / f"{name}-{size[0]}x{size[1]}-{mode}-{digest}.npy"

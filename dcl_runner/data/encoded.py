@@ -31,7 +31,8 @@ import numpy as np
 
 from ..errors import ConfigError, DatasetError
 
-DECODE_MODES = ("standard", "cache")
+DECODE_MODES = {"standard": "decode each batch in DataLoader workers with the standard ImageNet transforms",
+                "cache": "decode once into a square cache, crop on the device"}
 
 
 class EncodedImages:
@@ -180,21 +181,15 @@ def decode_rows(images: EncodedImages, rows: np.ndarray, crop: Optional[Tuple[in
     return out
 
 
-def encoded_split_images(cfg: Any, sources: Any) -> EncodedImages:
-    """``dataset.decode: standard``: the split's images, decoded per batch (image_size, eval_crop_fraction, augment)."""
-    size, fraction = int(cfg.image_size), float(cfg.get("eval_crop_fraction", 0.875))
+def encoded_split_images(sources: Any, image_size: int, eval_crop_fraction: float, augment: Any) -> EncodedImages:
+    """``dataset.decode: standard``: the split's images, decoded per batch at ``image_size``, evaluated after a
+    resize to ``image_size / eval_crop_fraction``, trained with ``augment``'s crop, flip and colour jitter."""
+    fraction = float(eval_crop_fraction)
     if not 0 < fraction <= 1:
         raise ConfigError(f"dataset.eval_crop_fraction={fraction}: expected a number in (0, 1] (the centre crop's share "
                           "of the resized short side; 0.875 = 224 / 256, the standard protocol)")
-    return EncodedImages(sources, size, math.floor(size / fraction + 1e-6), TrainCrop(cfg.get("augment")))
-
-
-def decode_mode(cfg: Any) -> str:
-    mode = str(cfg.get("decode", "cache"))
-    if mode not in DECODE_MODES:
-        raise ConfigError(f"dataset.decode={mode!r}: choose standard (decode per batch in DataLoader workers: "
-                          "RandomResizedCrop / Resize + CenterCrop) or cache (decode once into a square cache)")
-    return mode
+    size = int(image_size)
+    return EncodedImages(sources, size, math.floor(size / fraction + 1e-6), TrainCrop(augment))
 
 
 def is_encoded(images: Any) -> bool:

@@ -57,16 +57,15 @@ class PackedImages:
         return {**self.__dict__, "_data": None}
 
 
-def open_pack(cfg: Any, paths: Sequence[str]) -> PackedImages:
-    """The records of ``paths`` (files under dataset.root) in the pack of ``dataset.packed_dir``."""
-    pack, index = pack_paths(str(cfg.name), Path(os.path.expanduser(str(cfg.packed_dir))))
+def open_pack(name: str, packed_dir: str, root: Path, paths: Sequence[str]) -> PackedImages:
+    """The records of ``paths`` (files under ``root``, dataset.root) in dataset ``name``'s pack in ``packed_dir``."""
+    pack, index = pack_paths(name, Path(os.path.expanduser(str(packed_dir))))
     if not (pack.is_file() and index.is_file()):
-        raise DatasetError(f"dataset.packed_dir={cfg.packed_dir}: expected {pack} and {index}. Write them with "
-                           f"python -m dcl_runner.data.packed dataset={cfg.name} dataset.root=<root> --out {cfg.packed_dir}")
+        raise DatasetError(f"dataset.packed_dir={packed_dir}: expected {pack} and {index}. Write them with "
+                           f"python -m dcl_runner.data.packed dataset={name} dataset.root=<root> --out {packed_dir}")
     stored = np.load(index, allow_pickle=False)
     names, offsets = stored["names"], stored["offsets"]
     row_of = {str(n): r for r, n in enumerate(names)}
-    root = Path(os.path.expanduser(str(cfg.root)))
     rows: List[int] = []
     for path in paths:
         rel = os.path.relpath(path, root)

@@ -2,7 +2,7 @@
 
 The trainer calls, in order:
 
-    method = METHODS.get(cfg.method.name)(cfg.method, task)
+    method = build_method(cfg.method, task)                  # METHODS[name](task, **the section's other keys)
     head = method.build_head(backbone.feature_dim, backbone.out_channels)    # shape the model
     if trainer.init_from: method.load_initial_weights(model, checkpoint["model"])  # stage 2
     optimizer = SGD/Adam(method.param_groups(model))        # what trains, per-group lr / wd
@@ -47,6 +47,10 @@ every process) and sliced with ``local``. All three are the identity in a 1-proc
 builds must follow from the config and seed alone (every process builds it; process 0's copy of the
 method's parameters and buffers is then broadcast to all). ``TrainContext.fetch`` reads on this process.
 
+A method's YAML keys are its constructor's keyword-only arguments (``dcl_runner/sections.py``): ``__init__(self,
+task, *, key, ...)`` without a default where the YAML gives one, so a misspelt key is a ConfigError naming it
+before any data is read. ``task_kinds`` says which task types it trains; ``build_method`` refuses the others.
+
 ``Method`` is an ``nn.Module``: parameters and buffers it owns (data parameters, cluster maps) move
 to the device with it and are saved in checkpoints; put other resumable state in
 ``get_extra_state``/``set_extra_state``. The defaults below are plain cross-entropy for both task
@@ -55,17 +59,19 @@ types, so ``method=ce`` is this class.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.base import TaskInfo
+from ..data.base import ATTRIBUTES, MULTICLASS, TaskInfo
 from ..distributed import BatchPart
+from ..errors import ConfigError
 from ..models.heads import AttributeBranches, LinearHead
 from ..registry import Registry
+from .. import sections
 
 METHODS: Registry = Registry("method", "dcl_runner.methods")
 
@@ -135,19 +141,25 @@ class TrainContext:
 
 
 class Method(nn.Module):
-    """Plain cross-entropy; subclasses override the hooks they need."""
+    """Plain cross-entropy; subclasses override the hooks they need.
 
-    def __init__(self, cfg: Any, task: TaskInfo):
+    ``branch_dim``: attribute tasks, the width of each attribute's own feature layer of the default head (DCL
+    sec. 4.3.1); None for a method that trains multi-class tasks only.
+    """
+
+    #: the task types (``data.base.TASK_KINDS``) the method trains; build_method refuses the others
+    task_kinds: Tuple[str, ...] = (MULTICLASS, ATTRIBUTES)
+
+    def __init__(self, task: TaskInfo, *, branch_dim: Optional[int]):
         super().__init__()
-        self.cfg = cfg
         self.task = task
+        self.branch_dim = branch_dim
 
     # -- model shape -------------------------------------------------------------------------
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
         if self.task.is_multiclass:
             return LinearHead(in_features, self.task.num_outputs)
-        branch_dim = int(self.cfg.get("branch_dim", 64)) if self.cfg is not None else 64
-        return AttributeBranches(in_features, self.task.num_outputs, branch_dim)
+        return AttributeBranches(in_features, self.task.num_outputs, int(self.branch_dim))
 
     # -- what trains (two-stage methods) --------------------------------------------------------
     def load_initial_weights(self, model: nn.Module, state: Dict[str, torch.Tensor]) -> List[str]:
@@ -155,8 +167,6 @@ class Method(nn.Module):
         own = model.state_dict()
         matched = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
         if not matched:
-            from ..errors import ConfigError
-
             raise ConfigError("trainer.init_from: no weight of that checkpoint matches this model (another backbone?)")
         own.update(matched)
         model.load_state_dict(own)
@@ -231,11 +241,22 @@ class Method(nn.Module):
 METHODS.register("ce")(Method)
 
 
-def build_method(cfg: Any, task: TaskInfo) -> Method:
-    try:
-        cls = METHODS.get(cfg.name)
-    except KeyError as exc:
-        from ..errors import ConfigError
+def method_class(section: Any) -> type:
+    """The registered class of ``method.name``; an unknown name is one ConfigError listing the names."""
+    return METHODS.lookup(section["name"], "method.name")
 
-        raise ConfigError(f"method.name: {exc.args[0]}") from None
-    return cls(cfg, task)
+
+def check_method(section: Any) -> None:
+    """``method``'s keys against its class's constructor (before any data is read; see ``sections``)."""
+    sections.check(method_class(section), section, "method", f"method {section['name']}",
+                   tolerated=sections.group_keys(METHODS.entries()))
+
+
+def build_method(cfg: Any, task: TaskInfo) -> Method:
+    """``METHODS[cfg.name](task, **cfg's other keys)``; an unknown or missing key, or a task type the method does
+    not train, is one ConfigError."""
+    cls = method_class(cfg)
+    if task.kind not in cls.task_kinds:
+        raise ConfigError(f"method={cfg['name']} trains {' and '.join(cls.task_kinds)} tasks only, and this dataset's "
+                          f"task is {task.kind}: choose another method, or a {' or '.join(cls.task_kinds)} dataset")
+    return sections.build(cls, cfg, "method", f"method {cfg['name']}", task, tolerated=sections.group_keys(METHODS.entries()))

@@ -27,7 +27,7 @@ sigma^class_{a, y_ia} (+ sigma^inst_i, one instance parameter per sample shared 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -35,11 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.base import TaskInfo
-from ..errors import ConfigError
+from ..errors import ConfigError, check_value
 from .base import METHODS, Batch, Method, StepResult, TrainContext
 from .sparse_sgd import SparseSGD
 
-CURRICULA = ("class", "instance", "joint")
+CURRICULA = {"class": "DP eq. 1", "instance": "DP sec. 2.2", "joint": "DP sec. 2.2, eq. 5"}
 
 
 def scaled_cross_entropy(logits: torch.Tensor, sigma: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -63,8 +63,8 @@ def sigma_gradient_closed_form(logits: torch.Tensor, sigma: torch.Tensor, target
     return (1 - p_y) / s**2 * (z_y - (q * z).sum(1))
 
 
-def _log_bounds(cfg: Any) -> Optional[tuple]:
-    bounds = cfg.get("clamp_sigma")
+def _log_bounds(bounds: Optional[Sequence[float]]) -> Optional[Tuple[float, float]]:
+    """``method.clamp_sigma`` [min, max] as log bounds; null: no clamp."""
     if bounds is None:
         return None
     lo, hi = (float(b) for b in bounds)
@@ -73,50 +73,61 @@ def _log_bounds(cfg: Any) -> Optional[tuple]:
     return (math.log(lo), math.log(hi))
 
 
+def _log_sigma(key: str, value: float) -> float:
+    value = float(value)
+    if value <= 0:
+        raise ConfigError(f"method.{key}={value}: sigma must be > 0")
+    return math.log(value)
+
+
 @METHODS.register("data_params")
 class DataParameters(Method):
-    def __init__(self, cfg: Any, task: TaskInfo):
-        super().__init__(cfg, task)
-        self.curriculum = str(cfg.curriculum)
-        if self.curriculum not in CURRICULA:
-            raise ConfigError(f"method.curriculum={self.curriculum!r}: choose one of {', '.join(CURRICULA)}")
+    """conf/method/data_params.yaml documents every key below and its source."""
+
+    def __init__(self, task: TaskInfo, *, branch_dim: int, curriculum: str, class_lr: float, class_weight_decay: float,
+                 inst_lr: float, inst_weight_decay: float, momentum: float, init_class_sigma: float,
+                 init_inst_sigma: Optional[float], clamp_sigma: Optional[Sequence[float]], top_fraction: float,
+                 track_instances: Optional[int]):
+        super().__init__(task, branch_dim=branch_dim)
+        self.curriculum = str(check_value("method.curriculum", curriculum, CURRICULA))
         self.use_class = self.curriculum in ("class", "joint")
         self.use_inst = self.curriculum in ("instance", "joint")
-        for key in ("class_lr", "inst_lr", "class_weight_decay", "inst_weight_decay"):
-            if float(cfg[key]) < 0:
-                raise ConfigError(f"method.{key}={cfg[key]}: expected a number >= 0")
-        self.clamp = _log_bounds(cfg)
+        self.lr = {"class": float(class_lr), "inst": float(inst_lr)}
+        self.weight_decay = {"class": float(class_weight_decay), "inst": float(inst_weight_decay)}
+        for kind in ("class", "inst"):
+            for key, value in ((f"{kind}_lr", self.lr[kind]), (f"{kind}_weight_decay", self.weight_decay[kind])):
+                if value < 0:
+                    raise ConfigError(f"method.{key}={value}: expected a number >= 0")
+        self.momentum = float(momentum)
+        # joint: instance sigmas start at 0.001 so that sigma* = 1 + 0.001 ~ 1 (DP sec. 3.1; init_inst_sigma: null);
+        # the clamp raises them to 1/20 after the first step (see _optimizer)
+        inst_sigma = (0.001 if self.curriculum == "joint" else 1.0) if init_inst_sigma is None else float(init_inst_sigma)
+        initial = {"class": ("init_class_sigma", init_class_sigma), "inst": ("init_inst_sigma", inst_sigma)}
+        used = [kind for kind, on in (("class", self.use_class), ("inst", self.use_inst)) if on]
+        self.init_log_sigma = {kind: _log_sigma(*initial[kind]) for kind in used}
+        self.clamp = _log_bounds(clamp_sigma)
+        self.top_fraction = float(top_fraction)
+        self.track_instances = int(track_instances or 0)
         self._optimizers: List[SparseSGD] = []
         self.noisy_mask: Optional[torch.Tensor] = None
         self.tracked: Optional[torch.Tensor] = None
         self.tracked_class: Optional[torch.Tensor] = None
 
     # -- parameters ------------------------------------------------------------------------------
-    def _init_log_sigma(self, key: str, default: float) -> float:
-        value = self.cfg.get(key)
-        value = default if value is None else float(value)
-        if value <= 0:
-            raise ConfigError(f"method.{key}={value}: sigma must be > 0")
-        return math.log(value)
-
     def setup(self, ctx: TrainContext) -> None:
         device, n = ctx.device, int(ctx.task.num_train)
         self._optimizers = []
         if self.use_class:
             shape = (self.task.num_outputs,) if self.task.is_multiclass else (self.task.num_outputs, 2)
-            init = self._init_log_sigma("init_class_sigma", 1.0)
-            self.class_log_sigma = nn.Parameter(torch.full(shape, init, device=device))
+            self.class_log_sigma = nn.Parameter(torch.full(shape, self.init_log_sigma["class"], device=device))
             self._optimizers.append(self._optimizer(self.class_log_sigma, "class"))
         if self.use_inst:
-            # joint: instance sigmas start at 0.001 so that sigma* = 1 + 0.001 ~ 1 (DP sec. 3.1); the
-            # clamp raises them to 1/20 after the first step (see _optimizer)
-            init = self._init_log_sigma("init_inst_sigma", 0.001 if self.curriculum == "joint" else 1.0)
-            self.inst_log_sigma = nn.Parameter(torch.full((n,), init, device=device))
+            self.inst_log_sigma = nn.Parameter(torch.full((n,), self.init_log_sigma["inst"], device=device))
             self._optimizers.append(self._optimizer(self.inst_log_sigma, "inst"))
         noisy = ctx.meta.get("noisy_mask")
         if noisy is not None:
             self.noisy_mask = torch.as_tensor(np.asarray(noisy), dtype=torch.bool, device=device)
-        k = min(int(self.cfg.get("track_instances", 0) or 0), n)
+        k = min(self.track_instances, n)
         if self.use_inst and k:
             targets = ctx.train_targets if self.task.is_multiclass else None
             self.tracked = tracked_samples(targets, n, k, int(ctx.seed)).to(device)
@@ -126,13 +137,7 @@ class DataParameters(Method):
         """One SparseSGD per set; the clamp acts on the whole set after every step, as the authors'
         ``clamp_data_parameters`` does (joint: the instance sigmas' initial 0.001 is raised to the 1/20
         floor after the first step, so that they can move: d loss / d log sigma scales with sigma)."""
-        return SparseSGD(
-            [param],
-            lr=float(self.cfg[f"{kind}_lr"]),
-            momentum=float(self.cfg.momentum),
-            weight_decay=float(self.cfg[f"{kind}_weight_decay"]),
-            clamp=self.clamp,
-        )
+        return SparseSGD([param], lr=self.lr[kind], momentum=self.momentum, weight_decay=self.weight_decay[kind], clamp=self.clamp)
 
     def optimizers(self) -> List[torch.optim.Optimizer]:
         return list(self._optimizers)
@@ -176,7 +181,7 @@ class DataParameters(Method):
             sigma = self.inst_log_sigma.exp()
             out.update(dp_inst_sigma_mean=sigma.mean().item(), dp_inst_sigma_std=sigma.std().item())
             if self.noisy_mask is not None:
-                out.update(noisy_instance_statistics(sigma, self.noisy_mask, float(self.cfg.top_fraction)))
+                out.update(noisy_instance_statistics(sigma, self.noisy_mask, self.top_fraction))
         return out
 
     @torch.no_grad()

@@ -24,14 +24,15 @@ skips the triplet loss, a constant f = eps with CRL anchors is CRL-I.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from ..data.base import TaskInfo
-from ..errors import ConfigError
-from ..schedulers import build_loss_scheduler, build_scheduler, target_distribution, target_mode
+from ..errors import ConfigError, check_value
+from ..schedulers import LossSchedule, Schedule, build_loss_scheduler, build_scheduler, target_distribution, target_mode
 from .base import METHODS, Batch, Method, StepResult, TrainContext
 
 
@@ -39,7 +40,10 @@ from .base import METHODS, Batch, Method, StepResult, TrainContext
 # Dynamic Selective Learning (eq. 5-7)
 # ---------------------------------------------------------------------------------------------
 # What D_current of eq. 7 is: the batch's own class distribution, or the training distribution it is drawn from.
-CURRENT_DISTRIBUTIONS = ("batch", "train")
+CURRENT_DISTRIBUTIONS = {"batch": "D_current = the batch's class distribution, eq. 7",
+                         "train": "the training distribution the batch is drawn from"}
+# Which samples anchor the triplets: eq. 9's easy anchors, or every minority sample (CRL, eq. 8).
+ANCHORS = {"easy": "DCL eq. 9", "all": "CRL, eq. 8"}
 
 
 def class_counts(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -162,13 +166,12 @@ def mine_triplets(scores: torch.Tensor, minority: torch.Tensor, correct: torch.T
     - hard negatives: the k other samples with the highest minority-class score.
     Returns index/valid pairs ([T, k] each; ``anchor`` is [T, B] for ``anchors="all"``).
     """
+    check_value("method.triplet.anchors", anchors, ANCHORS)
     if anchors == "easy":
         anchor, anchor_ok = _top(scores, minority & correct, k)
-    elif anchors == "all":
+    else:
         anchor = torch.arange(scores.shape[1], device=scores.device).expand_as(scores)
         anchor_ok = minority
-    else:
-        raise ConfigError(f"method.triplet.anchors={anchors!r}: choose easy (DCL eq. 9) or all (CRL, eq. 8)")
     positive, positive_ok = _top(-scores, minority, k)
     negative, negative_ok = _top(scores, ~minority, k)
     return {"anchor": anchor, "anchor_ok": anchor_ok, "positive": positive, "positive_ok": positive_ok,
@@ -280,23 +283,30 @@ def triplet_loss(embedding: torch.Tensor, triplets: Dict[str, torch.Tensor], mar
 # ---------------------------------------------------------------------------------------------
 # the method
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Triplet:
+    """``method.triplet``: L_TEA (eq. 9), or CRL's triplet loss (eq. 8)."""
+
+    anchors: str        # easy (eq. 9) | all (eq. 8)
+    k: int              # at most k anchors, k hard positives and k hard negatives per task
+    margin: float       # m_j of eq. 9
+    normalize: bool     # distances between L2-normalised features
+
+
 @METHODS.register("dcl")
 class DCL(Method):
-    """DCL and its Table 1 special cases; see the module docstring and conf/method/dcl.yaml."""
+    """DCL and its Table 1 special cases; see the module docstring and conf/method/dcl.yaml (the keys below)."""
 
-    def __init__(self, cfg: Any, task: TaskInfo):
-        super().__init__(cfg, task)
-        self.k = int(cfg.triplet.k)
-        self.margin = float(cfg.triplet.margin)
-        self.anchors = str(cfg.triplet.anchors)
-        self.normalize = bool(cfg.triplet.get("normalize", True))
-        self.target_mode = target_mode(cfg.sampling_scheduler)
-        self.current = str(cfg.get("current", "batch"))
-        if self.current not in CURRENT_DISTRIBUTIONS:
-            raise ConfigError(f"method.current={self.current!r}: choose batch (D_current = the batch's class distribution, "
-                              "eq. 7) or train (the training distribution the batch is drawn from)")
-        if self.anchors not in ("easy", "all"):
-            raise ConfigError(f"method.triplet.anchors={self.anchors!r}: choose easy (DCL eq. 9) or all (CRL, eq. 8)")
+    def __init__(self, task: TaskInfo, *, branch_dim: int, total_epochs: Optional[int], sampling_scheduler: Schedule,
+                 current: str, loss_scheduler: LossSchedule, triplet: Triplet):
+        super().__init__(task, branch_dim=branch_dim)
+        self.sampling_scheduler, self.loss_scheduler = sampling_scheduler, loss_scheduler
+        self.k = int(triplet.k)
+        self.margin = float(triplet.margin)
+        self.anchors = str(check_value("method.triplet.anchors", triplet.anchors, ANCHORS))
+        self.normalize = bool(triplet.normalize)
+        self.target_mode = target_mode(sampling_scheduler, "method.sampling_scheduler")
+        self.current = str(check_value("method.current", current, CURRENT_DISTRIBUTIONS))
         if self.k < 1:
             raise ConfigError(f"method.triplet.k={self.k}: expected an integer >= 1")
         # training distribution per task: [A, 2] (negatives, positives) or [1, C]
@@ -311,7 +321,7 @@ class DCL(Method):
             positive_minority = self.minority[:, 1:2].to(torch.float32)  # [A, 1]
             self.register_buffer("minority_label", positive_minority, persistent=False)
             self.register_buffer("minority_sign", positive_minority * 2 - 1, persistent=False)
-        self.set_schedules(int(cfg.get("total_epochs") or 1))
+        self.set_schedules(int(total_epochs or 1))  # setup rebuilds them for the run's epochs
 
     @staticmethod
     def _minority_classes(counts: torch.Tensor) -> torch.Tensor:
@@ -323,8 +333,8 @@ class DCL(Method):
 
     def set_schedules(self, total_epochs: int) -> None:
         """Build g (sampling scheduler) and f (loss scheduler, eq. 11) for a run of ``total_epochs``."""
-        self.g = build_scheduler(self.cfg.sampling_scheduler, total_epochs)
-        self.f = build_loss_scheduler(self.cfg.loss_scheduler, total_epochs)
+        self.g = build_scheduler(self.sampling_scheduler, total_epochs, "method.sampling_scheduler")
+        self.f = build_loss_scheduler(self.loss_scheduler, total_epochs, "method.loss_scheduler")
         self.on_epoch_start(0)
 
     def setup(self, ctx: TrainContext) -> None:

@@ -30,13 +30,15 @@ re-sampling and Mixup.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..data.base import MULTICLASS, TaskInfo
+from ..errors import ConfigError, check_value
 from ..models.cosine_head import CosineHead
 from ..models.heads import LinearHead
 from .base import METHODS, Batch, Method, StepResult, TrainContext
@@ -44,39 +46,50 @@ from .losses_longtail import cross_entropy, effective_number_weights, focal_loss
 from .mixup import draw_mixup, mix
 
 LOSSES = ("ce", "focal", "ldam")
-SCHEDULED = ("none", "cb")
-FOCAL_WEIGHTING = ("inside", "outside")
+CLASSIFIERS = {"linear": "", "cosine": "LDAM's normalised classifier"}
+SCHEDULED = {"none": "off", "cb": "effective-number weights, Cui et al. 2019"}
+FOCAL_WEIGHTING = {"inside": "FL of w_y CE, as kaidic/LDAM-DRW", "outside": "w_y FL / sum w"}
 
 
-def deferred_start(node: Any, epochs: int) -> Optional[int]:
+@dataclass(frozen=True, kw_only=True)
+class Deferred:
+    """``method.reweight`` / ``method.resample``: a class re-weighting / re-sampling that may start late (DRW, DRS)."""
+
+    type: str                   # none | cb
+    beta: float                 # of the effective number (Cui et al. eq. 5)
+    start_epoch: Optional[int]  # 0-based; null: int(start_fraction * trainer.epochs)
+    start_fraction: float
+
+
+def deferred_start(schedule: Deferred, epochs: int) -> Optional[int]:
     """0-based epoch from which a deferred schedule (re-weighting / re-sampling) is on; None: never."""
-    if node is None or node.get("type", "none") == "none":
+    if schedule.type == "none":
         return None
-    if node.get("start_epoch") is not None:
-        return int(node.start_epoch)
-    return int(float(node.get("start_fraction", 0.0)) * epochs)
+    if schedule.start_epoch is not None:
+        return int(schedule.start_epoch)
+    return int(float(schedule.start_fraction) * epochs)
 
 
 class LongTailLoss(Method):
-    def __init__(self, cfg: Any, task):
-        super().__init__(cfg, task)
-        if not task.is_multiclass:
-            raise ConfigError(f"method={cfg.name} is a multi-class long-tail method; dataset has attribute targets")
-        self.loss_name = str(cfg.get("loss", "ce"))
-        if self.loss_name not in LOSSES:
-            raise ConfigError(f"method.loss={self.loss_name!r}: choose one of {LOSSES}")
-        for key in ("reweight", "resample"):
-            kind = (cfg.get(key) or {}).get("type", "none")
-            if kind not in SCHEDULED:
-                raise ConfigError(f"method.{key}.type={kind!r}: choose one of {SCHEDULED}")
-        self.gamma = float(cfg.get("focal_gamma", 0.0))
-        self.focal_weighting = str(cfg.get("focal_class_weight", "inside"))
-        if self.focal_weighting not in FOCAL_WEIGHTING:
-            raise ConfigError(f"method.focal_class_weight={self.focal_weighting!r}: choose one of {FOCAL_WEIGHTING}")
-        self.scale = float(cfg.get("ldam_scale", 30.0))
-        self.mixup_alpha = float(cfg.get("mixup_alpha", 0.0) or 0.0)
+    """The family's keys are conf/_base/longtail.yaml's (documented there)."""
+
+    task_kinds = (MULTICLASS,)
+
+    def __init__(self, task: TaskInfo, *, loss: str, classifier: str, focal_gamma: float, focal_class_weight: str,
+                 ldam_max_margin: float, ldam_scale: float, reweight: Deferred, resample: Deferred,
+                 mixup_alpha: Optional[float]):
+        super().__init__(task, branch_dim=None)  # multi-class only: no attribute branches
+        self.loss_name = str(check_value("method.loss", loss, LOSSES))
+        self.classifier = str(check_value("method.classifier", classifier, CLASSIFIERS))
+        self.reweight, self.resample = reweight, resample
+        for key, schedule in (("reweight", reweight), ("resample", resample)):
+            check_value(f"method.{key}.type", schedule.type, SCHEDULED)
+        self.gamma = float(focal_gamma)
+        self.focal_weighting = str(check_value("method.focal_class_weight", focal_class_weight, FOCAL_WEIGHTING))
+        self.scale = float(ldam_scale)
+        self.mixup_alpha = float(mixup_alpha or 0.0)
         counts = np.asarray(task.train_counts)
-        self.register_buffer("margins", torch.tensor(ldam_margins(counts, float(cfg.get("ldam_max_margin", 0.5))), dtype=torch.float32), persistent=False)
+        self.register_buffer("margins", torch.tensor(ldam_margins(counts, float(ldam_max_margin)), dtype=torch.float32), persistent=False)
         self.register_buffer("class_weights", torch.ones(len(counts)), persistent=False)
         self.reweight_from: Optional[int] = None
         self.resample_from: Optional[int] = None
@@ -85,35 +98,32 @@ class LongTailLoss(Method):
 
     # -- model ---------------------------------------------------------------------------------
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
-        classifier = str(self.cfg.get("classifier", "linear"))
-        if classifier == "cosine":
+        if self.classifier == "cosine":
             return CosineHead(in_features, self.task.num_outputs)
-        if classifier != "linear":
-            raise ConfigError(f"method.classifier={classifier!r}: choose linear or cosine")
         if self.loss_name == "ldam":
             raise ConfigError("method.loss=ldam needs method.classifier=cosine (its margins are on cosine logits)")
         return LinearHead(in_features, self.task.num_outputs)
 
     # -- schedule --------------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
-        self.reweight_from = deferred_start(self.cfg.get("reweight"), ctx.epochs)
-        self.resample_from = deferred_start(self.cfg.get("resample"), ctx.epochs)
+        self.reweight_from = deferred_start(self.reweight, ctx.epochs)
+        self.resample_from = deferred_start(self.resample, ctx.epochs)
         self.train_targets = ctx.train_targets.detach().cpu().long()
 
-    def _cb_weights(self, key: str) -> torch.Tensor:
-        beta = float(self.cfg[key].get("beta", 0.9999))
+    def _cb_weights(self, schedule: Deferred) -> torch.Tensor:
+        beta = float(schedule.beta)
         return torch.tensor(effective_number_weights(self.task.train_counts, beta), dtype=torch.float32)
 
     def on_epoch_start(self, epoch: int) -> None:
         self.reweighting = self.reweight_from is not None and epoch >= self.reweight_from
-        weights = self._cb_weights("reweight") if self.reweighting else torch.ones(self.task.num_outputs)
+        weights = self._cb_weights(self.reweight) if self.reweighting else torch.ones(self.task.num_outputs)
         self.class_weights.copy_(weights.to(self.class_weights.device))
 
     def epoch_order(self, epoch: int, generator: torch.Generator) -> Optional[torch.Tensor]:
         """Deferred re-sampling: N draws with replacement, sample i with probability proportional to w_{y_i}."""
         if self.resample_from is None or epoch < self.resample_from or self.train_targets is None:
             return None
-        per_sample = self._cb_weights("resample")[self.train_targets].double()
+        per_sample = self._cb_weights(self.resample)[self.train_targets].double()
         return torch.multinomial(per_sample, len(per_sample), replacement=True, generator=generator)
 
     # -- loss --------------------------------------------------------------------------------------

@@ -19,13 +19,10 @@ The loss is sum_i sum_a w_ia * CE_ia / N, as the plain cross-entropy of ``method
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
 from ..data.base import TaskInfo
-from ..errors import ConfigError
 from .base import METHODS, Batch, Method, StepResult, TrainContext
 from .dcl import class_counts, rank_within_class
 
@@ -33,12 +30,13 @@ MODES = ("oversample", "undersample", "cost_sensitive")
 
 
 class Rebalance(Method):
+    """The three baselines; a subclass names its ``mode`` (one of MODES). conf/method/<mode>.yaml: ``branch_dim``."""
+
     mode = ""
 
-    def __init__(self, cfg: Any, task: TaskInfo):
-        super().__init__(cfg, task)
-        if self.mode not in MODES:
-            raise ConfigError(f"method.name={cfg.name!r}: choose one of {', '.join(MODES)}")
+    def __init__(self, task: TaskInfo, *, branch_dim: int):
+        super().__init__(task, branch_dim=branch_dim)
+        assert self.mode in MODES, f"{type(self).__name__}.mode must be one of {MODES}"
         self.seed = 0
 
     def setup(self, ctx: TrainContext) -> None:

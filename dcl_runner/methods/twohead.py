@@ -19,18 +19,20 @@ Clusters are assigned once in ``setup`` (``clustering``: random | kmeans | hiera
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..data.base import TaskInfo
+from ..errors import ConfigError, check_value
 from .base import METHODS, TrainContext
 from .longtail import LongTailLoss
 from .losses_longtail import cross_entropy, soft_cross_entropy
 from .twohead_parts import (
+    CLUSTERINGS,
     MAPPINGS,
     FeatureBalancingHead,
     TwoHeads,
@@ -42,22 +44,29 @@ from .twohead_parts import (
 )
 
 
+CLUSTER_FEATURES = {"pixels": "8x8-pooled images", "model": "the pooled features of the model at setup"}
+
+
 class TwoHead(LongTailLoss):
-    def __init__(self, cfg: Any, task):
-        super().__init__(cfg, task)
+    """conf/method/twohead.yaml documents the keys below; ``**longtail``: the long-tail family's (LongTailLoss)."""
+
+    def __init__(self, task: TaskInfo, *, fbh: bool, cdh: bool, lambda_fbh: float, u: int, alpha: float,
+                 clustering: str, cluster_features: str, cluster_to_class: str, fbh_channel_fit: str,
+                 fbh_channels_per_class: Optional[int], fbh_kernel_size: int, **longtail):
+        super().__init__(task, **longtail)
         if self.loss_name != "ce":
             raise ConfigError("method=twohead trains its heads with (soft) cross-entropy: keep method.loss=ce")
-        self.use_fbh = bool(cfg.get("fbh", True))
-        self.use_cdh = bool(cfg.get("cdh", True))
-        self.lam = float(cfg.get("lambda_fbh", 1.5))
-        self.alpha = float(cfg.get("alpha", 0.5))
-        self.mapping = str(cfg.get("cluster_to_class", "argmax"))
-        if self.mapping not in MAPPINGS:
-            raise ConfigError(f"method.cluster_to_class={self.mapping!r}: choose one of {MAPPINGS}")
+        self.use_fbh = bool(fbh)
+        self.use_cdh = bool(cdh)
+        self.lam = float(lambda_fbh)
+        self.alpha = float(alpha)
+        self.mapping = str(check_value("method.cluster_to_class", cluster_to_class, MAPPINGS))
         if not 0 < self.alpha <= 1:
             raise ConfigError(f"method.alpha={self.alpha}: the own-cluster soft label must be in (0, 1]")
-        u = int(cfg.get("u", 10)) if self.use_cdh else 1
-        u_c = clusters_per_class(task.train_counts, u)
+        self.clustering = str(check_value("method.clustering", clustering, CLUSTERINGS))
+        self.cluster_features = str(cluster_features)
+        self.fbh_options = (fbh_channels_per_class, str(fbh_channel_fit), int(fbh_kernel_size))
+        u_c = clusters_per_class(task.train_counts, int(u) if self.use_cdh else 1)
         self.register_buffer("clusters_per_class", torch.as_tensor(u_c, dtype=torch.long))
         self.register_buffer("cluster_class", cluster_class_map(u_c))
         self.register_buffer("sample_cluster", torch.zeros(task.num_train, dtype=torch.long))
@@ -67,33 +76,24 @@ class TwoHead(LongTailLoss):
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
         fbh = None
         if self.use_fbh:
-            fbh = FeatureBalancingHead(
-                in_channels,
-                self.task.num_outputs,
-                self.cfg.get("fbh_channels_per_class"),
-                str(self.cfg.get("fbh_channel_fit", "project")),
-                int(self.cfg.get("fbh_kernel_size", 3)),
-            )
+            fbh = FeatureBalancingHead(in_channels, self.task.num_outputs, *self.fbh_options)
         return TwoHeads(in_features, self.num_clusters, fbh)
 
     # -- clusters (eq. 3), assigned once -------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
         super().setup(ctx)
         targets = ctx.train_targets.detach().cpu().numpy()
-        strategy = str(self.cfg.get("clustering", "random"))
         features = None
-        if strategy != "random" and self.use_cdh:
+        if self.clustering != "random" and self.use_cdh:
             features = self.clustering_features(ctx)
-        assigned = assign_clusters(targets, self.clusters_per_class.cpu().numpy(), strategy, int(ctx.seed), features)
+        assigned = assign_clusters(targets, self.clusters_per_class.cpu().numpy(), self.clustering, int(ctx.seed), features)
         self.sample_cluster.copy_(torch.as_tensor(assigned, device=self.sample_cluster.device))
 
     @torch.no_grad()
     def clustering_features(self, ctx: TrainContext) -> np.ndarray:
         """[N, F] what the clustering sees: ``pixels`` (8x8 average-pooled normalised images) or
         ``model`` (the pooled features of the model as it is at setup: random, or ``trainer.init_from``'s)."""
-        source = str(self.cfg.get("cluster_features", "pixels"))
-        if source not in ("pixels", "model"):
-            raise ConfigError(f"method.cluster_features={source!r}: choose pixels or model")
+        source = str(check_value("method.cluster_features", self.cluster_features, CLUSTER_FEATURES))
         was_training = ctx.model.training
         ctx.model.eval()
         chunks = []

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_value, unknown_value
 
 CLUSTERINGS = ("random", "kmeans", "hierarchical")
 CHANNEL_FITS = ("project", "repeat", "exact")  # project: the default (every class its own channels)
@@ -71,8 +71,7 @@ def assign_clusters(targets: np.ndarray, u_c: Sequence[int], strategy: str, seed
     ``random`` (the paper's default): a seeded permutation of each class cut into u_c near-equal
     parts. ``kmeans`` / ``hierarchical``: clustering of ``features`` [N, F] within each class.
     """
-    if strategy not in CLUSTERINGS:
-        raise ConfigError(f"method.clustering={strategy!r}: choose one of {CLUSTERINGS}")
+    check_value("method.clustering", strategy, CLUSTERINGS)
     targets = np.asarray(targets, dtype=np.int64)
     u_c = np.asarray(u_c, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(u_c)[:-1]])
@@ -122,7 +121,7 @@ def clusters_to_classes(logits: torch.Tensor, cluster_class: torch.Tensor, num_c
         index = cluster_class[None, :].expand_as(logits)
         out = torch.full((logits.shape[0], num_classes), -float("inf"), device=logits.device)
         return out.scatter_reduce(1, index, logits.float(), reduce="amax", include_self=True)
-    raise ConfigError(f"method.cluster_to_class={mode!r}: choose one of {MAPPINGS}")
+    raise unknown_value("method.cluster_to_class", mode, MAPPINGS)
 
 
 # -- the two heads -------------------------------------------------------------------------------------
@@ -146,8 +145,7 @@ class FeatureBalancingHead(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, channels_per_class: Optional[int] = None,
                  fit: str = "project", kernel_size: int = 3):
         super().__init__()
-        if fit not in CHANNEL_FITS:
-            raise ConfigError(f"method.fbh_channel_fit={fit!r}: choose one of {CHANNEL_FITS}")
+        check_value("method.fbh_channel_fit", fit, CHANNEL_FITS)
         k = int(channels_per_class) if channels_per_class else max(1, math.ceil(in_channels / num_classes))
         width = k * num_classes
         self.fit = "none" if width == in_channels else fit

@@ -4,7 +4,10 @@ A backbone is an ``nn.Module`` whose ``forward(x)`` returns ``(feature_map, feat
 ``feature_map`` [B, out_channels, h, w] is the last convolutional map (the two-head model's
 feature-balancing head reads it), ``features`` [B, feature_dim] is the pooled vector the
 classifier head reads. Constructors are registered with ``@BACKBONES.register(name)`` and take
-``(cfg, in_channels, image_size)`` where ``cfg`` is the ``backbone`` config node.
+``(in_channels, image_size, *, <the keys of conf/backbone/<name>.yaml>)``: the section's keys are keyword-only
+arguments without defaults (``dcl_runner/sections.py``), so a misspelt key is one ConfigError naming it.
+``name`` and ``pretrained`` are every backbone's keys (``models/pretrained.check`` reads ``pretrained``; the
+backbones with ImageNet weights take it too).
 """
 from __future__ import annotations
 
@@ -13,9 +16,12 @@ from typing import Any, Dict, Tuple
 import torch
 from torch import nn
 
+from .. import sections
 from ..registry import Registry
 
 BACKBONES: Registry = Registry("backbone", "dcl_runner.models.backbones")
+#: keys of every backbone section, read by the framework (the name picks the constructor)
+SHARED_KEYS = ("name", "pretrained")
 
 
 class Backbone(nn.Module):
@@ -51,11 +57,18 @@ class Classifier(nn.Module):
         return out
 
 
-def build_backbone(cfg: Any, in_channels: int, image_size: int) -> Backbone:
-    try:
-        constructor = BACKBONES.get(cfg.name)
-    except KeyError as exc:
-        from ..errors import ConfigError
+def backbone_builder(section: Any):
+    """The registered constructor of ``backbone.name``; an unknown name is one ConfigError listing the names."""
+    return BACKBONES.lookup(section["name"], "backbone.name")
 
-        raise ConfigError(f"backbone.name: {exc.args[0]}") from None
-    return constructor(cfg, in_channels=in_channels, image_size=image_size)
+
+def check_backbone(section: Any) -> None:
+    """``backbone``'s keys against its constructor's (before any data is read; see ``sections``)."""
+    sections.check(backbone_builder(section), section, "backbone", f"backbone {section['name']}", shared=SHARED_KEYS,
+                   tolerated=sections.group_keys(BACKBONES.entries()))
+
+
+def build_backbone(cfg: Any, in_channels: int, image_size: int) -> Backbone:
+    """``BACKBONES[cfg.name](in_channels, image_size, **cfg's keys)``; an unknown or missing key is one ConfigError."""
+    return sections.build(backbone_builder(cfg), cfg, "backbone", f"backbone {cfg['name']}", in_channels, image_size,
+                          shared=SHARED_KEYS, tolerated=sections.group_keys(BACKBONES.entries()))

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Dict
 from urllib.parse import urlparse
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_value
 
-CHOICES = (None, "imagenet")
+CHOICES = {None: "random initialisation", "imagenet": "torchvision's ImageNet weights"}
 VERSION = "IMAGENET1K_V1"
 # backbone name -> torchvision's weights enum (torchvision.models)
 IMAGENET_WEIGHTS = {
@@ -33,23 +33,23 @@ IMAGENET_WEIGHTS = {
 
 def check(backbone: Any) -> None:
     """Validate ``backbone.pretrained`` against the backbone config, without touching disk or network."""
-    value = backbone.get("pretrained")
-    if value not in CHOICES:
-        raise ConfigError(f"backbone.pretrained={value!r}: choose null (random init) or imagenet (torchvision's ImageNet weights)")
+    value = backbone["pretrained"]
+    check_value("backbone.pretrained", value, CHOICES)
     if value is None:
         return
-    name = str(backbone.name)
+    name = str(backbone["name"])
     if name not in IMAGENET_WEIGHTS:
         raise ConfigError(f"backbone.pretrained=imagenet: backbone {name!r} has no ImageNet weights in torchvision "
                           f"(available for {', '.join(IMAGENET_WEIGHTS)}); set backbone.pretrained=null")
-    if float(backbone.get("width", 1.0)) != 1.0:
+    # the backbones with ImageNet weights (torchvision's ResNets) all have width, stem and weights
+    if float(backbone["width"]) != 1.0:
         raise ConfigError(f"backbone.pretrained=imagenet needs torchvision's {name} as it is (backbone.width=1.0, "
-                          f"got {backbone.width}); set backbone.pretrained=null for a scaled backbone")
-    if backbone.get("stem", "imagenet") != "imagenet":
-        raise ConfigError(f"backbone.pretrained=imagenet needs backbone.stem=imagenet (got {backbone.stem!r}): "
+                          f"got {backbone['width']}); set backbone.pretrained=null for a scaled backbone")
+    if backbone["stem"] != "imagenet":
+        raise ConfigError(f"backbone.pretrained=imagenet needs backbone.stem=imagenet (got {backbone['stem']!r}): "
                           "the ImageNet weights are for the 7x7/2 stem")
-    if backbone.get("weights"):
-        raise ConfigError(f"backbone.pretrained=imagenet and backbone.weights={backbone.weights!r} both set: "
+    if backbone["weights"]:
+        raise ConfigError(f"backbone.pretrained=imagenet and backbone.weights={backbone['weights']!r} both set: "
                           "choose one (imagenet: torchvision's weights; weights: your own state-dict file)")
 
 

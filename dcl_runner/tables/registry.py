@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
+from ..errors import check_value
 from . import dcl, dp, th
 from .model import Table
 
@@ -11,8 +12,7 @@ REGISTRY: Dict[str, Table] = {t.id: t for t in ALL}
 
 
 def get(table_id: str) -> Table:
-    if table_id not in REGISTRY:
-        raise KeyError(f"unknown table id {table_id!r}; known: {', '.join(REGISTRY)}")
+    check_value("--table", table_id, list(REGISTRY), error=KeyError)
     return REGISTRY[table_id]
 
 

@@ -19,16 +19,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from omegaconf import OmegaConf
 
 from ..config import CONFIG_DIR, GROUPS, VOLATILE_KEYS, cell_key, run_identity
+from ..errors import check_value
 from ..results import STATUS_DONE
 from .model import Column, Row, Table
 
-# datasets generated or bundled in code: always "on disk"
-EMBEDDED_DATASETS = {"synthetic_attributes", "synthetic_classes", "digits_lt"}
-# class counts of multi-class datasets whose config does not say (for the smoke stand-in's shape)
-KNOWN_CLASSES = {
-    "cifar10": 10, "cifar10_lt": 10, "cifar100": 100, "cifar100_lt": 100, "tiny_imagenet_lt": 200,
-    "imagenet_lt": 1000, "imagenet": 1000, "webvision": 1000, "mnist": 10, "fashion_mnist": 10, "svhn": 10,
-}
 SMOKE_MAX_CLASSES = 100
 # smaller still than budget=smoke: a table has many rows (see docs/tables.md)
 SMOKE_TABLE_OVERRIDES = ("dataset.max_train_samples=256", "dataset.max_eval_samples=128")
@@ -199,20 +193,24 @@ def method_registered(name: str) -> bool:
     return name in METHODS
 
 
+def registered_dataset(name: str) -> Optional[type]:
+    """The registered class of a dataset name (its facts are class attributes: kind, num_classes, embedded)."""
+    from ..data import DATASETS
+
+    return DATASETS.get(name) if name in DATASETS else None
+
+
 def dataset_on_disk(facts: Dict) -> bool:
-    if facts["name"] in EMBEDDED_DATASETS:
+    cls = registered_dataset(facts["name"])
+    if cls is not None and cls.embedded:  # generated or bundled in code
         return True
     root = Path(os.path.expanduser(facts["root"] or ""))
     return bool(facts["root"]) and root.is_dir() and any(root.iterdir())
 
 
 def dataset_kind(name: str) -> Optional[str]:
-    from ..data import DATASETS
-
-    try:
-        return DATASETS.get(name).kind
-    except KeyError:
-        return None
+    cls = registered_dataset(name)
+    return None if cls is None else cls.kind
 
 
 def smoke_stand_in(facts: Dict, shot_groups: bool = False) -> Tuple[str, Tuple[str, ...]]:
@@ -224,7 +222,8 @@ def smoke_stand_in(facts: Dict, shot_groups: bool = False) -> Tuple[str, Tuple[s
     name = facts["name"]
     if dataset_kind(name) == "attributes":
         return "synthetic_attributes", ("dataset=synthetic_attributes", "dataset.num_train=512", "dataset.num_test=256")
-    classes = int(facts.get("num_classes") or KNOWN_CLASSES.get(name, 10))
+    # the config's class count (synthetic_classes, mini WebVision), else the dataset's, else 10
+    classes = int(facts.get("num_classes") or getattr(registered_dataset(name), "num_classes", None) or 10)
     classes = max(2, min(classes, SMOKE_MAX_CLASSES))
     ratio = facts.get("imbalance_ratio")
     per_class, test_per_class, cap = max(8, 1200 // classes), max(2, 240 // classes), []
@@ -436,8 +435,7 @@ def invocation_dir(parent: Path, create: bool = True) -> Path:
 
 def launcher_overrides(name: str) -> List[str]:
     """``hydra/launcher=...`` for basic / joblib / submitit; a clear error when the plugin is missing."""
-    if name not in LAUNCHERS:
-        raise SystemExit(f"--launcher {name}: choose one of {', '.join(LAUNCHERS)}")
+    check_value("--launcher", name, LAUNCHERS, error=SystemExit)
     module, override = LAUNCHERS[name]
     if module:
         import importlib.util

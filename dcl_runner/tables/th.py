@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace  # noqa: F401
 from typing import Any, Dict, List, Optional, Sequence, Tuple  # noqa: F401
 
+from ..errors import check_value
 from .model import Column, Row, SourcedRow, Table  # noqa: F401
 from .names import NAMES, experiment
 
@@ -193,8 +194,7 @@ def under_protocol(tables: Sequence[Table], protocol: str) -> List[Table]:
     """``paper`` (the default): every baseline row runs the protocol that produced its number. ``own``: every
     row of a two-head table runs the two-head paper's own protocol, for an apples-to-apples comparison; the
     tables that change get the id ``<id>-own`` (their own output files) and say so in the title."""
-    if protocol not in TH_PROTOCOLS:
-        raise KeyError(f"unknown protocol {protocol!r}; choose one of {', '.join(TH_PROTOCOLS)}")
+    check_value("--protocol", protocol, TH_PROTOCOLS, error=KeyError)
     if protocol == "paper":
         return list(tables)
     return [_own_protocol(t) if any(isinstance(r, SourcedRow) and r.protocols for r in t.rows) else t for t in tables]

@@ -16,15 +16,14 @@ before decoding, so a smoke run decodes only the images it keeps.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ...errors import DatasetError
-from ..base import ATTRIBUTES, DATASETS, DataBundle, ImageDataset, Split
-from ..image_files import decoded_split
+from ..base import ATTRIBUTES, DATASETS, DataBundle, Split
+from ..image_files import ImageFiles
 
 OFFICIAL_SPLIT_SIZES = {"train": 162_770, "val": 19_867, "test": 19_962}
 PARTITION_IDS = {"train": 0, "val": 1, "test": 2}
@@ -76,27 +75,34 @@ def read_partition(path: Path) -> Dict[str, int]:
 
 
 @DATASETS.register("celeba")
-class CelebA(ImageDataset):
+class CelebA(ImageFiles):
+    """conf/dataset/celeba.yaml documents the keys below; ``**files``: ImageFiles' (decoding and caps)."""
+
     kind = ATTRIBUTES
 
-    def base(self) -> Path:
-        return Path(os.path.expanduser(str(self.cfg.root))) / "celeba"
+    def __init__(self, *, download: bool, attributes: Optional[Sequence[str]], **files):
+        super().__init__(**files)
+        self.download = bool(download)
+        self.attributes = list(attributes or [])
 
-    def download(self) -> None:  # pragma: no cover - needs the network
+    def base(self) -> Path:
+        return self.root / "celeba"
+
+    def fetch(self) -> None:  # pragma: no cover - needs the network
         from torchvision.datasets import CelebA as TV
 
         TV(str(self.base().parent), split="all", target_type="attr", download=True)
 
     def load(self) -> DataBundle:
-        if self.cfg.get("download", False):
+        if self.download:
             try:
-                self.download()
+                self.fetch()
             except Exception as exc:  # noqa: BLE001 - any network failure becomes one message
                 raise DatasetError(f"celeba: download into {self.base()} failed: {exc}. "
                                    f"Google Drive often refuses; fetch the files by hand from {SOURCE}.") from None
         base = self.base()
         names, files, labels = read_attributes(base / "list_attr_celeba.txt")
-        expected = list(self.cfg.get("attributes") or [])
+        expected = self.attributes
         if expected and names != expected:
             raise DatasetError(f"celeba: {base / 'list_attr_celeba.txt'} names {len(names)} attributes "
                                f"{names[:3]}..., expected the {len(expected)} of dataset.attributes")
@@ -124,5 +130,5 @@ class CelebA(ImageDataset):
             raise DatasetError(f"celeba: list_eval_partition.txt puts no image in the {name} split")
         paths = [str(base / "img_align_celeba" / files[i]) for i in rows]
         # capped before decoding: a smoke run decodes only what it keeps (build_data's cap then keeps all)
-        return decoded_split(self.cfg, f"celeba-{name}", paths, labels[rows], str(base / "list_attr_celeba.txt"),
-                             "max_train_samples" if name == "train" else "max_eval_samples")
+        return self.decoded_split(f"celeba-{name}", paths, labels[rows], str(base / "list_attr_celeba.txt"),
+                                  "train" if name == "train" else "eval")

@@ -12,7 +12,14 @@ from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset, Split
 
 @DATASETS.register("digits_lt")
 class DigitsLT(ImageDataset):
+    """conf/dataset/digits_lt.yaml documents the keys below."""
+
     kind = MULTICLASS
+    num_classes = 10
+    embedded = True  # bundled with scikit-learn
+
+    def __init__(self, *, split_seed: int, test_per_class: int):
+        self.split_seed, self.test_per_class = int(split_seed), int(test_per_class)
 
     def load(self) -> DataBundle:
         from sklearn.datasets import load_digits
@@ -20,8 +27,8 @@ class DigitsLT(ImageDataset):
         digits = load_digits()
         images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[:, None, :, :]
         targets = digits.target.astype(np.int64)
-        rng = np.random.default_rng(int(self.cfg.get("split_seed", 0)))
-        per_class = int(self.cfg.get("test_per_class", 30))
+        rng = np.random.default_rng(self.split_seed)
+        per_class = self.test_per_class
         test_idx = np.concatenate([rng.permutation(np.flatnonzero(targets == c))[:per_class] for c in range(10)])
         train_mask = np.ones(len(targets), dtype=bool)
         train_mask[test_idx] = False

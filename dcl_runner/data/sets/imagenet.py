@@ -12,16 +12,19 @@ from __future__ import annotations
 import os
 
 from ...errors import DatasetError
-from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset
-from ..image_files import dataset_root, decoded_split, list_class_folder
+from ..base import DATASETS, MULTICLASS, DataBundle
+from ..image_files import ImageFiles, list_class_folder
 
 
 @DATASETS.register("imagenet")
-class ImageNet(ImageDataset):
+class ImageNet(ImageFiles):
+    """conf/dataset/imagenet.yaml documents the keys (ImageFiles')."""
+
     kind = MULTICLASS
+    num_classes = 1000
 
     def load(self) -> DataBundle:
-        root = dataset_root(self.cfg)
+        root = self.root
         train_dir, val_dir = root / "train", root / "val"
         for folder in (train_dir, val_dir):
             if not folder.is_dir():
@@ -40,8 +43,8 @@ class ImageNet(ImageDataset):
         return DataBundle(
             kind=MULTICLASS,
             names=self.class_names(root, classes),
-            train=decoded_split(self.cfg, "imagenet-train", train_paths, train_labels, str(train_dir), "max_train_samples"),
-            test=decoded_split(self.cfg, "imagenet-val", val_paths, val_labels, str(val_dir), "max_eval_samples"),
+            train=self.decoded_split("imagenet-train", train_paths, train_labels, str(train_dir), "train"),
+            test=self.decoded_split("imagenet-val", val_paths, val_labels, str(val_dir), "eval"),
         )
 
     @staticmethod

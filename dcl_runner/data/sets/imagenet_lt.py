@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from ...errors import DatasetError
-from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset
-from ..image_files import decoded_split
+from ..base import DATASETS, MULTICLASS, DataBundle
+from ..image_files import ImageFiles
 
 SOURCE = "https://github.com/zhmiao/OpenLongTailRecognition-OLTR (ImageNet_LT_*.txt)"
 
@@ -55,19 +55,25 @@ def class_names(paths: List[str], labels: np.ndarray, num_classes: int) -> List[
 
 
 @DATASETS.register("imagenet_lt")
-class ImageNetLT(ImageDataset):
+class ImageNetLT(ImageFiles):
+    """conf/dataset/imagenet_lt.yaml documents the keys below; ``**files``: ImageFiles' (decoding and caps)."""
+
     kind = MULTICLASS
+    num_classes = 1000
+
+    def __init__(self, *, split_dir: Optional[str], **files):
+        super().__init__(**files)
+        self.split_dir = Path(os.path.expanduser(str(split_dir))) if split_dir else self.root  # null: the root
 
     def load(self) -> DataBundle:
-        root = Path(os.path.expanduser(str(self.cfg.root)))
-        split_dir = Path(os.path.expanduser(str(self.cfg.get("split_dir") or root)))
+        root, split_dir = self.root, self.split_dir
         lists = {name: read_split_file(split_dir / f"ImageNet_LT_{name}.txt") for name in ("train", "val", "test")}
         num_classes = int(lists["train"][1].max()) + 1
         for name, (_, labels) in lists.items():
             if labels.max() >= num_classes:
                 raise DatasetError(f"imagenet_lt: ImageNet_LT_{name}.txt has label {labels.max()}, but the training "
                                    f"list only has classes 0..{num_classes - 1}")
-        splits = {name: decoded_split(self.cfg, f"imagenet_lt-{name}", [str(root / p) for p in rel], labels,
+        splits = {name: self.decoded_split(f"imagenet_lt-{name}", [str(root / p) for p in rel], labels,
                                       str(split_dir / f"ImageNet_LT_{name}.txt"))
                   for name, (rel, labels) in lists.items()}
         names = class_names(lists["train"][0], lists["train"][1], num_classes)

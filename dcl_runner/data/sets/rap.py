@@ -27,15 +27,14 @@ training labels: 1~25, 25~50, >50) go into ``meta["attribute_groups"]``, so metr
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
 
-from ...errors import DatasetError
-from ..base import ATTRIBUTES, DATASETS, DataBundle, ImageDataset, Split
-from ..image_files import decoded_split
+from ...errors import DatasetError, check_value, unknown_value
+from ..base import ATTRIBUTES, DATASETS, DataBundle, Split
+from ..image_files import ImageFiles
 
 REQUIRED_FIELDS = ("partion", "label", "attribute_eng", "imagesname")
 SOURCE = "http://www.rapdataset.com (RAP v1; the annotation and images come by request to the authors)"
@@ -43,6 +42,9 @@ PROTOCOL_ATTRIBUTES = 51  # the RAP protocol's evaluated attributes: the first 5
 # annotations of the picture, not of the pedestrian: the RAP paper counts them apart from its attributes
 # ("72 attributes as well as viewpoints, occlusions, body parts"); ``all`` leaves them out
 CONTEXT_PREFIXES = ("face", "occlusion")
+ATTRIBUTE_SETS = {PROTOCOL_ATTRIBUTES: "the RAP protocol's evaluated attributes, DCL Table 5",
+                  "all": "every attribute column less viewpoint and occlusion, DCL Table 6",
+                  "[name, ...]": "a list of attribute names"}
 # DCL Table 6: imbalance ratio 1:x groups, x = n_majority / n_minority, upper bounds inclusive
 GROUPS = (("1~25", 1.0, 25.0), ("25~50", 25.0, 50.0), (">50", 50.0, float("inf")))
 
@@ -102,9 +104,7 @@ def select_attributes(names: List[str], setting: Any, selected: np.ndarray | Non
         return np.arange(PROTOCOL_ATTRIBUTES)
     if str(setting) == "all":
         return np.array([i for i, n in enumerate(names) if not n.startswith(CONTEXT_PREFIXES)], dtype=np.int64)
-    raise DatasetError(f"rap: dataset.attributes={setting!r}: choose {PROTOCOL_ATTRIBUTES} (the RAP protocol's evaluated "
-                       "attributes, DCL Table 5), all (every attribute column less viewpoint and occlusion, DCL Table 6) "
-                       "or a list of attribute names")
+    raise unknown_value("dataset.attributes", setting, ATTRIBUTE_SETS, error=DatasetError)
 
 
 def read_annotation(path: Path, partition: int, attributes: Any, uncertain: str) -> Dict[str, Any]:
@@ -149,35 +149,39 @@ def read_annotation(path: Path, partition: int, attributes: Any, uncertain: str)
     }
 
 
+UNCERTAIN_LABELS = {"negative": "label 2 -> 0", "positive": "label 2 -> 1"}
+
+
 @DATASETS.register("rap")
-class RAP(ImageDataset):
+class RAP(ImageFiles):
+    """conf/dataset/rap.yaml documents the keys below; ``**files``: ImageFiles' (decoding and caps)."""
+
     kind = ATTRIBUTES
 
-    def root(self) -> Path:
-        return Path(os.path.expanduser(str(self.cfg.root)))
+    def __init__(self, *, download: bool, partition: int, attributes: Any, uncertain_label: str, **files):
+        super().__init__(**files)
+        self.download, self.partition, self.attributes = bool(download), int(partition), attributes
+        self.uncertain = str(check_value("dataset.uncertain_label", uncertain_label, UNCERTAIN_LABELS, error=DatasetError))
 
     def annotation_path(self) -> Path:
-        for candidate in (self.root() / "RAP_annotation" / "RAP_annotation.mat", self.root() / "RAP_annotation.mat"):
+        for candidate in (self.root / "RAP_annotation" / "RAP_annotation.mat", self.root / "RAP_annotation.mat"):
             if candidate.is_file():
                 return candidate
-        raise DatasetError(f"rap: expected RAP_annotation/RAP_annotation.mat under {self.root()}, but it is not there. "
+        raise DatasetError(f"rap: expected RAP_annotation/RAP_annotation.mat under {self.root}, but it is not there. "
                            f"Set dataset.root to the folder holding RAP_annotation/ and RAP_dataset/ (source: {SOURCE}).")
 
     def load(self) -> DataBundle:
-        if self.cfg.get("download", False):
+        if self.download:
             raise DatasetError(f"rap: there is no public downloader; request the files from {SOURCE}")
-        uncertain = str(self.cfg.get("uncertain_label", "negative"))
-        if uncertain not in ("negative", "positive"):
-            raise DatasetError(f"rap: dataset.uncertain_label={uncertain!r}: choose negative or positive")
         path = self.annotation_path()
-        ann = read_annotation(path, int(self.cfg.get("partition", 0)), self.cfg.get("attributes", PROTOCOL_ATTRIBUTES), uncertain)
+        ann = read_annotation(path, self.partition, self.attributes, self.uncertain)
         groups = imbalance_groups(ann["labels"][ann["train"]], ann["names"])
         train = self.split(ann, ann["train"], "train", path)
         test = self.split(ann, ann["test"], "test", path)
         return DataBundle(kind=ATTRIBUTES, names=ann["names"], train=train, test=test, meta={"attribute_groups": groups})
 
     def split(self, ann: Dict[str, Any], rows: np.ndarray, name: str, path: Path) -> Split:
-        paths = [str(self.root() / "RAP_dataset" / ann["images"][i]) for i in rows]
+        paths = [str(self.root / "RAP_dataset" / ann["images"][i]) for i in rows]
         # capped before decoding: a smoke run decodes only what it keeps (build_data's cap then keeps all)
-        return decoded_split(self.cfg, f"rap-p{int(self.cfg.get('partition', 0))}-{name}", paths, ann["labels"][rows],
-                             str(path), "max_train_samples" if name == "train" else "max_eval_samples")
+        return self.decoded_split(f"rap-p{self.partition}-{name}", paths, ann["labels"][rows], str(path),
+                                  "train" if name == "train" else "eval")

@@ -9,6 +9,8 @@ learnable but not trivial, and the rare ones suffer from imbalance the way Celeb
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..base import ATTRIBUTES, DATASETS, DataBundle, ImageDataset, Split
@@ -69,16 +71,22 @@ def generate(n: int, size: int, seed: int, pattern_seed: int, strength: float, n
 
 @DATASETS.register("synthetic_attributes")
 class SyntheticAttributes(ImageDataset):
+    """conf/dataset/synthetic_attributes.yaml documents the keys below."""
+
     kind = ATTRIBUTES
+    embedded = True
+
+    def __init__(self, *, image_size: int, num_train: int, num_test: int, data_seed: int, pattern_seed: int,
+                 pattern_size: int, strength: float, min_strength: float, pixel_noise: float,
+                 generate_size: Optional[int] = None):  # optional: in no YAML; null generates at image_size
+        self.sizes = (int(num_train), int(num_test))
+        self.data_seed = int(data_seed)
+        self.common = dict(size=int(generate_size or image_size), pattern_seed=int(pattern_seed), strength=float(strength),
+                           noise=float(pixel_noise), min_strength=float(min_strength), pattern_size=int(pattern_size))
 
     def load(self) -> DataBundle:
-        c = self.cfg
-        size = int(c.get("generate_size", c.image_size))
-        common = dict(size=size, pattern_seed=int(c.pattern_seed), strength=float(c.strength), noise=float(c.pixel_noise),
-                      min_strength=float(c.min_strength), pattern_size=int(c.pattern_size))
-        base_seed = int(c.data_seed)
-        train = generate(int(c.num_train), seed=base_seed, **common)
-        test = generate(int(c.num_test), seed=base_seed + 1, **common)
+        train = generate(self.sizes[0], seed=self.data_seed, **self.common)
+        test = generate(self.sizes[1], seed=self.data_seed + 1, **self.common)
         return DataBundle(
             kind=ATTRIBUTES,
             names=list(ATTRIBUTE_NAMES),

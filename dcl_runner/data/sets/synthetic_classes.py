@@ -10,6 +10,8 @@ the test set stays balanced. It stands in for CIFAR-LT / ImageNet-LT shaped task
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset, Split
@@ -45,20 +47,30 @@ def generate_classes(per_class: int, num_classes: int, size: int, channels: int,
 
 @DATASETS.register("synthetic_classes")
 class SyntheticClasses(ImageDataset):
+    """conf/dataset/synthetic_classes.yaml documents the keys below."""
+
     kind = MULTICLASS
+    embedded = True  # num_classes: the config's (the class attribute stays None)
+
+    def __init__(self, *, num_classes: int, channels: int, image_size: int, train_per_class: int,
+                 test_per_class: int, data_seed: int, pattern_seed: int, strength: float, min_strength: float,
+                 overlap: float, pixel_noise: float,
+                 generate_size: Optional[int] = None):  # optional: in no YAML; null generates at image_size
+        self.classes = int(num_classes)
+        self.per_class = (int(train_per_class), int(test_per_class))
+        self.data_seed = int(data_seed)
+        self.common = dict(
+            num_classes=self.classes, size=int(generate_size or image_size), channels=int(channels),
+            pattern_seed=int(pattern_seed), strength=float(strength), min_strength=float(min_strength),
+            overlap=float(overlap), noise=float(pixel_noise),
+        )
 
     def load(self) -> DataBundle:
-        c = self.cfg
-        common = dict(
-            num_classes=int(c.num_classes), size=int(c.get("generate_size", c.image_size)), channels=int(c.channels),
-            pattern_seed=int(c.pattern_seed), strength=float(c.strength), min_strength=float(c.min_strength),
-            overlap=float(c.overlap), noise=float(c.pixel_noise),
-        )
-        train = generate_classes(int(c.train_per_class), seed=int(c.data_seed), **common)
-        test = generate_classes(int(c.test_per_class), seed=int(c.data_seed) + 1, **common)
+        train = generate_classes(self.per_class[0], seed=self.data_seed, **self.common)
+        test = generate_classes(self.per_class[1], seed=self.data_seed + 1, **self.common)
         return DataBundle(
             kind=MULTICLASS,
-            names=[f"class_{k:03d}" for k in range(int(c.num_classes))],
+            names=[f"class_{k:03d}" for k in range(self.classes)],
             train=Split(*train),
             test=Split(*test),
         )

@@ -20,8 +20,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from ...errors import DatasetError
-from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset
-from ..image_files import decoded_split
+from ..base import DATASETS, MULTICLASS, DataBundle
+from ..image_files import ImageFiles
 
 SOURCE = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -86,14 +86,17 @@ def list_val(root: Path, wnids: List[str]) -> Tuple[List[str], np.ndarray]:
 
 
 @DATASETS.register("tiny_imagenet")
-class TinyImageNet(ImageDataset):
+class TinyImageNet(ImageFiles):
+    """conf/dataset/tiny_imagenet.yaml documents the keys (ImageFiles')."""
+
     kind = MULTICLASS
+    num_classes = 200
 
     def load(self) -> DataBundle:
-        root = Path(os.path.expanduser(str(self.cfg.root)))
+        root = self.root
         wnids = read_wnids(root / "wnids.txt")
         # not capped before decoding: tiny_imagenet_lt's long-tail profile needs the whole train split
-        splits = {name: decoded_split(self.cfg, f"tiny_imagenet-{name}", paths, labels, str(root / name))
+        splits = {name: self.decoded_split(f"tiny_imagenet-{name}", paths, labels, str(root / name))
                   for name, (paths, labels) in (("train", list_train(root, wnids)), ("test", list_val(root, wnids)))}
         return DataBundle(kind=MULTICLASS, names=read_words(root / "words.txt", wnids), **splits)
 

@@ -9,7 +9,8 @@ checksum test so that tiny fixtures in the same format can stand in for them in 
 - fashion_mnist: root/FashionMNIST/raw/ (same names as MNIST)
 - svhn:          root/{train,test}_32x32.mat                                            (MATLAB, label 10 = digit 0)
 
-``dataset.download=true`` calls torchvision's downloader for the set first.
+``dataset.download=true`` calls torchvision's downloader for the set first. CIFAR-10 and CIFAR-100 share one
+reader (``_CIFAR``); what differs between them (folder, batch files, label keys) are class attributes.
 """
 from __future__ import annotations
 
@@ -18,27 +19,18 @@ import os
 import pickle
 import zlib
 from pathlib import Path
-from typing import List, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
 from ...errors import DatasetError
 from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset, Split
 
-SOURCES = {
-    "cifar10": "https://www.cs.toronto.edu/~kriz/cifar.html",
-    "cifar100": "https://www.cs.toronto.edu/~kriz/cifar.html",
-    "mnist": "http://yann.lecun.com/exdb/mnist/",
-    "fashion_mnist": "https://github.com/zalandoresearch/fashion-mnist",
-    "svhn": "http://ufldl.stanford.edu/housenumbers/",
-}
-
-
-def _missing(name: str, expected: Path, what: str) -> DatasetError:
+def _missing(dataset: "_TorchvisionFormat", expected: Path, what: str) -> DatasetError:
     return DatasetError(
-        f"{name}: expected {what} at {expected}, but it is not there. "
+        f"{dataset.key}: expected {what} at {expected}, but it is not there. "
         f"Set dataset.root to the folder holding it, or add dataset.download=true to fetch it "
-        f"(source: {SOURCES[name]})."
+        f"(source: {dataset.source})."
     )
 
 
@@ -48,22 +40,6 @@ def _unpickle(path: Path, name: str) -> dict:
             return pickle.load(fh, encoding="latin1")
     except (pickle.UnpicklingError, EOFError, ValueError) as exc:
         raise DatasetError(f"{name}: {path} is not a readable CIFAR pickle ({exc}); re-download it") from None
-
-
-def _cifar_arrays(files: List[Path], label_key: str, name: str) -> Tuple[np.ndarray, np.ndarray]:
-    data, labels = [], []
-    for f in files:
-        if not f.is_file():
-            raise _missing(name, f, "the batch file")
-        entry = _unpickle(f, name)
-        if "data" not in entry or label_key not in entry:
-            raise DatasetError(f"{name}: {f} has no 'data'/'{label_key}' entries; it is not a CIFAR batch file")
-        arr = np.asarray(entry["data"], dtype=np.uint8)
-        if arr.ndim != 2 or arr.shape[1] != 3072:
-            raise DatasetError(f"{name}: {f} holds data of shape {arr.shape}, expected [N, 3072]")
-        data.append(arr.reshape(-1, 3, 32, 32))
-        labels.extend(entry[label_key])
-    return np.concatenate(data), np.asarray(labels, dtype=np.int64)
 
 
 def _read_idx(path: Path, name: str) -> np.ndarray:
@@ -88,86 +64,106 @@ def _read_idx(path: Path, name: str) -> np.ndarray:
 
 
 class _TorchvisionFormat(ImageDataset):
+    """A set in torchvision's on-disk layout under ``dataset.root``. Class attributes: ``key`` (its name in
+    messages), ``source`` (where it comes from), ``tv_class`` (the torchvision.datasets class that downloads it),
+    ``num_classes``."""
+
     kind = MULTICLASS
     key = ""
+    source = ""
+    tv_class = ""
 
-    def root(self) -> Path:
-        return Path(os.path.expanduser(str(self.cfg.root)))
+    def __init__(self, *, root: str, download: bool):
+        self.root = Path(os.path.expanduser(str(root)))
+        self.download = bool(download)
 
-    def download(self) -> None:  # pragma: no cover - needs the network
-        raise NotImplementedError
+    def fetch(self) -> None:  # pragma: no cover - needs the network
+        """torchvision's downloader, both splits."""
+        import torchvision.datasets as tvd
+
+        for train in (True, False):
+            getattr(tvd, self.tv_class)(str(self.root), train=train, download=True)
 
     def read(self) -> DataBundle:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def load(self) -> DataBundle:
-        if self.cfg.get("download", False):
+        if self.download:
             try:
-                self.download()
+                self.fetch()
             except Exception as exc:  # noqa: BLE001 - any network failure becomes one message
-                raise DatasetError(f"{self.key}: download into {self.root()} failed: {exc}") from None
+                raise DatasetError(f"{self.key}: download into {self.root} failed: {exc}") from None
         return self.read()
 
 
-@DATASETS.register("cifar10")
-class CIFAR10(_TorchvisionFormat):
-    key = "cifar10"
+class _CIFAR(_TorchvisionFormat):
+    """CIFAR-10 and CIFAR-100 (python pickles of [N, 3072] uint8 rows and their labels). The layout facts:
+    ``folder`` under the root, the ``train_files`` / ``test_files`` batches, the ``meta_file`` with the class
+    names under ``names_key``, the labels under ``label_key``."""
 
-    def download(self) -> None:
-        from torchvision.datasets import CIFAR10 as TV
+    source = "https://www.cs.toronto.edu/~kriz/cifar.html"
+    folder = ""
+    train_files: Tuple[str, ...] = ()
+    test_files: Tuple[str, ...] = ()
+    meta_file = ""
+    label_key = ""
+    names_key = ""
 
-        TV(str(self.root()), train=True, download=True)
-        TV(str(self.root()), train=False, download=True)
+    def arrays(self, files: Sequence[str]) -> Split:
+        data, labels = [], []
+        for f in (self.root / self.folder / name for name in files):
+            if not f.is_file():
+                raise _missing(self, f, "the batch file")
+            entry = _unpickle(f, self.key)
+            if "data" not in entry or self.label_key not in entry:
+                raise DatasetError(f"{self.key}: {f} has no 'data'/'{self.label_key}' entries; it is not a CIFAR batch file")
+            arr = np.asarray(entry["data"], dtype=np.uint8)
+            if arr.ndim != 2 or arr.shape[1] != 3072:
+                raise DatasetError(f"{self.key}: {f} holds data of shape {arr.shape}, expected [N, 3072]")
+            data.append(arr.reshape(-1, 3, 32, 32))
+            labels.extend(entry[self.label_key])
+        return Split(np.concatenate(data), np.asarray(labels, dtype=np.int64))
 
     def read(self) -> DataBundle:
-        base = self.root() / "cifar-10-batches-py"
+        base = self.root / self.folder
         if not base.is_dir():
-            raise _missing(self.key, base, "the folder cifar-10-batches-py")
-        train = _cifar_arrays([base / f"data_batch_{i}" for i in range(1, 6)], "labels", self.key)
-        test = _cifar_arrays([base / "test_batch"], "labels", self.key)
-        meta = base / "batches.meta"
-        names = _unpickle(meta, self.key)["label_names"] if meta.is_file() else [str(i) for i in range(10)]
-        return DataBundle(kind=MULTICLASS, names=list(names), train=Split(*train), test=Split(*test))
+            raise _missing(self, base, f"the folder {self.folder}")
+        train, test = self.arrays(self.train_files), self.arrays(self.test_files)
+        meta = base / self.meta_file
+        names = _unpickle(meta, self.key)[self.names_key] if meta.is_file() else [str(i) for i in range(self.num_classes)]
+        return DataBundle(kind=MULTICLASS, names=list(names), train=train, test=test)
+
+
+@DATASETS.register("cifar10")
+class CIFAR10(_CIFAR):
+    key, tv_class, num_classes = "cifar10", "CIFAR10", 10
+    folder = "cifar-10-batches-py"
+    train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
+    test_files = ("test_batch",)
+    meta_file, label_key, names_key = "batches.meta", "labels", "label_names"
 
 
 @DATASETS.register("cifar100")
-class CIFAR100(_TorchvisionFormat):
-    key = "cifar100"
-
-    def download(self) -> None:
-        from torchvision.datasets import CIFAR100 as TV
-
-        TV(str(self.root()), train=True, download=True)
-        TV(str(self.root()), train=False, download=True)
-
-    def read(self) -> DataBundle:
-        base = self.root() / "cifar-100-python"
-        if not base.is_dir():
-            raise _missing(self.key, base, "the folder cifar-100-python")
-        train = _cifar_arrays([base / "train"], "fine_labels", self.key)
-        test = _cifar_arrays([base / "test"], "fine_labels", self.key)
-        meta = base / "meta"
-        names = _unpickle(meta, self.key)["fine_label_names"] if meta.is_file() else [str(i) for i in range(100)]
-        return DataBundle(kind=MULTICLASS, names=list(names), train=Split(*train), test=Split(*test))
+class CIFAR100(_CIFAR):
+    key, tv_class, num_classes = "cifar100", "CIFAR100", 100
+    folder = "cifar-100-python"
+    train_files, test_files = ("train",), ("test",)
+    meta_file, label_key, names_key = "meta", "fine_labels", "fine_label_names"
 
 
 class _MNISTFormat(_TorchvisionFormat):
+    """IDX files under ``root/<folder>/raw/``; ``class_names`` in label order."""
+
+    num_classes = 10
     folder = ""
-    tv_class = ""
-    class_names: List[str] = [str(i) for i in range(10)]
-
-    def download(self) -> None:
-        import torchvision.datasets as tvd
-
-        getattr(tvd, self.tv_class)(str(self.root()), train=True, download=True)
-        getattr(tvd, self.tv_class)(str(self.root()), train=False, download=True)
+    class_names: Tuple[str, ...] = tuple(str(i) for i in range(10))
 
     def _file(self, stem: str) -> Path:
-        raw = self.root() / self.folder / "raw"
+        raw = self.root / self.folder / "raw"
         for candidate in (raw / stem, raw / (stem + ".gz")):
             if candidate.is_file():
                 return candidate
-        raise _missing(self.key, raw / stem, f"the IDX file {stem}")
+        raise _missing(self, raw / stem, f"the IDX file {stem}")
 
     def _split(self, prefix: str) -> Split:
         images = _read_idx(self._file(f"{prefix}-images-idx3-ubyte"), self.key)
@@ -183,30 +179,33 @@ class _MNISTFormat(_TorchvisionFormat):
 @DATASETS.register("mnist")
 class MNIST(_MNISTFormat):
     key, folder, tv_class = "mnist", "MNIST", "MNIST"
+    source = "http://yann.lecun.com/exdb/mnist/"
 
 
 @DATASETS.register("fashion_mnist")
 class FashionMNIST(_MNISTFormat):
     key, folder, tv_class = "fashion_mnist", "FashionMNIST", "FashionMNIST"
-    class_names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    source = "https://github.com/zalandoresearch/fashion-mnist"
+    class_names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 @DATASETS.register("svhn")
 class SVHN(_TorchvisionFormat):
-    key = "svhn"
+    key, tv_class, num_classes = "svhn", "SVHN", 10
+    source = "http://ufldl.stanford.edu/housenumbers/"
 
-    def download(self) -> None:
-        from torchvision.datasets import SVHN as TV
+    def fetch(self) -> None:  # pragma: no cover - needs the network
+        import torchvision.datasets as tvd
 
-        TV(str(self.root()), split="train", download=True)
-        TV(str(self.root()), split="test", download=True)
+        for split in ("train", "test"):
+            tvd.SVHN(str(self.root), split=split, download=True)
 
     def _split(self, split: str) -> Split:
         from scipy.io import loadmat
 
-        path = self.root() / f"{split}_32x32.mat"
+        path = self.root / f"{split}_32x32.mat"
         if not path.is_file():
-            raise _missing(self.key, path, f"{split}_32x32.mat")
+            raise _missing(self, path, f"{split}_32x32.mat")
         try:
             mat = loadmat(str(path))
         except Exception as exc:  # noqa: BLE001 - scipy raises several types for a cut or foreign file

@@ -15,44 +15,51 @@ The validation list is the test split. Labels are the ILSVRC-2012 class ids.
 from __future__ import annotations
 
 import logging
-from typing import List
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from ...errors import ConfigError, DatasetError
-from ..base import DATASETS, MULTICLASS, DataBundle, ImageDataset
-from ..image_files import dataset_root, decoded_split, read_file_list
+from ..base import DATASETS, MULTICLASS, DataBundle
+from ..image_files import ImageFiles, read_file_list
 
 log = logging.getLogger(__name__)
 SOURCES = ("google", "flickr")
-FULL_CLASSES = 1000
 
 
 @DATASETS.register("webvision")
-class WebVision(ImageDataset):
+class WebVision(ImageFiles):
+    """conf/dataset/webvision.yaml documents the keys below; ``**files``: ImageFiles' (decoding and caps)."""
+
     kind = MULTICLASS
+    num_classes = 1000  # the full release; dataset.num_classes keeps the first ones
+
+    def __init__(self, *, sources: Sequence[str], num_classes: Optional[int], val_dir: str, **files):
+        super().__init__(**files)
+        self.sources = list(sources)
+        bad = [s for s in self.sources if s not in SOURCES]
+        if bad or not self.sources:
+            raise ConfigError(f"dataset.sources={self.sources}: expected a non-empty subset of {list(SOURCES)}")
+        self.classes = int(num_classes or WebVision.num_classes)
+        if not 1 <= self.classes <= WebVision.num_classes:
+            raise ConfigError(f"dataset.num_classes={self.classes}: expected 1..{WebVision.num_classes} (50 = mini WebVision)")
+        self.val_dir = str(val_dir)
 
     def load(self) -> DataBundle:
-        root = dataset_root(self.cfg)
+        root = self.root
         info = root / "info"
         if not info.is_dir():
             raise DatasetError(f"webvision: expected the folder {info} with the file lists, but it is not there. Set dataset.root to the WebVision 1.0 folder.")
-        sources = list(self.cfg.get("sources", SOURCES))
-        bad = [s for s in sources if s not in SOURCES]
-        if bad or not sources:
-            raise ConfigError(f"dataset.sources={sources}: choose a non-empty subset of {list(SOURCES)}")
-        classes = int(self.cfg.get("num_classes") or FULL_CLASSES)
-        if not 1 <= classes <= FULL_CLASSES:
-            raise ConfigError(f"dataset.num_classes={classes}: expected 1..{FULL_CLASSES} (50 = mini WebVision)")
+        sources, classes = self.sources, self.classes
         paths: List[str] = []
         labels = []
         for source in sources:
-            p, y = read_file_list(info / f"train_filelist_{source}.txt", root, FULL_CLASSES, "webvision")
+            p, y = read_file_list(info / f"train_filelist_{source}.txt", root, WebVision.num_classes, "webvision")
             paths += p
             labels.append(y)
         train_paths, train_labels = self._first_classes(paths, np.concatenate(labels), classes)
-        val_dir = root / str(self.cfg.get("val_dir", "val_images_256"))
-        val_paths, val_labels = read_file_list(info / "val_filelist.txt", val_dir, FULL_CLASSES, "webvision")
+        val_dir = root / self.val_dir
+        val_paths, val_labels = read_file_list(info / "val_filelist.txt", val_dir, WebVision.num_classes, "webvision")
         val_paths, val_labels = self._first_classes(val_paths, val_labels, classes)
         missing = sorted(set(range(classes)) - set(np.unique(train_labels).tolist()))
         if missing:
@@ -60,8 +67,8 @@ class WebVision(ImageDataset):
         return DataBundle(
             kind=MULTICLASS,
             names=self.class_names(info, classes),
-            train=decoded_split(self.cfg, f"webvision{classes}-train", train_paths, train_labels, f"{info}/train_filelist_*.txt", "max_train_samples"),
-            test=decoded_split(self.cfg, f"webvision{classes}-val", val_paths, val_labels, str(info / "val_filelist.txt"), "max_eval_samples"),
+            train=self.decoded_split(f"webvision{classes}-train", train_paths, train_labels, f"{info}/train_filelist_*.txt", "train"),
+            test=self.decoded_split(f"webvision{classes}-val", val_paths, val_labels, str(info / "val_filelist.txt"), "eval"),
         )
 
     @staticmethod

@@ -23,8 +23,9 @@ def _conv(cin: int, cout: int, k: int, bn: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@BACKBONES.register("deepid2")
 class DeepID2(Backbone):
-    def __init__(self, in_channels: int, image_size: int, width: float = 1.0, feature_dim: int = 160, batch_norm: bool = True):
+    def __init__(self, in_channels: int, image_size: int, *, width: float, feature_dim: int, batch_norm: bool):
         super().__init__()
         c1, c2, c3, c4 = (scaled(c, width) for c in (20, 40, 60, 80))
         self.block1 = nn.Sequential(_conv(in_channels, c1, 4, batch_norm), nn.MaxPool2d(2, ceil_mode=True))
@@ -42,23 +43,12 @@ class DeepID2(Backbone):
             if pool3.shape[-1] < 2:
                 self.conv4[0].padding = (1, 1)
             conv4 = self.conv4(pool3)
-        self.deepid = nn.Linear(pool3[0].numel() + conv4[0].numel(), feature_dim)
+        self.deepid = nn.Linear(pool3[0].numel() + conv4[0].numel(), int(feature_dim))
         self.out_channels = c4
-        self.feature_dim = feature_dim
+        self.feature_dim = int(feature_dim)
 
     def forward(self, x: torch.Tensor):
         pool3 = self.block3(self.block2(self.block1(x)))
         conv4 = self.conv4(pool3)
         features = torch.relu(self.deepid(torch.cat([pool3.flatten(1), conv4.flatten(1)], dim=1)))
         return conv4, features
-
-
-@BACKBONES.register("deepid2")
-def deepid2(cfg, in_channels: int, image_size: int) -> DeepID2:
-    return DeepID2(
-        in_channels,
-        image_size,
-        width=float(cfg.get("width", 1.0)),
-        feature_dim=int(cfg.get("feature_dim", 160)),
-        batch_norm=bool(cfg.get("batch_norm", True)),
-    )

@@ -65,5 +65,5 @@ class MobileNetV2(Backbone):
 
 
 @BACKBONES.register("mobilenetv2")
-def mobilenetv2(cfg, in_channels: int, image_size: int) -> MobileNetV2:
-    return MobileNetV2(in_channels, float(cfg.get("width", 1.0)))
+def mobilenetv2(in_channels: int, image_size: int, *, width: float) -> MobileNetV2:
+    return MobileNetV2(in_channels, float(width))

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import ConfigError
+from ...errors import check_value
 from ..base import BACKBONES, Backbone, scaled
 
-HEAD_INITS = ("kaiming_normal", "torch_default")
+HEAD_INITS = {"kaiming_normal": "as kaidic/LDAM-DRW", "torch_default": "PyTorch's own initialisation"}
 
 
 def kaiming_normal_weights(module: nn.Module) -> None:
@@ -63,8 +63,7 @@ class CifarResNet(Backbone):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
-        if head_init not in HEAD_INITS:
-            raise ConfigError(f"backbone.head_init={head_init!r}: choose one of {HEAD_INITS}")
+        check_value("backbone.head_init", head_init, HEAD_INITS)
         self.head_init = head_init
         n = (depth - 2) // 6
         widths = [scaled(c, width) for c in (16, 32, 64)]
@@ -89,10 +88,10 @@ class CifarResNet(Backbone):
 
 
 @BACKBONES.register("resnet32")
-def resnet32(cfg, in_channels: int, image_size: int) -> CifarResNet:
-    return CifarResNet(32, in_channels, float(cfg.get("width", 1.0)), str(cfg.get("head_init", "kaiming_normal")))
+def resnet32(in_channels: int, image_size: int, *, width: float, head_init: str) -> CifarResNet:
+    return CifarResNet(32, in_channels, float(width), str(head_init))
 
 
 @BACKBONES.register("resnet110")
-def resnet110(cfg, in_channels: int, image_size: int) -> CifarResNet:
-    return CifarResNet(110, in_channels, float(cfg.get("width", 1.0)), str(cfg.get("head_init", "kaiming_normal")))
+def resnet110(in_channels: int, image_size: int, *, width: float, head_init: str) -> CifarResNet:
+    return CifarResNet(110, in_channels, float(width), str(head_init))

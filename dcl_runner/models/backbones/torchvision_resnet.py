@@ -9,14 +9,17 @@ random; ``pretrained: imagenet`` (torchvision's ImageNet weights, see ``models/p
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
-from ...errors import ConfigError
+from ...errors import ConfigError, check_value
 from ..base import BACKBONES, Backbone, scaled
 from ..pretrained import imagenet_state_dict
 
 
+STEMS = {"imagenet": "7x7/2 convolution + max-pool", "cifar": "3x3/1 convolution, no pool"}
 ARCHITECTURES = {  # name -> (block, blocks per stage, extra ResNet kwargs)
     "resnet18": ("BasicBlock", [2, 2, 2, 2], {}),
     "resnet50": ("Bottleneck", [3, 4, 6, 3], {}),
@@ -47,6 +50,7 @@ def scaled_resnet(arch: str, width: float) -> nn.Module:
 class TorchvisionResNet(Backbone):
     def __init__(self, arch: str, in_channels: int, width: float, stem: str, weights: str | None, pretrained: str | None = None):
         super().__init__()
+        check_value("backbone.stem", stem, STEMS)
         net = scaled_resnet(arch, width)
         if pretrained == "imagenet":  # shape checked by models.pretrained.check (config_check)
             if in_channels != 3:
@@ -59,11 +63,8 @@ class TorchvisionResNet(Backbone):
         if stem == "cifar":
             net.conv1 = nn.Conv2d(in_channels, first, 3, 1, 1, bias=False)
             net.maxpool = nn.Identity()
-        elif stem == "imagenet":
-            if in_channels != 3:
-                net.conv1 = nn.Conv2d(in_channels, first, 7, 2, 3, bias=False)
-        else:
-            raise ConfigError(f"backbone.stem={stem!r}: choose imagenet or cifar")
+        elif in_channels != 3:  # the imagenet stem for a grey-scale or other input
+            net.conv1 = nn.Conv2d(in_channels, first, 7, 2, 3, bias=False)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.stages = nn.Sequential(net.layer1, net.layer2, net.layer3, net.layer4)
         self.out_channels = self.feature_dim = net.fc.in_features if width == 1.0 else self._last_channels()
@@ -78,10 +79,11 @@ class TorchvisionResNet(Backbone):
 
 
 def _factory(arch: str):
-    def build(cfg, in_channels: int, image_size: int) -> TorchvisionResNet:
-        return TorchvisionResNet(arch, in_channels, float(cfg.get("width", 1.0)), cfg.get("stem", "imagenet"), cfg.get("weights"),
-                                 cfg.get("pretrained"))
+    def build(in_channels: int, image_size: int, *, width: float, stem: str, weights: Optional[str],
+              pretrained: Optional[str]) -> TorchvisionResNet:
+        return TorchvisionResNet(arch, in_channels, float(width), stem, weights, pretrained)
 
+    build.__name__ = arch
     return build
 
 

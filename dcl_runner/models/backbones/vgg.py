@@ -40,5 +40,5 @@ class VGG(Backbone):
 
 
 @BACKBONES.register("vgg16")
-def vgg16(cfg, in_channels: int, image_size: int) -> VGG:
-    return VGG(VGG16_STAGES, in_channels, image_size, float(cfg.get("width", 1.0)))
+def vgg16(in_channels: int, image_size: int, *, width: float) -> VGG:
+    return VGG(VGG16_STAGES, in_channels, image_size, float(width))

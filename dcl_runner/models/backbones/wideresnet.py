@@ -70,11 +70,5 @@ class WideResNet(Backbone):
 
 
 @BACKBONES.register("wrn28_10")
-def wrn28_10(cfg, in_channels: int, image_size: int) -> WideResNet:
-    return WideResNet(
-        depth=int(cfg.get("depth", 28)),
-        widen=int(cfg.get("widen", 10)),
-        dropout=float(cfg.get("dropout", 0.0)),
-        in_channels=in_channels,
-        width=float(cfg.get("width", 1.0)),
-    )
+def wrn28_10(in_channels: int, image_size: int, *, depth: int, widen: int, dropout: float, width: float) -> WideResNet:
+    return WideResNet(depth=int(depth), widen=int(widen), dropout=float(dropout), in_channels=in_channels, width=float(width))
