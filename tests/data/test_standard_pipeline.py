@@ -171,3 +171,21 @@ def test_a_packed_set_decodes_to_the_same_pixels_without_its_files(tmp_path):
     (root / "ImageNet_LT_val.txt").write_text(f"train/{WNIDS[0]}/other.JPEG 0\n")
     with pytest.raises(DatasetError, match="other.JPEG is listed by the dataset but not in the pack"):
         build_data(standard_cfg("imagenet_lt", root, f"dataset.packed_dir={tmp_path / 'packs'}"))
+
+
+def test_colour_jitter_on_the_cache_path_is_said_not_to_apply(caplog):
+    """decode=cache crops on the device, which has no colour jitter: a run that asks for it is told, not silently
+    trained without it; the standard path's device half only normalises (crop and flip were done in the workers)."""
+    import logging
+
+    from dcl_runner.data.augment import build_augment
+
+    d = compose(["dataset=imagenet", "dataset.decode=cache", "dataset.augment.color_jitter=[0.4,0.4,0.4]"]).dataset
+    with caplog.at_level(logging.WARNING, logger="dcl_runner.data.augment"):
+        cached = build_augment(d)
+    assert cached.crop == "resized" and cached.flip
+    assert "color_jitter=[0.4, 0.4, 0.4] is not applied" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dcl_runner.data.augment"):
+        in_workers = build_augment(d, crops_in_workers=True)
+    assert in_workers.crop == "none" and not in_workers.flip and caplog.text == ""
