@@ -25,12 +25,31 @@ def _config_dir() -> Path:
     return packaged if (packaged / "config.yaml").is_file() else here.parent / "conf"
 
 
+#: the run folder's stamp when the processes of a distributed run agreed on one (process 0's; see stamp())
+AGREED_STAMP: Dict[str, str] = {}
+
+
+def new_stamp() -> str:
+    """Time to the microsecond and the process id: two runs started in the same microsecond still differ."""
+    import datetime
+    import os
+
+    return f"{datetime.datetime.now():%Y-%m-%d_%H-%M-%S-%f}-{os.getpid()}"
+
+
+def stamp() -> str:
+    """``${stamp:}``, the last part of a run folder's name: this process's (cached per process, as Hydra's
+    ``${now:}``), or the one a distributed run's processes agreed on (``__main__``), so they share one folder."""
+    return AGREED_STAMP.get("stamp") or new_stamp()
+
+
 def _register_resolvers() -> None:
-    """``${pid:}`` in run-folder names: two runs started in the same microsecond still differ."""
     import os
 
     if not OmegaConf.has_resolver("pid"):
         OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True)
+    if not OmegaConf.has_resolver("stamp"):
+        OmegaConf.register_new_resolver("stamp", stamp, use_cache=True)
 
 
 _register_resolvers()
@@ -63,6 +82,7 @@ VOLATILE_KEYS = (
     "dataset.root", "dataset.download", "dataset.resident", "dataset.resident_max_gb",
     "trainer.device", "trainer.num_threads", "trainer.num_workers", "trainer.progress", "trainer.log_every",
     "trainer.checkpoint_every", "trainer.compile", "trainer.channels_last", "trainer.eval_batch_size",
+    "trainer.distributed.find_unused_parameters", "dataset.packed_dir",
 )
 
 

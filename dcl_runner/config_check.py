@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import sections
+from .data.encoded import DECODE_MODES
 from .errors import ConfigError, check_value
 from .optim import GRANULARITIES, LR_SCHEDULES, OPTIMIZERS
 from .trackers import check_trackers
@@ -107,6 +108,8 @@ def check_config(cfg: Any) -> None:
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
     check_value("dataset.resident", d.resident, RESIDENT)
+    if "decode" in d:  # the ImageNet family's datasets (data/image_files.py)
+        check_value("dataset.decode", d.decode, DECODE_MODES)
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")
     width = cfg.backbone.get("width")  # every backbone of conf/ has a width; one without has nothing to check

@@ -13,10 +13,11 @@ from .errors import RunFailed
 class DivergenceWatch:
     """Notices a non-finite loss without a host sync per step: the first bad step of the epoch is kept on the
     device and read only where the loop syncs anyway (progress-bar updates, the end of an epoch, before a
-    checkpoint is written)."""
+    checkpoint is written; with N processes, at their sync points, where they agree on the first bad step)."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, procs=None) -> None:
         self.device = device
+        self.procs = procs  # distributed.Processes: a check agrees over the processes (the first bad step of any)
         self.reset()
 
     def reset(self) -> None:
@@ -27,7 +28,9 @@ class DivergenceWatch:
         self.first_bad = torch.where(bad & (self.first_bad < 0), step, self.first_bad)
 
     def check(self, epoch: int) -> None:
-        step = int(self.first_bad)
+        """RunFailed on every process when the loss of any was not finite (a sync point of every process)."""
+        first_bad = self.first_bad if self.procs is None else self.procs.first_step(self.first_bad)
+        step = int(first_bad)
         if step >= 0:
             raise RunFailed(f"diverged at epoch {epoch + 1}, step {step + 1}: the training loss is not finite (NaN or inf)")
 

@@ -2,7 +2,8 @@
 ``history.csv``, ``curves/``, ``predictions.npz``, ``data_meta.npz`` and ``checkpoints/last.pt``.
 Every write is atomic (io.py). :class:`Progress` is where training stands; a checkpoint saves it.
 Experiment trackers (``logger=...``, trackers.py) mirror what the folder records: the run's start, every
-history row, and its end with the final metrics and status.
+history row, and its end with the final metrics and status. In a distributed run only process 0 writes
+(``writes``); the others read the same folder (a resume's checkpoint) and write nothing.
 """
 from __future__ import annotations
 
@@ -59,8 +60,9 @@ def _int_or_raw(value: Any) -> Any:
 
 class RunFolder:
     def __init__(self, path: str | Path, cfg: Any, choices: Optional[Dict[str, str]] = None,
-                 overrides: Optional[List[str]] = None) -> None:
+                 overrides: Optional[List[str]] = None, writes: bool = True) -> None:
         self.path = Path(path)
+        self.writes = writes                     # False on a distributed run's processes other than 0
         self.cfg = cfg
         self.choices = dict(choices or {})
         self.overrides = list(overrides or [])
@@ -68,12 +70,15 @@ class RunFolder:
         self.task_kind: Optional[str] = None     # set by describe_run once the data is known
         self.device = ""
         self.steps_per_epoch = 1
+        self.processes = 1                       # processes training the run (distributed.py)
         self.trackers: Optional[Any] = None      # trackers.Trackers mirroring this record (describe_run)
         self.clock = time.time()                 # wall time since the last checkpoint (progress.elapsed holds the rest)
 
-    def describe_run(self, task_kind: str, device: Any, steps_per_epoch: int = 1, trackers: Optional[Any] = None) -> None:
+    def describe_run(self, task_kind: str, device: Any, steps_per_epoch: int = 1, trackers: Optional[Any] = None,
+                     processes: int = 1) -> None:
         self.task_kind, self.device, self.steps_per_epoch = task_kind, str(device), max(1, steps_per_epoch)
-        self.trackers = trackers if trackers else None
+        self.trackers = trackers if trackers and self.writes else None
+        self.processes = processes
 
     def global_step(self, progress: Progress) -> int:
         return progress.epoch * self.steps_per_epoch + progress.step
@@ -85,6 +90,8 @@ class RunFolder:
 
     # -- metrics.json, history.csv, arrays ----------------------------------------------------------------
     def write_status(self, status: str, progress: Progress, reason: Optional[str] = None, final: Optional[Dict] = None) -> None:
+        if not self.writes:
+            return
         record = {
             "status": status,
             "reason": reason,
@@ -100,6 +107,7 @@ class RunFolder:
             "metrics_at_epoch": progress.metrics_at_epoch,
             "config_hash": run_identity(self.cfg),
             "device": self.device,
+            "processes": self.processes,
             "torch": torch.__version__,
         }
         atomic_write_json(self.path / "metrics.json", record)
@@ -111,6 +119,8 @@ class RunFolder:
                 self.trackers.finish(status, final, step)
 
     def write_history(self, progress: Progress) -> None:
+        if not self.writes:
+            return
         import pandas as pd
 
         atomic_write_text(self.path / "history.csv", pd.DataFrame(progress.history).to_csv(index=False))
@@ -120,16 +130,20 @@ class RunFolder:
             atomic_save_npy(self.path / "curves" / f"{name}.npy", np.stack(rows))
 
     def save_predictions(self, scores: np.ndarray, targets: np.ndarray) -> None:
+        if not self.writes:
+            return
         atomic_save_npz(self.path / "predictions.npz", scores=scores, targets=targets)
 
     def save_curves(self, arrays: Dict[str, Any]) -> None:
+        if not self.writes:
+            return
         for name, value in arrays.items():
             atomic_save_npy(self.path / "curves" / f"{name}.npy", np.asarray(value))
 
     def save_data_meta(self, meta: Dict[str, Any]) -> None:
         """The dataset's per-sample facts (noisy-label flags, ...) once per run."""
         arrays = {k: np.asarray(v) for k, v in meta.items() if isinstance(v, np.ndarray)}
-        if arrays and not (self.path / "data_meta.npz").exists():
+        if arrays and self.writes and not (self.path / "data_meta.npz").exists():
             atomic_save_npz(self.path / "data_meta.npz", **arrays)
 
     # -- checkpoints ----------------------------------------------------------------------------------------
@@ -137,6 +151,8 @@ class RunFolder:
         """``state`` (the trainer's tensors and optimizers) with the progress, the run identity and config."""
         progress.elapsed += time.time() - self.clock
         self.clock = time.time()
+        if not self.writes:
+            return
         atomic_torch_save(self.checkpoint, {
             "config_hash": run_identity(self.cfg),
             "config": OmegaConf.to_container(self.cfg, resolve=True),

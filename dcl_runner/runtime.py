@@ -41,10 +41,10 @@ class Runtime:
     """``trainer.device / precision / channels_last / num_threads / deterministic`` resolved once, and the
     run seeded (every generator) from ``seed``."""
 
-    def __init__(self, t: Any, seed: int) -> None:
+    def __init__(self, t: Any, seed: int, device: Optional[torch.device] = None) -> None:
         if t.num_threads:
             torch.set_num_threads(int(t.num_threads))
-        self.device = resolve_device(t.device)
+        self.device = device or resolve_device(t.device)  # device: a distributed process's own (distributed.py)
         self.amp_dtype = resolve_precision(t.precision, self.device)
         self.channels_last = (self.device.type == "cuda") if t.channels_last == "auto" else bool(t.channels_last)
         seed_everything(seed, bool(t.deterministic), self.device)

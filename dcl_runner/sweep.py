@@ -15,6 +15,7 @@ from typing import Any, List, Tuple
 
 from hydra.experimental.callback import Callback
 
+from .distributed import is_main_process
 from .errors import EXIT_REFUSED
 from .io import atomic_write_json
 
@@ -90,6 +91,8 @@ class RunnerCallbacks(Callback):
         outcomes = job_outcomes(sweep_dir)
         failed = [o for o in outcomes if o[2] != "completed"]
         FAILED_JOBS[:] = failed
+        if not is_main_process():  # a distributed sweep: every process knows the outcome, process 0 says it
+            return
         if not failed:
             print(f"sweep: all {len(outcomes)} jobs completed ({sweep_dir})")
             return

@@ -4,7 +4,8 @@
 ``run_experiment(cfg, run_dir)`` trains one composed config into ``run_dir`` and returns the final
 metrics. The pieces it stands on each live in their own module: ``runtime`` (device, precision, seeds,
 Ctrl-C), ``optim`` (optimizers and lr schedules by name), ``run_folder`` (the files a run writes, and its
-checkpoint), ``divergence`` (a NaN never becomes a number). Ctrl-C or SIGTERM finishes the current step,
+checkpoint), ``divergence`` (a NaN never becomes a number), ``distributed`` (N processes under DDP: each
+trains its part of every global batch; with one process its calls do nothing). Ctrl-C or SIGTERM finishes the current step,
 saves a checkpoint that resumes at the next step exactly, marks the run ``interrupted`` and raises
 ``RunInterrupted``. A run that diverges stops with status ``failed`` and ``RunFailed``, and its last
 checkpoint stays the last finite state. A resume that cannot start writes nothing.
@@ -25,6 +26,7 @@ from .config_check import check_config
 from .data import DataBundle, build_data
 from .data.augment import build_augment
 from .data.loader import SplitLoader, choose_resident
+from .distributed import Processes, init_from_env, is_main_process
 from .divergence import DivergenceWatch, check_predictions, check_tensors
 from .errors import ConfigError, RunnerError
 from .methods.base import Batch, Method, TrainContext, build_method
@@ -39,6 +41,14 @@ log = logging.getLogger(__name__)
 
 class RunInterrupted(RunnerError):
     """Training stopped on Ctrl-C / SIGTERM after saving a checkpoint."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributedKeys:
+    """``trainer.distributed`` (conf/config.yaml): read by distributed.Processes in a run of N processes."""
+
+    sync_batchnorm: bool
+    find_unused_parameters: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +75,7 @@ class TrainerKeys:
     checkpoint_every: int
     progress: bool
     log_every: int
+    distributed: DistributedKeys
 
 
 class Trainer:
@@ -74,34 +85,38 @@ class Trainer:
     def __init__(self, cfg: Any, run_dir: str | Path, choices: Optional[Dict[str, str]] = None,
                  overrides: Optional[List[str]] = None) -> None:
         self.cfg, t = cfg, cfg.trainer
-        self.folder = RunFolder(run_dir, cfg, choices, overrides)
+        self.procs: Processes = init_from_env()
+        self.folder = RunFolder(run_dir, cfg, choices, overrides, writes=self.procs.is_main)
         check_config(cfg)
-        self.runtime = Runtime(t, int(cfg.seed))
+        self.procs.check(t)
+        self.runtime = Runtime(t, int(cfg.seed), self.procs.device(t.device))
         self.device = self.runtime.device
 
-        self.data: DataBundle = build_data(cfg.dataset, int(cfg.seed))
+        self.data: DataBundle = self.procs.main_first(lambda: build_data(cfg.dataset, int(cfg.seed)))
         self.task = self.data.task()
         self.method: Method = build_method(cfg.method, self.task)
         self.model = self.build_model()
-        self.forward_model = torch.compile(self.model) if t.compile else self.model
+        self.forward_model, self.eval_model = self.compiled_models()
 
         self.optimizer = build_optimizer(self.method.param_groups(self.model), t.optimizer)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.runtime.amp_dtype == torch.float16)
-        self.divergence = DivergenceWatch(self.device)
+        self.divergence = DivergenceWatch(self.device, self.procs)
 
         self.train_loader = self.loader(self.data.train)
         self.eval_loader = self.loader(self.data.split(t.eval_split))
         d = cfg.dataset
-        self.augment = build_augment(d, self.runtime.channels_last)
-        self.steps_per_epoch = SplitLoader.num_batches(len(self.data.train), int(t.batch_size), bool(t.drop_last))
-        self.folder.describe_run(self.task.kind, self.device, self.steps_per_epoch, Trackers(cfg.logger, self.folder.path))
+        self.augment = build_augment(d, self.runtime.channels_last, self.train_loader.crops_in_workers)
+        self.steps_per_epoch = len(self.procs.parts(torch.arange(len(self.data.train)), int(t.batch_size), bool(t.drop_last)))
+        trackers = Trackers(cfg.logger, self.folder.path) if self.procs.is_main else None
+        self.folder.describe_run(self.task.kind, self.device, self.steps_per_epoch, trackers, self.procs.world)
         self.last_eval: Optional[tuple] = None  # (epoch, scores, targets, metrics) of the latest evaluation
         log.info(
-            "%s: %d train / %d %s images %s, %s task with %d outputs; %s on %s (%s, %s)",
+            "%s: %d train / %d %s images %s, %s task with %d outputs; %s on %s (%s, %s); global batch %d%s",
             d.name, len(self.data.train), len(self.eval_loader), t.eval_split, self.task.image_shape, self.task.kind,
             self.task.num_outputs, cfg.method.name, self.device, self.runtime.amp_dtype or "fp32",
-            "device-resident" if self.train_loader.resident else "DataLoader",
+            "device-resident" if self.train_loader.resident else "DataLoader", int(t.batch_size),
+            f" = {self.procs.world} processes x {int(t.batch_size) // self.procs.world}" if self.procs.distributed else "",
         )
         log.info("run folder: %s", self.folder.path)
 
@@ -130,6 +145,16 @@ class Trainer:
         loaded = self.method.load_initial_weights(model, state)
         log.info("initialised %d of %d model tensors from %s", len(loaded), len(model.state_dict()), source)
 
+    def compiled_models(self) -> tuple:
+        """(what trains: the model, under DDP with N processes; what evaluates: the model itself), each through
+        torch.compile when ``trainer.compile``."""
+        t = self.cfg.trainer
+        train = self.procs.wrap(self.model, bool(t.distributed.sync_batchnorm), bool(t.distributed.find_unused_parameters))
+        if not t.compile:
+            return train, self.model
+        evaluate = torch.compile(self.model)
+        return (evaluate if train is self.model else torch.compile(train)), evaluate
+
     def loader(self, split) -> SplitLoader:
         """A split on the device when it fits (dataset.resident / resident_max_gb), else through a DataLoader."""
         d, t = self.cfg.dataset, self.cfg.trainer
@@ -138,7 +163,10 @@ class Trainer:
 
     def fetch(self, indices, generator: Optional[torch.Generator] = None, augment: bool = True) -> tuple:
         """Training samples by position on the device, augmented as a training batch (TrainContext.fetch)."""
-        images, y, idx = self.train_loader.take(indices)
+        crop = None
+        if augment and self.train_loader.crops_in_workers:
+            crop = (generator.initial_seed() if generator is not None else int(torch.randint(2**62, ())), 0)
+        images, y, idx = self.train_loader.take(indices, crop)
         return (self.augment.train(images, generator) if augment else self.augment.eval(images)), y, idx
 
     def train_context(self) -> TrainContext:
@@ -163,6 +191,7 @@ class Trainer:
                 progress = self.load_checkpoint()  # loads the method's state over what setup built
             elif resume:
                 log.info("no checkpoint in %s: starting from the beginning", self.folder.path)
+            self.procs.broadcast_state(self.method)  # process 0's method state on every process
         except BaseException as exc:
             if not resuming:  # a new run that cannot start says why; a resume that cannot start writes nothing
                 self.folder.write_status(_status_of(exc), progress, describe(exc))
@@ -182,20 +211,24 @@ class Trainer:
         with StopRequest() as stop:
             while progress.epoch < int(t.epochs):
                 self.divergence.reset()
-                if not self.run_epoch(progress, stop):
+                if not self.run_epoch(progress, stop):  # every process stops at the same step
                     self.check_finite(progress)
                     self.save_checkpoint(progress)
-                    self.folder.write_status("interrupted", progress, "stopped by signal; resume to continue")
-                    raise RunInterrupted(f"stopped at epoch {progress.epoch + 1}, step {progress.step}; checkpoint saved in {self.folder.checkpoint}")
+                    self.interrupted(progress, f"at epoch {progress.epoch + 1}, step {progress.step}")
                 self.check_finite(progress)
                 self.finish_epoch(progress)
                 self.folder.write_history(progress)
                 if progress.epoch % int(t.checkpoint_every) == 0 or progress.epoch == int(t.epochs):
                     self.save_checkpoint(progress)
-                if stop.requested:
-                    self.folder.write_status("interrupted", progress, "stopped by signal; resume to continue")
-                    raise RunInterrupted(f"stopped after epoch {progress.epoch}; checkpoint saved in {self.folder.checkpoint}")
+                if self.procs.any(stop.requested, self.device):
+                    self.interrupted(progress, f"after epoch {progress.epoch}")
         return self.finalize(progress)
+
+    def interrupted(self, progress: Progress, where: str) -> None:
+        """Mark the run interrupted (its checkpoint is saved) and stop every process."""
+        self.folder.write_status("interrupted", progress, "stopped by signal; resume to continue")
+        self.procs.barrier()
+        raise RunInterrupted(f"stopped {where}; checkpoint saved in {self.folder.checkpoint}")
 
     def finalize(self, progress: Progress) -> Dict[str, Any]:
         done, scores, targets, final = self.last_eval or (None, None, None, None)
@@ -218,32 +251,42 @@ class Trainer:
         self.model.train()
         self.method.train_mode(self.model)
         sums: Dict[str, Any] = dict(progress.sums)
-        steps = SplitLoader.num_batches(len(progress.order), int(t.batch_size), bool(t.drop_last))
-        bar = _progress_bar(t, steps, progress.step, f"epoch {epoch + 1}/{t.epochs}")
-        tick = time.time()
-        batches = self.train_loader.batches(progress.order, int(t.batch_size), bool(t.drop_last), start=progress.step)
-        for images, y, idx in batches:
+        parts = self.procs.parts(progress.order, int(t.batch_size), bool(t.drop_last))  # this process's share of each batch
+        steps, todo = len(parts), parts[progress.step:]
+        bar = _progress_bar(t, steps, progress.step, f"epoch {epoch + 1}/{t.epochs}") if self.procs.is_main else None
+        tick, stopping = time.time(), False
+        crops = [(step_seed(seed, epoch, progress.step + k), p.start) for k, p in enumerate(todo)]  # standard pipeline
+        for (images, y, idx), part in zip(self.train_loader.load([p.index for p in todo], crops), todo):
             step = progress.step
             lr = self.set_lr(epoch + step / max(1, steps))
             gen = make_generator(self.device, step_seed(seed, epoch, step))
-            batch = Batch(x=self.augment.train(images, gen), y=y, index=idx, generator=gen)
+            batch = Batch(x=self.augment.train(images, gen, part), y=y, index=idx, generator=gen, part=part)
             self.train_step(batch, epoch, step, sums)
             progress.step += 1
-            if (bar is not None or self.folder.trackers) and (progress.step % int(t.log_every) == 0 or progress.step == steps):
-                self.divergence.check(epoch)  # the bar and the trackers sync here anyway
-                loss = float(sums["loss"] / sums["_batches"])
-                rate = int(t.log_every) * int(t.batch_size) / max(1e-9, time.time() - tick)
-                self.folder.track_step({"train/loss": loss, "train/lr": lr, "train/images_per_s": rate}, progress)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2g}", img_s=f"{rate:.0f}")
-                    bar.update(progress.step - bar.n)
+            sync_point = progress.step % int(t.log_every) == 0 or progress.step == steps
+            if sync_point and (bar is not None or self.folder.trackers or self.procs.distributed):
+                self.divergence.check(epoch)  # the bar and the trackers sync here anyway; processes agree here
+                self.report_step(sums, lr, tick, progress, bar)
                 tick = time.time()
-            if stop.requested:
+            stopping = self.procs.stop_agreed(stop.requested, sync_point, self.device)
+            if stopping:
                 break
         if bar is not None:
             bar.close()
-        progress.sums = {k: float(v) for k, v in sums.items()}
-        return not stop.requested
+        progress.sums = self.procs.mean_values(sums)  # the global batches' running sums
+        return not stopping
+
+    def report_step(self, sums: Dict[str, Any], lr: float, tick: float, progress: Progress, bar) -> None:
+        """The running loss, lr and images/s (all processes) to the progress bar and the trackers."""
+        t = self.cfg.trainer
+        if bar is None and not self.folder.trackers:
+            return
+        loss = float(sums["loss"] / sums["_batches"])
+        rate = int(t.log_every) * int(t.batch_size) / max(1e-9, time.time() - tick)
+        self.folder.track_step({"train/loss": loss, "train/lr": lr, "train/images_per_s": rate}, progress)
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2g}", img_s=f"{rate:.0f}")
+            bar.update(progress.step - bar.n)
 
     def epoch_order(self, epoch: int) -> torch.Tensor:
         gen = make_generator(torch.device("cpu"), step_seed(int(self.cfg.seed), epoch, -1))
@@ -266,6 +309,7 @@ class Trainer:
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
         self.scaler.scale(result.loss).backward()
+        self.procs.average_gradients(self.method.parameters(), skip=self.model.parameters())  # DDP does the model's
         for opt in optimizers:
             self.scaler.step(opt)
         self.scaler.update()
@@ -296,7 +340,7 @@ class Trainer:
         self.divergence.check(progress.epoch)
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         tensors.update({f"method.{k}": v for k, v in self.method.state_dict().items() if torch.is_tensor(v)})
-        check_tensors(tensors, progress.epoch)
+        self.procs.together(lambda: check_tensors(tensors, progress.epoch))
 
     def finish_epoch(self, progress: Progress) -> None:
         """The epoch's history row (and its evaluation when one is due); ``progress`` moves to the next epoch."""
@@ -326,17 +370,21 @@ class Trainer:
     # -- evaluation ----------------------------------------------------------------------------------------
     @torch.no_grad()
     def predict(self) -> tuple:
+        """(scores, targets) of the evaluation split; N processes score a block each, and every process gets all."""
+        self.procs.broadcast_state(self.model, buffers_only=True)  # process 0's BatchNorm statistics
         self.model.eval()
-        scores, targets = [], []
-        order = torch.arange(len(self.eval_loader))
-        for images, y, _ in self.eval_loader.batches(order, int(self.cfg.trainer.eval_batch_size)):
+        scores = []
+        n = len(self.eval_loader)
+        order = torch.arange(*self.procs.block(n))
+        batch_size = -(-int(self.cfg.trainer.eval_batch_size) // self.procs.world)
+        for images, y, _ in self.eval_loader.batches(order, batch_size):
             with self.runtime.autocast():
-                out = self.method.predict(self.forward_model(self.augment.eval(images)))
-            scores.append(out.float().cpu())
-            targets.append(y.cpu())
+                out = self.method.predict(self.eval_model(self.augment.eval(images)))
+            scores.append(out.float())
         self.model.train()
         self.method.train_mode(self.model)
-        return torch.cat(scores).numpy(), torch.cat(targets).numpy()
+        local = torch.cat(scores) if scores else torch.zeros(0, self.task.num_outputs, device=self.device)
+        return self.procs.gather_rows(local, n).cpu().numpy(), self.eval_loader.targets.cpu().numpy()
 
     def score(self, scores: np.ndarray, targets: np.ndarray) -> Dict[str, Any]:
         if self.task.is_multiclass:
@@ -350,6 +398,7 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self, progress: Progress) -> None:
+        """Process 0 writes it (the model unwrapped: it resumes on any number of processes)."""
         self.folder.save_checkpoint({
             "model": self.model.state_dict(),
             "method": self.method.state_dict(),
@@ -358,6 +407,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "rng": rng_state(),
         }, progress)
+        self.procs.barrier()
 
     def load_checkpoint(self) -> Progress:
         state = self.folder.load_checkpoint(self.device)
@@ -391,7 +441,7 @@ def build_trainer(cfg: Any, run_dir: str | Path, choices=None, overrides=None, r
     try:
         return Trainer(cfg, run_dir, choices, overrides)
     except BaseException as exc:
-        folder = RunFolder(run_dir, cfg, choices, overrides)
+        folder = RunFolder(run_dir, cfg, choices, overrides, writes=is_main_process())
         if not (resume and folder.checkpoint.exists()):
             folder.write_status(_status_of(exc), Progress(), describe(exc))
         raise

@@ -84,6 +84,58 @@ def interrupt_at_step(monkeypatch, step: int) -> None:
     monkeypatch.setattr(train_module, "build_method", build_interrupting)
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _process_main(rank: int, world: int, port: int, fn, args, results) -> None:
+    """One forked process of ``run_in_processes``: join the gloo group through torchrun's variables, run ``fn``."""
+    import traceback
+
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
+    try:
+        results.put((rank, "ok", fn(rank, *args)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the test
+        results.put((rank, "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+    finally:
+        from dcl_runner.distributed import shutdown
+
+        shutdown()
+
+
+def run_in_processes(world: int, fn, *args, timeout: float = 120):
+    """``fn(rank, *args)`` in ``world`` forked processes joined as one gloo process group (what torchrun gives a
+    run, without starting new interpreters: the forks inherit this one's imports, so a test takes seconds).
+    Returns each rank's (status, value): ("ok", what fn returned, picklable) or ("error", traceback)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    port = free_port()
+    procs = [ctx.Process(target=_process_main, args=(r, world, port, fn, args, results)) for r in range(world)]
+    for p in procs:
+        p.start()
+    out = {}
+    try:
+        for _ in range(world):
+            rank, status, value = results.get(timeout=timeout)
+            out[rank] = (status, value)
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    return [out.get(r, ("error", "no result (hung or killed)")) for r in range(world)]
+
+
 # ---------------------------------------------------------------------------------------------
 # fixture files in the datasets' real formats
 # ---------------------------------------------------------------------------------------------

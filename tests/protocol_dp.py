@@ -69,6 +69,11 @@ def resnet18_imagenet(dataset: str):
         trainer__lr_schedule__milestones=Cite([30, 60, 90], f"{where}: 'at 30, 60, and 90 epochs'"),
         trainer__lr_schedule__gamma=Cite(0.1, f"{where}: 'learning rate decay of 0.1'"),
         trainer__lr_schedule__warmup_epochs=Cite(0, IMNET_CODE + " (no warm-up)"),
+        dataset__decode=Cite("standard", "apple/ml-data-parameters main_imagenet.py: transforms of each decoded image"),
+        dataset__image_size=Cite(224, "main_imagenet.py lines 112, 126: RandomResizedCrop(224), CenterCrop(224)"),
+        dataset__eval_crop_fraction=Cite(0.875, "main_imagenet.py lines 125-126: Resize(256) + CenterCrop(224)"),
+        dataset__augment__flip=Cite(True, "main_imagenet.py line 113: RandomHorizontalFlip()"),
+        dataset__augment__color_jitter=Cite(None, "main_imagenet.py: no colour jitter"),
     )
 
 

@@ -93,6 +93,12 @@ def _imagenet_lt() -> Keys:
         "trainer.lr_schedule.min_lr_factor": Cite(0.0, f"{KANG} endlr 0.0"),
         "trainer.lr_schedule.granularity": Cite("epoch", "classifier-balancing run_networks.py: CosineAnnealingLR stepped once per epoch"),
         "trainer.lr_schedule.warmup_epochs": Cite(0, "classifier-balancing run_networks.py: no warm-up"),
+        "dataset.decode": Cite("standard", "classifier-balancing data/dataloader.py: transforms of each decoded image"),
+        "dataset.image_size": Cite(224, "classifier-balancing data/dataloader.py RandomResizedCrop(224), CenterCrop(224)"),
+        "dataset.eval_crop_fraction": Cite(0.875, "classifier-balancing data/dataloader.py Resize(256) + CenterCrop(224)"),
+        "dataset.augment.flip": Cite(True, "classifier-balancing data/dataloader.py RandomHorizontalFlip()"),
+        "dataset.augment.color_jitter": Cite([0.4, 0.4, 0.4], "classifier-balancing data/dataloader.py "
+                                             "ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0)"),
     }
 
 

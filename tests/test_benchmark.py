@@ -24,3 +24,11 @@ def test_benchmark_times_each_method_against_ce(capsys):
     assert float(sizes["dcl"][3]) > float(sizes["ce"][3]) > 0  # the backbone, plus DCL's triplet distances (a bmm)
     # joint curriculum: a sigma per (attribute, label) and one per training sample (TINY keeps 128)
     assert int(sizes["data_params"][1]) == int(sizes["ce"][1]) + 2 * 40 + 128
+
+
+def test_the_pipeline_benchmark_times_every_mode(capsys):
+    import benchmark_pipeline
+
+    benchmark_pipeline.main(["--images", "8", "--batch-size", "4", "--workers", "0"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and not line.startswith("| mode")]
+    assert len(rows) == 6 and all(float(row.split("|")[2]) > 0 for row in rows)

@@ -1,7 +1,9 @@
 """Batched augmentation on the device: a whole uint8 batch in, a normalised float batch out.
 
 Every random draw comes from the generator passed in (seeded per step by the trainer), so a
-resumed run augments exactly as an uninterrupted one. Ops (``dataset.augment``):
+resumed run augments exactly as an uninterrupted one. In a distributed run a process holds its part of the
+global batch (``part``, distributed.BatchPart): the per-sample draws are made for the whole global batch and
+sliced, so every sample is augmented as in the 1-process run. Ops (``dataset.augment``):
 
 - ``crop: pad``     random crop with zero padding (``padding`` px each side), per sample;
 - ``crop: resized`` random resized crop (area ``scale``, aspect ``ratio``), per sample, as one
@@ -10,33 +12,48 @@ resumed run augments exactly as an uninterrupted one. Ops (``dataset.augment``):
 """
 from __future__ import annotations
 
+import logging
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .. import sections
+from ..distributed import BatchPart, draw_for
 from ..errors import check_value
 
+log = logging.getLogger(__name__)
 
-def pad_crop(x: torch.Tensor, padding: int, generator: Optional[torch.Generator]) -> torch.Tensor:
+
+def per_sample(draw: Callable[[int], torch.Tensor], n: int, part: Optional[BatchPart]) -> torch.Tensor:
+    """``draw(k)`` gives k per-sample random values; the n of a local batch, drawn for its global batch."""
+    total, rows = draw_for(part, n)
+    values = draw(total)
+    return values if rows is None else values[rows]
+
+
+def pad_crop(x: torch.Tensor, padding: int, generator: Optional[torch.Generator], part: Optional[BatchPart] = None) -> torch.Tensor:
     """Random crop of the original size from the zero-padded batch; x is [B, C, H, W]."""
     if padding <= 0:
         return x
     b, c, h, w = x.shape
     padded = F.pad(x, (padding, padding, padding, padding))
     dev = x.device
-    oy = torch.randint(0, 2 * padding + 1, (b,), device=dev, generator=generator)
-    ox = torch.randint(0, 2 * padding + 1, (b,), device=dev, generator=generator)
+
+    def offsets(k: int) -> torch.Tensor:
+        return torch.randint(0, 2 * padding + 1, (k,), device=dev, generator=generator)
+
+    oy = per_sample(offsets, b, part)
+    ox = per_sample(offsets, b, part)
     rows = (oy[:, None] + torch.arange(h, device=dev))[:, :, None]  # [B, H, 1]
     cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, :]  # [B, 1, W]
     batch = torch.arange(b, device=dev)[:, None, None]
     return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
-def random_flip(x: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    flip = torch.rand(x.shape[0], device=x.device, generator=generator) < 0.5
+def random_flip(x: torch.Tensor, generator: Optional[torch.Generator], part: Optional[BatchPart] = None) -> torch.Tensor:
+    flip = per_sample(lambda k: torch.rand(k, device=x.device, generator=generator), x.shape[0], part) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
@@ -46,17 +63,21 @@ def resized_crop(
     scale: Sequence[float],
     ratio: Sequence[float],
     generator: Optional[torch.Generator],
+    part: Optional[BatchPart] = None,
 ) -> torch.Tensor:
     """Random resized crop of a float batch to out_size x out_size (bilinear)."""
     b = x.shape[0]
     dev = x.device
-    area = torch.empty(b, device=dev).uniform_(scale[0], scale[1], generator=generator)
-    log_r = torch.empty(b, device=dev).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator)
-    aspect = torch.exp(log_r)
+
+    def uniform(low: float, high: float) -> Callable[[int], torch.Tensor]:
+        return lambda k: torch.empty(k, device=dev).uniform_(low, high, generator=generator)
+
+    area = per_sample(uniform(scale[0], scale[1]), b, part)
+    aspect = torch.exp(per_sample(uniform(math.log(ratio[0]), math.log(ratio[1])), b, part))
     w = torch.sqrt(area * aspect).clamp(max=1.0)
     h = torch.sqrt(area / aspect).clamp(max=1.0)
-    cx = (torch.rand(b, device=dev, generator=generator) * 2 - 1) * (1 - w)
-    cy = (torch.rand(b, device=dev, generator=generator) * 2 - 1) * (1 - h)
+    cx = (per_sample(lambda k: torch.rand(k, device=dev, generator=generator), b, part) * 2 - 1) * (1 - w)
+    cy = (per_sample(lambda k: torch.rand(k, device=dev, generator=generator), b, part) * 2 - 1) * (1 - h)
     theta = torch.zeros(b, 2, 3, device=dev)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = w, cx, h, cy
     grid = F.affine_grid(theta, [b, x.shape[1], out_size, out_size], align_corners=False)
@@ -70,7 +91,9 @@ class Augment:
     """uint8 [B, C, H, W] on the device -> normalised float [B, C, S, S] (S = ``image_size``).
 
     The keyword-only arguments are ``dataset.augment``'s keys (conf/_base/dataset.yaml): ``crop`` (none | pad |
-    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``.
+    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``; ``color_jitter`` only in the YAMLs of
+    the ImageNet-family datasets, whose standard pipeline (``dataset.decode: standard``, data/encoded.py) applies it
+    in the DataLoader workers: on the device it is not applied, and a run that sets it says so.
     """
 
     def __init__(
@@ -86,12 +109,14 @@ class Augment:
         scale: Sequence[float],
         ratio: Sequence[float],
         flip: bool,
+        color_jitter: Optional[Sequence[float]] = None,  # optional across datasets: only the ImageNet-family YAMLs have it
     ):
         self.crop = str(check_value("dataset.augment.crop", crop or "none", CROPS))
         self.padding = int(padding)
         self.scale = tuple(scale)
         self.ratio = tuple(ratio)
         self.flip = bool(flip)
+        self.color_jitter = color_jitter
         self.image_size = int(image_size)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -110,15 +135,16 @@ class Augment:
             return x
         return F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
 
-    def train(self, images: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+    def train(self, images: torch.Tensor, generator: Optional[torch.Generator], part: Optional[BatchPart] = None) -> torch.Tensor:
+        """``part``: where these images sit in their global batch (a distributed run; None: they are all of it)."""
         x = images
         if self.crop == "pad":
-            x = pad_crop(x, self.padding, generator)
+            x = pad_crop(x, self.padding, generator, part)
         if self.flip:
-            x = random_flip(x, generator)
+            x = random_flip(x, generator, part)
         x = x.float()
         if self.crop == "resized":
-            x = resized_crop(x, self.image_size, self.scale, self.ratio, generator)
+            x = resized_crop(x, self.image_size, self.scale, self.ratio, generator, part)
         else:
             x = self._resize(x)
         return self._normalize(x)
@@ -127,8 +153,17 @@ class Augment:
         return self._normalize(self._resize(images.float()))
 
 
-def build_augment(dataset: Any, channels_last: bool = False) -> Augment:
-    """The ``dataset`` section's augmentation: ``Augment(image_size, mean, std, channels_last, **dataset.augment)``."""
-    return sections.build(Augment, dataset["augment"], "dataset.augment", f"the augmentation of dataset {dataset['name']}",
-                          int(dataset["image_size"]), list(dataset["mean"]), list(dataset["std"]), channels_last,
-                          shared=())
+def build_augment(dataset: Any, channels_last: bool = False, crops_in_workers: bool = False) -> Augment:
+    """The ``dataset`` section's augmentation: ``Augment(image_size, mean, std, channels_last, **dataset.augment)``.
+    ``crops_in_workers`` (the standard pipeline, data/encoded.py): crop, flip and colour jitter were done when the
+    images were decoded, and the device only normalises them."""
+    owner = f"the augmentation of dataset {dataset['name']}"
+    args = (int(dataset["image_size"]), list(dataset["mean"]), list(dataset["std"]), channels_last)
+    augment = sections.build(Augment, dataset["augment"], "dataset.augment", owner, *args, shared=())
+    if crops_in_workers:
+        return Augment(*args, crop="none", padding=0, scale=augment.scale, ratio=augment.ratio, flip=False)
+    if augment.color_jitter:
+        log.warning("dataset.augment.color_jitter=%s is not applied: only dataset.decode=standard (the ImageNet "
+                    "family's per-batch decoding) applies colour jitter; set it to null to silence this",
+                    list(augment.color_jitter))
+    return augment

@@ -37,6 +37,16 @@ Hooks for two-stage and two-branch methods (decoupled cRT / LWS, MiSLAS, BBN, OL
   augmentation; pass ``batch.generator`` for reproducible resumes). BBN's reversed sampler draws
   its second batch with it inside ``training_step``; keep the ctx from ``setup``.
 
+Distributed runs (N processes, dcl_runner/distributed.py): a ``Batch`` is this process's share of the global
+batch. A per-sample loss averaged over it needs nothing more (DDP averages the processes' equal shares, and
+the trainer averages the gradients of the method's own parameters). Whatever spans the batch (class counts of
+the batch, hard-sample mining, a loss normaliser) uses ``batch.gather(t)`` (the global batch's rows, gradients
+flow back), ``batch.local(t)`` (this process's rows of a global-batch tensor) and ``batch.process_mean(t)``;
+random draws per sample are made for ``len(batch.gather(...))`` samples from ``batch.generator`` (the same on
+every process) and sliced with ``local``. All three are the identity in a 1-process run. What ``setup``
+builds must follow from the config and seed alone (every process builds it; process 0's copy of the
+method's parameters and buffers is then broadcast to all). ``TrainContext.fetch`` reads on this process.
+
 A method's YAML keys are its constructor's keyword-only arguments (``dcl_runner/sections.py``): ``__init__(self,
 task, *, key, ...)`` without a default where the YAML gives one, so a misspelt key is a ConfigError naming it
 before any data is read. ``task_kinds`` says which task types it trains; ``build_method`` refuses the others.
@@ -57,6 +67,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.base import ATTRIBUTES, MULTICLASS, TaskInfo
+from ..distributed import BatchPart
 from ..errors import ConfigError
 from ..models.heads import AttributeBranches, LinearHead
 from ..registry import Registry
@@ -73,12 +84,26 @@ class Batch:
     index: int64 [B] positions in the training split (for per-sample state);
     generator: a torch.Generator on the batch's device, seeded by (seed, epoch, step), for any
     randomness the method draws, so that a resumed run draws the same numbers.
+    part: in a distributed run, where these samples sit in the global batch (None: they are all of it).
     """
 
     x: torch.Tensor
     y: torch.Tensor
     index: torch.Tensor
     generator: Optional[torch.Generator] = None
+    part: Optional[BatchPart] = None
+
+    def gather(self, t: torch.Tensor) -> torch.Tensor:
+        """A per-sample tensor of this batch -> the same over the global batch, in order (autograd-aware)."""
+        return t if self.part is None else self.part.gather(t)
+
+    def local(self, t: torch.Tensor) -> torch.Tensor:
+        """This process's rows of a tensor over the global batch (e.g. weights computed from ``gather``)."""
+        return t if self.part is None else self.part.local(t)
+
+    def process_mean(self, t: torch.Tensor) -> torch.Tensor:
+        """The mean over the processes of a per-process value (no gradient), e.g. a loss normaliser."""
+        return t if self.part is None else self.part.mean(t)
 
 
 @dataclass

@@ -16,6 +16,10 @@ own, entries absent from the mini-batch untouched, the whole set clamped to [log
 every step as the authors' code does; see :mod:`.sparse_sgd`). ``optimizers()``
 are not lr-scheduled by the trainer: data-parameter learning rates stay constant, as in the paper.
 
+Distributed runs: the parameters are global (every process holds all of them); the trainer averages their
+gradients over the processes and each process marks the entries of the whole global batch, so every process
+takes the same step and the class / instance sigmas stay identical (and equal the 1-process run's).
+
 Multi-attribute tasks (CelebA-style, per-attribute binary CE): the class-level parameters are one per
 (attribute, label value) pair ([A, 2]); the logit of attribute a of sample i is divided by
 sigma^class_{a, y_ia} (+ sigma^inst_i, one instance parameter per sample shared by its attributes).
@@ -148,10 +152,10 @@ class DataParameters(Method):
             else:  # flat position of (attribute a, label y_ia) in the [A, 2] table
                 a = torch.arange(self.task.num_outputs, device=batch.y.device)
                 class_ids = a * 2 + batch.y.long()
-            self._optimizers[0].mark(class_ids)
+            self._optimizers[0].mark(batch.gather(class_ids))  # distributed: every process's (same step everywhere)
             sigma = sigma + self.class_log_sigma.view(-1)[class_ids].exp()
         if self.use_inst:
-            self._optimizers[-1].mark(batch.index)
+            self._optimizers[-1].mark(batch.gather(batch.index))
             inst = self.inst_log_sigma[batch.index].exp()
             sigma = sigma + (inst if self.task.is_multiclass else inst[:, None])
         return sigma

@@ -364,37 +364,42 @@ class DCL(Method):
         keeps its batch as drawn, all weights 1; where that holds for every task this is exactly the
         cross-entropy of ``method=ce`` (DCL Table 1 rows CE and CRL-I; sec. 4.5: on balanced CIFAR-100
         the re-balancing methods are the CE baseline). The other tasks get eq. 7's weights with
-        D_current the batch's distribution (``current=batch``) or the training one (``train``)."""
+        D_current the batch's distribution (``current=batch``) or the training one (``train``). In a
+        distributed run the batch is the global batch: the weights are computed from every process's labels
+        (the same draws on each) and each process keeps its own rows."""
         if self.plain_ce:
             return Method.loss(self, {"logits": logits}, batch, 0).loss
-        labels = self.task_labels(batch.y)
+        labels = batch.gather(self.task_labels(batch.y))  # the global batch's (distributed: every process's rows)
         if self.current == "train":
             weights = dsl_weights_from_train(labels, self.ratio.to(logits.device), batch.generator)
         else:
             weights = dsl_weights(labels, self.target.to(logits.device), batch.generator)
             weights = torch.where(self.as_drawn.to(logits.device), torch.ones_like(weights), weights)
+        weights = batch.local(weights)
         if self.task.is_multiclass:
             per_sample = F.cross_entropy(logits.float(), batch.y, reduction="none")
             return (weights[:, 0] * per_sample).sum() / len(batch.y)
         return F.binary_cross_entropy_with_logits(logits.float(), batch.y, weight=weights, reduction="sum") / len(batch.y)
 
     def tea_loss(self, outputs: Dict[str, torch.Tensor], batch: Batch) -> torch.Tensor:
-        """DCL eq. 9 (or eq. 8 with ``triplet.anchors=all``) on each task's feature."""
+        """DCL eq. 9 (or eq. 8 with ``triplet.anchors=all``) on each task's feature, mined over the global batch
+        (distributed: the features of every process, gathered with their gradients)."""
         # task-major [T, B] and contiguous: every tensor built from these keeps their layout
-        logits = outputs["logits"].detach().float()
+        logits = batch.gather(outputs["logits"].detach().float())
+        y = batch.gather(batch.y)
         if self.task.is_multiclass:
             tasks = self.minority_tasks.to(logits.device)  # the minority classes are the tasks
             probs = logits.softmax(1).t()[tasks].contiguous()
-            minority = tasks.unsqueeze(1) == batch.y.unsqueeze(0)
+            minority = tasks.unsqueeze(1) == y.unsqueeze(0)
             correct = minority & (tasks.unsqueeze(1) == logits.argmax(1).unsqueeze(0))
-            embedding = outputs["features"]  # [B, D], one feature shared by the class tasks
+            embedding = batch.gather(outputs["features"])  # [B, D], one feature shared by the class tasks
         else:
             sign = self.minority_sign.to(logits.device)  # [A, 1]: +1 where the positives are the minority
             minority_logit = logits.t().contiguous().mul_(sign)  # > 0: the minority class is predicted
             probs = minority_logit.sigmoid()
-            minority = batch.y.t().contiguous() == self.minority_label.to(logits.device)
+            minority = y.t().contiguous() == self.minority_label.to(logits.device)
             correct = minority & (minority_logit > 0)
-            embedding = outputs["embedding"]
+            embedding = batch.gather(outputs["embedding"])
         triplets = mine_triplets(probs, minority, correct, self.k, self.anchors)
         return triplet_loss(embedding, triplets, self.margin, self.normalize)
 

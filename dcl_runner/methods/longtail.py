@@ -149,11 +149,13 @@ class LongTailLoss(Method):
         else:
             outputs = model(batch.x)
             pairs = [(1.0, batch.y, batch.index)]
-        return self.combine(outputs, pairs)
+        return self.combine(outputs, pairs, batch)
 
-    def combine(self, outputs: Dict[str, torch.Tensor], pairs: List[Tuple[float, torch.Tensor, torch.Tensor]]) -> StepResult:
+    def combine(self, outputs: Dict[str, torch.Tensor], pairs: List[Tuple[float, torch.Tensor, torch.Tensor]],
+                batch: Optional[Batch] = None) -> StepResult:
         """sum over (share, y, index) pairs of share * w_y * term, over sum of share * w_y, per term
-        (w_y = 1 here when the weight is inside the term: a plain batch mean)."""
+        (w_y = 1 here when the weight is inside the term: a plain batch mean). Distributed: the normaliser is
+        the global batch's (its mean over processes), so the processes' averaged gradient is the global one."""
         sums: Dict[str, torch.Tensor] = {}
         coefficients: Dict[str, float] = {}
         norm = None
@@ -165,6 +167,8 @@ class LongTailLoss(Method):
                 coefficients[name] = coef
                 value = (weight * per_sample).sum()
                 sums[name] = value if name not in sums else sums[name] + value
+        if batch is not None:
+            norm = batch.process_mean(norm)
         parts = {name: value / norm.clamp_min(1e-12) for name, value in sums.items()}
         loss = sum(coefficients[name] * value for name, value in parts.items())
         report = {name: value.detach() for name, value in parts.items()} if len(parts) > 1 else {}

@@ -36,7 +36,7 @@ def webvision_fixture(root, classes=4):
 
 
 def dataset_cfg(name, root, *extra):
-    return compose([f"dataset={name}", f"dataset.root={root}", f"dataset.cache_dir={root}/cache", "dataset.image_size=16",
+    return compose([f"dataset={name}", f"dataset.root={root}", f"dataset.cache_dir={root}/cache", "dataset.image_size=16", "dataset.decode=cache",
                     "dataset.cache_size=16", "dataset.decode_workers=0", *extra]).dataset
 
 
