@@ -17,6 +17,10 @@ per-round ratios. On a machine whose speed drifts that is steadier than a ratio 
 range says how far to trust it (more ``--steps`` narrow the error of the median).
 
 ``--control`` adds a second, independent CE trainer ("ce-control"): its ratio to CE is the noise floor.
+``--bare`` adds the runner's overhead against a bare PyTorch loop over the same model, batch and data: a copy
+of CE's model trained by a plain ``zero_grad / forward / cross_entropy / backward / SGD step`` ("bare", whose
+ratio to CE shows what the trainer's step adds), and the evaluation of the whole eval split by the trainer's
+``predict()`` against a plain ``no_grad`` loop at the same batch size (interleaved ``--eval-rounds`` times).
 ``--flops`` adds each method's parameter count and forward FLOPs of the batch (torch's FlopCounterMode:
 matmuls and convolutions). ``--epoch`` sets the epoch the schedulers are at (DCL: g(l) < 1 and f(l) > 0 at
 the default, so both DSL and the triplet loss are computed).
@@ -80,6 +84,60 @@ class Runner:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             trainer.method.training_step(trainer.forward_model, self.batch, 0)
         return params, counter.get_total_flops()
+
+
+class BareRunner:
+    """A bare PyTorch loop on a copy of the reference (CE) trainer's model: model, SGD, cross-entropy, nothing else."""
+
+    def __init__(self, reference: Runner):
+        import copy
+
+        ref = reference.trainer
+        self.name = "bare"
+        self.model = copy.deepcopy(ref.model).train()
+        opt = ref.cfg.trainer.optimizer
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+        self.x, self.y = reference.batch.x, reference.batch.y
+        self.device = ref.device
+
+    def step(self) -> tuple:
+        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        sync()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(self.model(self.x)["logits"], self.y)
+        loss.backward()
+        self.optimizer.step()
+        sync()
+        return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def time_evaluation(reference: Runner, rounds: int) -> Dict[str, List[float]]:
+    """Seconds to score the whole eval split: the trainer's predict() vs a bare no_grad loop, interleaved."""
+    trainer = reference.trainer
+    loader, batch = trainer.eval_loader, int(trainer.cfg.trainer.eval_batch_size)
+    d = trainer.cfg.dataset
+    mean = torch.tensor(d.mean, device=trainer.device).view(1, -1, 1, 1) * 255
+    std = torch.tensor(d.std, device=trainer.device).view(1, -1, 1, 1) * 255
+    model = trainer.model
+    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+
+    @torch.no_grad()
+    def bare() -> None:
+        model.eval()
+        for images, _, _ in loader.batches(torch.arange(len(loader)), batch):
+            model(((images.float() - mean) / std))["logits"].cpu()
+        model.train()
+
+    out: Dict[str, List[float]] = {"runner predict": [], "bare eval loop": []}
+    for _ in range(rounds):
+        for name, fn in (("runner predict", trainer.predict), ("bare eval loop", bare)):
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            out[name].append(time.perf_counter() - start)
+    return out
 
 
 def build_runners(methods: List[str], overrides: List[str], epoch: int, seed: int, run_dir: Path, control: bool) -> List[Runner]:
@@ -151,6 +209,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--control", action="store_true", help=f"also time a second CE trainer ({CONTROL}): the noise floor")
     parser.add_argument("--flops", action="store_true", help="also print parameters and forward FLOPs per method")
+    parser.add_argument("--bare", action="store_true", help="also time a bare PyTorch loop on CE's model (step and evaluation)")
+    parser.add_argument("--eval-rounds", type=int, default=3, help="--bare: interleaved evaluations of the eval split")
     parser.add_argument("-o", "--overrides", nargs="*", default=[], help="extra config overrides for every method")
     args = parser.parse_args(argv)
     if args.threads:
@@ -159,12 +219,19 @@ def main(argv=None) -> None:
                  f"trainer.device={args.device}", *args.overrides]
     with tempfile.TemporaryDirectory() as run_dir:  # the trainers' run folders (nothing is kept)
         runners = build_runners(args.methods, overrides, args.epoch, args.seed, Path(run_dir), args.control)
-        rows = summarize(time_steps(runners, args.steps, args.warmup))
+        timed = runners + ([BareRunner(runners[0])] if args.bare else [])
+        rows = summarize(time_steps(timed, args.steps, args.warmup))
         print(f"backbone={args.backbone} dataset={args.dataset} batch={args.batch_size} device={args.device} "
               f"steps={args.steps} (after {args.warmup} warm-up) threads={torch.get_num_threads()}")
         print_times(rows)
         if args.flops:
             print_sizes(runners)
+        if args.bare:
+            evals = time_evaluation(runners[0], args.eval_rounds)
+            runner_s, bare_s = (statistics.median(v) for v in evals.values())
+            print(f"evaluation of {len(runners[0].trainer.eval_loader)} images at batch "
+                  f"{runners[0].trainer.cfg.trainer.eval_batch_size}: runner predict {runner_s:.3f} s, bare loop "
+                  f"{bare_s:.3f} s, ratio {runner_s / bare_s:.3f} (median of {args.eval_rounds} interleaved rounds)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """scripts/benchmark_methods.py takes the trainer's own step for every method and prints ratios to CE."""
+import re
 import sys
 
 from helpers import REPO_ROOT, TINY
@@ -32,3 +33,17 @@ def test_the_pipeline_benchmark_times_every_mode(capsys):
     benchmark_pipeline.main(["--images", "8", "--batch-size", "4", "--workers", "0"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and not line.startswith("| mode")]
     assert len(rows) == 6 and all(float(row.split("|")[2]) > 0 for row in rows)
+
+
+def test_bare_control_times_a_plain_loop_on_the_same_model(capsys):
+    """--bare: the trainer's step and predict() against a plain PyTorch loop on a copy of CE's model; both must
+    train / score the same model: the bare step changes the copy's weights, evaluation covers the eval split."""
+    tiny = [o for o in TINY if not o.startswith("trainer.batch_size")]
+    benchmark_methods.main(["--methods", "ce", "--batch-size", "32", "--steps", "2", "--warmup", "1", "--bare",
+                            "--eval-rounds", "1", "-o", *tiny, "dataset=digits_lt", "backbone=resnet32"])
+    out = capsys.readouterr().out
+    times = _rows(out, 9)
+    assert {"ce", "bare"} <= set(times) and float(times["bare"][1]) > 0
+    line = next(line for line in out.splitlines() if line.startswith("evaluation of"))
+    assert re.fullmatch(r"evaluation of \d+ images at batch 128: runner predict [\d.]+ s, bare loop [\d.]+ s, "
+                        r"ratio [\d.]+ \(median of 1 interleaved rounds\)", line), line
