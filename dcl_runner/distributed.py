@@ -135,6 +135,14 @@ class Processes:
             raise ConfigError("trainer.distributed.sync_batchnorm=true needs CUDA devices (torch's SyncBatchNorm runs on "
                               "GPUs only); on CPU processes leave it false (BatchNorm statistics are then per process)")
 
+    def check_method(self, name: str, method_class: type) -> None:
+        """A run of N > 1 processes takes only a method that computes on N what it computes on one
+        (``Method.multi_process``); refused before any data is read."""
+        if self.distributed and not method_class.multi_process:
+            raise ConfigError(f"method={name} has not been made to compute on {self.world} processes what it computes on "
+                              "one (what spans its batch is not gathered across processes; docs/distributed.md lists the "
+                              "methods that are): run it on one process (python -m dcl_runner ..., not torchrun)")
+
     def main_first(self, compute: Callable[[], T]) -> T:
         """``compute()`` on process 0, then on the others (e.g. a decode cache built once, then reopened); an
         error on process 0 is raised on every process."""

@@ -29,7 +29,7 @@ from .data.loader import SplitLoader, choose_resident
 from .distributed import Processes, init_from_env, is_main_process
 from .divergence import DivergenceWatch, check_predictions, check_tensors
 from .errors import ConfigError, RunnerError
-from .methods.base import Batch, Method, TrainContext, build_method
+from .methods.base import Batch, Method, TrainContext, build_method, method_class
 from .models import Classifier, build_backbone
 from .optim import LrScheduleKeys, OptimizerKeys, build_optimizer, lr_factor
 from .run_folder import Progress, RunFolder, describe
@@ -89,6 +89,7 @@ class Trainer:
         self.folder = RunFolder(run_dir, cfg, choices, overrides, writes=self.procs.is_main)
         check_config(cfg)
         self.procs.check(t)
+        self.procs.check_method(str(cfg.method.name), method_class(cfg.method))
         self.runtime = Runtime(t, int(cfg.seed), self.procs.device(t.device))
         self.device = self.runtime.device
 

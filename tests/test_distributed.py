@@ -324,3 +324,21 @@ def test_torchrun_runs_one_folder_that_process_zero_writes(tmp_path):
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "completed" and record["processes"] == 2
     assert sum(line.startswith("mA ") for line in done.stdout.splitlines()) == 1  # process 0 prints the summary
+
+
+def test_a_method_not_made_global_is_refused_on_several_processes():
+    """``multi_process`` is each class's own word, not inherited: a new method is refused on N > 1 processes until
+    it says so (and a test shows it), on one process any method runs."""
+    from dcl_runner.errors import ConfigError
+    from dcl_runner.methods.base import METHODS, Method
+
+    class Unchecked(Method):
+        pass
+
+    assert Method.multi_process and not Unchecked.multi_process
+    with pytest.raises(ConfigError, match=r"^method=unchecked has not been made to compute on 2 processes"):
+        fake(0, 2).check_method("unchecked", Unchecked)
+    fake(0, 1).check_method("unchecked", Unchecked)
+    for name in ("ce", "dcl", "selective_learning", "crl_i", "data_params", "twohead", "twohead_full", "drs", "ldam_drw",
+                 "oversample", "undersample", "cost_sensitive"):
+        fake(1, 2).check_method(name, METHODS.lookup(name, "method.name"))

@@ -59,7 +59,7 @@ types, so ``method=ce`` is this class.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -149,6 +149,15 @@ class Method(nn.Module):
 
     #: the task types (``data.base.TASK_KINDS``) the method trains; build_method refuses the others
     task_kinds: Tuple[str, ...] = (MULTICLASS, ATTRIBUTES)
+    #: whether N processes compute what one process computes (whatever spans the batch made global with
+    #: ``Batch.gather / local / process_mean`` and tested against one process: tests/test_distributed.py,
+    #: docs/distributed.md). Each class says so itself, it is not inherited: a run of N > 1 processes refuses a
+    #: method that does not, rather than train something other than the method.
+    multi_process: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.multi_process = bool(cls.__dict__.get("multi_process", False))
 
     def __init__(self, task: TaskInfo, *, branch_dim: Optional[int]):
         super().__init__()

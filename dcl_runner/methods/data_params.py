@@ -84,6 +84,8 @@ def _log_sigma(key: str, value: float) -> float:
 class DataParameters(Method):
     """conf/method/data_params.yaml documents every key below and its source."""
 
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+
     def __init__(self, task: TaskInfo, *, branch_dim: int, curriculum: str, class_lr: float, class_weight_decay: float,
                  inst_lr: float, inst_weight_decay: float, momentum: float, init_class_sigma: float,
                  init_inst_sigma: Optional[float], clamp_sigma: Optional[Sequence[float]], top_fraction: float,

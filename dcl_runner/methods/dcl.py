@@ -297,6 +297,8 @@ class Triplet:
 class DCL(Method):
     """DCL and its Table 1 special cases; see the module docstring and conf/method/dcl.yaml (the keys below)."""
 
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+
     def __init__(self, task: TaskInfo, *, branch_dim: int, total_epochs: Optional[int], sampling_scheduler: Schedule,
                  current: str, loss_scheduler: LossSchedule, triplet: Triplet):
         super().__init__(task, branch_dim=branch_dim)

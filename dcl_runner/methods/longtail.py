@@ -73,6 +73,8 @@ def deferred_start(schedule: Deferred, epochs: int) -> Optional[int]:
 class LongTailLoss(Method):
     """The family's keys are conf/_base/longtail.yaml's (documented there)."""
 
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+
     task_kinds = (MULTICLASS,)
 
     def __init__(self, task: TaskInfo, *, loss: str, classifier: str, focal_gamma: float, focal_class_weight: str,

@@ -32,6 +32,8 @@ MODES = ("oversample", "undersample", "cost_sensitive")
 class Rebalance(Method):
     """The three baselines; a subclass names its ``mode`` (one of MODES). conf/method/<mode>.yaml: ``branch_dim``."""
 
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+
     mode = ""
 
     def __init__(self, task: TaskInfo, *, branch_dim: int):
@@ -85,13 +87,16 @@ def epoch_weights(mode: str, labels: torch.Tensor, num_classes: int, generator: 
 @METHODS.register("oversample")
 class OverSample(Rebalance):
     mode = "oversample"
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
 
 
 @METHODS.register("undersample")
 class UnderSample(Rebalance):
     mode = "undersample"
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
 
 
 @METHODS.register("cost_sensitive")
 class CostSensitive(Rebalance):
     mode = "cost_sensitive"
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)

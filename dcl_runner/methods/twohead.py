@@ -50,6 +50,8 @@ CLUSTER_FEATURES = {"pixels": "8x8-pooled images", "model": "the pooled features
 class TwoHead(LongTailLoss):
     """conf/method/twohead.yaml documents the keys below; ``**longtail``: the long-tail family's (LongTailLoss)."""
 
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+
     def __init__(self, task: TaskInfo, *, fbh: bool, cdh: bool, lambda_fbh: float, u: int, alpha: float,
                  clustering: str, cluster_features: str, cluster_to_class: str, fbh_channel_fit: str,
                  fbh_channels_per_class: Optional[int], fbh_kernel_size: int, **longtail):
