@@ -9,6 +9,8 @@ random; ``pretrained: imagenet`` (torchvision's ImageNet weights, see ``models/p
 """
 from __future__ import annotations
 
+import copy
+
 from typing import Optional
 
 import torch
@@ -72,6 +74,21 @@ class TorchvisionResNet(Backbone):
     def _last_channels(self) -> int:
         last = self.stages[-1][-1]
         return (last.bn3 if hasattr(last, "bn3") else last.bn2).num_features
+
+    def split_last_block(self):
+        """BBN's layout (Megvii-Nanjing/BBN lib/backbone/resnet.py BBN_ResNet: layer4 has n - 1 bottlenecks, then
+        ``cb_block`` and ``rb_block``). The twin is initialised as torchvision initialises a ResNet (convolutions
+        Kaiming normal fan-out, BatchNorm 1 / 0); the original keeps its weights (ImageNet ones when pretrained)."""
+        last = self.stages[-1][-1]
+        self.stages[-1] = self.stages[-1][:-1]
+        twin = copy.deepcopy(last)
+        for m in twin.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        return last, twin
 
     def forward(self, x: torch.Tensor):
         fmap = self.stages(self.stem(x))
