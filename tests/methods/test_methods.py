@@ -41,8 +41,9 @@ def trainable(method, model):
     return [p for p in params if p.requires_grad]
 
 
-# the small DeepID2 unless the method reshapes a residual backbone (BBN splits off its last residual block)
-BACKBONES = {"bbn": "resnet32"}
+# the small DeepID2 unless the method needs a backbone whose pooled features are the mean of its last map: BBN splits
+# off the last residual block, OLTR's attention reads the map (DeepID2's own 160-d layer would get no gradient)
+BACKBONES = {"bbn": "resnet32", "oltr": "resnet32"}
 CASES = [(name, kind) for name in sorted(METHODS.names()) for kind in TASK_KINDS]
 
 
