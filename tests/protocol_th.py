@@ -184,6 +184,25 @@ METHOD_KEYS: Dict[str, Tuple[str, ...]] = {
     "drs": ("method.resample.type", "method.resample.beta", "method.resample.start_epoch", "method.resample.start_fraction"),
     "mixup": ("method.mixup_alpha",),
     "bbn": ("method.alpha_epochs",),
+    "oltr": ("method.feature_dim", "method.attention_size", "method.reachability_scale", "method.cosine_scale",
+             "method.centroid_loss_weight", "method.repel_weight", "method.repel_margin", "method.centroid_lr",
+             "method.centroid_momentum", "method.centroid_weight_decay", "method.classifier_lr", "method.samples_per_class"),
+}
+OLTR = "zhmiao/OpenLongTailRecognition-OLTR"
+OLTR_CFG = f"{OLTR} config/ImageNet_LT/stage_2_meta_embedding.py"
+OLTR_KEYS: Keys = {
+    "method.feature_dim": Cite(512, f"{OLTR_CFG} feature_dim 512 (models/ResNetFeature.py fc_add -> 512)"),
+    "method.attention_size": Cite(7, f"{OLTR} layers/ModulatedAttLayer.py fc_spatial on 7 x 7 maps"),
+    "method.reachability_scale": Cite(10.0, f"{OLTR} models/MetaEmbeddingClassifier.py scale = 10.0"),
+    "method.cosine_scale": Cite(16.0, f"{OLTR} models/CosNormClassifier.py scale=16"),
+    "method.centroid_loss_weight": Cite(0.01, f"{OLTR_CFG} FeatureLoss weight 0.01"),
+    "method.repel_weight": Cite(0.01, f"{OLTR} loss/DiscCentroidsLoss.py loss_attract + 0.01 * loss_repel"),
+    "method.repel_margin": Cite(10.0, f"{OLTR} loss/DiscCentroidsLoss.py margin = 10.0"),
+    "method.centroid_lr": Cite(0.01, f"{OLTR_CFG} feat_loss_optim_param lr 0.01"),
+    "method.centroid_momentum": Cite(0.9, f"{OLTR_CFG} feat_loss_optim_param momentum 0.9"),
+    "method.centroid_weight_decay": Cite(5e-4, f"{OLTR_CFG} feat_loss_optim_param weight_decay 0.0005"),
+    "method.classifier_lr": Cite(None, "th.t3 runs the two-head ImageNet-LT protocol (untraced number): one lr for all"),
+    "method.samples_per_class": Cite(4, f"{OLTR_CFG} ClassAwareSampler num_samples_cls 4"),
 }
 LDAM_KEYS: Keys = {
     "method.loss": Cite("ldam", "kaidic/LDAM-DRW losses.py LDAMLoss"),
@@ -219,6 +238,7 @@ ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's me
             "method.resample.start_fraction": Cite(0.8, "Cao et al. 2019 DRS deferred as DRW (epoch 160 of 200); BBN DRW_EPOCH 160")},
     "LDAM+DRW": {**_method("ldam_drw"), **LDAM_KEYS, **DRW_KEYS},
     "Ours": {**_method("twohead"), **TWO_HEAD},
+    "OLTR": {**_method("oltr"), **OLTR_KEYS},
     "BBN": {**_method("bbn"), "method.alpha_epochs": Cite(None, "BBN lib/core/combiner.py div_epoch = MAX_EPOCH (200; "
                                                                  "100 (MAX_EPOCH // 100 + 1) only for 90 / 180): trainer.epochs")},
     "Ours-Full": {**_method("twohead_full"), **TWO_HEAD,
@@ -260,7 +280,7 @@ def _th2() -> TableProtocol:
 
 
 def _th3() -> TableProtocol:
-    rows = _rows(("CE", "Focal", "Mixup", "LDAM", "Ours", "DRS", "LDAM+DRW", "Ours-Full"), False)
+    rows = _rows(("CE", "Focal", "Mixup", "LDAM", "OLTR", "Ours", "DRS", "LDAM+DRW", "Ours-Full"), False)
     rows["Mixup"]["method.mixup_alpha"] = IMAGENET_MIXUP
     rows["Ours-Full"]["method.mixup_alpha"] = Cite(0.2, f"sec. 3.2 'as used in MiSLAS': {IMAGENET_MIXUP.source}")
     return TableProtocol(every_cell={**_common(), **_imagenet_lt()}, rows=rows)

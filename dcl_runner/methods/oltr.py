@@ -69,6 +69,10 @@ class ModulatedAttention(nn.Module):
         self.g, self.theta, self.phi = (nn.Conv2d(channels, inter, 1) for _ in range(3))
         self.conv_mask = nn.Conv2d(inter, channels, 1, bias=False)
         self.fc_spatial = nn.Linear(size * size * channels, size * size)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.fc_spatial.reset_parameters()
         for conv in (self.g, self.theta, self.phi):
             nn.init.kaiming_normal_(conv.weight)
             nn.init.zeros_(conv.bias)
@@ -100,6 +104,15 @@ class OLTRHead(nn.Module):
         self.cosnorm_weight = nn.Parameter(torch.empty(num_classes, feature_dim).uniform_(-bound, bound))
         self.centroids = nn.Parameter(torch.zeros(num_classes, feature_dim))
         self.reachability_scale, self.cosine_scale = float(reachability_scale), float(cosine_scale)
+
+    def reset_parameters(self) -> None:
+        """OLTR's own initialisation, undoing a backbone's ``init_head`` (the CIFAR ResNets' Kaiming normal): its
+        fc_add, hallucinator and selector are PyTorch-default ``nn.Linear`` layers (ResNetFeature.py initialises only
+        convolutions and BatchNorm), the attention as ModulatedAttLayer.init_weights."""
+        for layer in (self.fc_add, self.hallucinator, self.selector):
+            layer.reset_parameters()
+        if self.attention is not None:
+            self.attention.reset_parameters()
 
     def direct_feature(self, feature_map: torch.Tensor) -> torch.Tensor:
         if self.attention is not None:
@@ -192,14 +205,18 @@ class OLTR(Method):
         self.classifier_lr = classifier_lr
         self.samples_per_class = samples_per_class
         self.centroid_optimizer: Optional[torch.optim.Optimizer] = None
+        self.from_weights = False  # set by a trainer.init_from start (OLTR's stage 2 from a stage-1 model)
         self.train_targets: Optional[torch.Tensor] = None
 
     # -- model ---------------------------------------------------------------------------------
-    def build_head(self, in_features: int, in_channels: int) -> nn.Module:
-        return OLTRHead(in_channels, self.task.num_outputs, **self.head_keys)
+    def build_model(self, backbone: Backbone) -> nn.Module:
+        model = Classifier(backbone, OLTRHead(backbone.out_channels, self.task.num_outputs, **self.head_keys))
+        model.head.reset_parameters()  # OLTR's initialisation, not the backbone's classifier rule
+        return model
 
     def load_initial_weights(self, model: nn.Module, state: Dict[str, torch.Tensor]) -> List[str]:
         """A stage-1 run's weights: its classifier ``head.fc`` becomes the hallucinator where the shapes agree."""
+        self.from_weights = True
         state = dict(state)
         for name in ("weight", "bias"):
             if f"head.fc.{name}" in state:
@@ -220,20 +237,31 @@ class OLTR(Method):
 
     # -- schedule --------------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
-        """run_networks.py centroids_cal: the class means of v_direct over the (un-augmented) training set."""
         head = ctx.model.head
-        was_training = ctx.model.training
-        ctx.model.eval()
+        head.centroids.data.copy_(self.class_means(ctx))
+        self.centroid_optimizer = torch.optim.SGD([head.centroids], **self.centroid_optim)
+        self.train_targets = ctx.train_targets.detach().cpu().long()
+
+    def class_means(self, ctx: TrainContext) -> torch.Tensor:
+        """run_networks.py centroids_cal: the class means of v_direct over the (un-augmented) training set, the model
+        in eval mode, as the code computes them from a trained stage-1 model (``trainer.init_from``). A model that
+        starts from random weights has no BatchNorm statistics yet (eval mode would read the initial 0 / 1 and give
+        features of arbitrary scale): there each batch is normalised by its own statistics, and the running ones are
+        left as they were (a choice; docs/longtail_one_stage.md)."""
+        model, head = ctx.model, ctx.model.head
+        was_training = model.training
+        saved = None if self.from_weights else {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+        model.train(not self.from_weights)
         sums = torch.zeros_like(head.centroids)
         with torch.no_grad():
             for x, y, _ in ctx.iterate_train(256):
-                feature_map, _ = ctx.model.backbone(x)
+                feature_map, _ = model.backbone(x)
                 sums.index_add_(0, y, head.direct_feature(feature_map).float())
+        if saved is not None:
+            model.load_state_dict(saved, strict=False)
+        model.train(was_training)
         counts = torch.bincount(ctx.train_targets.long(), minlength=len(sums)).clamp_min(1).to(sums)
-        head.centroids.data.copy_(sums / counts[:, None])
-        ctx.model.train(was_training)
-        self.centroid_optimizer = torch.optim.SGD([head.centroids], **self.centroid_optim)
-        self.train_targets = ctx.train_targets.detach().cpu().long()
+        return sums / counts[:, None]
 
     def epoch_order(self, epoch: int, generator: torch.Generator) -> Optional[torch.Tensor]:
         if not self.samples_per_class or self.train_targets is None:

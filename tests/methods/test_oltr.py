@@ -91,14 +91,24 @@ def test_memory_starts_at_the_class_means_of_the_direct_feature():
     method, model = _model()
     x, y = torch.randn(10, 3, 16, 16), torch.tensor([0, 1, 0, 2, 0, 1, 0, 0, 1, 0])
     index = torch.arange(10)
-    method.setup(TrainContext(task=method.task, train_targets=y, device=torch.device("cpu"), epochs=2, steps_per_epoch=1,
-                              seed=0, meta={}, model=model, iterate_train=lambda size: iter([(x, y, index)])))
-    model.eval()
+    context = TrainContext(task=method.task, train_targets=y, device=torch.device("cpu"), epochs=2, steps_per_epoch=1,
+                           seed=0, meta={}, model=model, iterate_train=lambda size: iter([(x, y, index)]))
+    running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    method.setup(context)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in running.items())  # BatchNorm statistics untouched
+    model.train()  # random weights: each batch by its own statistics (no running statistics yet)
     with torch.no_grad():
         direct = model.head.direct_feature(model.backbone(x)[0])
     for c in range(3):
         assert torch.allclose(model.head.centroids[c], direct[y == c].mean(0), atol=1e-5)
     assert method.optimizers()[0].param_groups[0]["lr"] == 0.01
+    # from a stage-1 model (trainer.init_from): centroids_cal's eval mode, the trained running statistics
+    method.load_initial_weights(model, model.state_dict())
+    method.setup(context)
+    model.eval()
+    with torch.no_grad():
+        direct = model.head.direct_feature(model.backbone(x)[0])
+    assert torch.allclose(model.head.centroids[1], direct[y == 1].mean(0), atol=1e-5)
 
 
 def test_classifier_lr_group_and_stage_one_start():

@@ -1,4 +1,4 @@
-"""ImageNet-style ResNets from torchvision (``resnet18``, ``resnet50``, ``resnext50``).
+"""ImageNet-style ResNets from torchvision (``resnet10``, ``resnet18``, ``resnet50``, ``resnext50``).
 
 ``stem: imagenet`` keeps the 7x7/2 convolution and max-pool; ``stem: cifar`` swaps them for a 3x3/1
 convolution without pooling (the usual CIFAR-style ResNet-18). ``width`` scales every stage
@@ -23,6 +23,7 @@ from ..pretrained import imagenet_state_dict
 
 STEMS = {"imagenet": "7x7/2 convolution + max-pool", "cifar": "3x3/1 convolution, no pool"}
 ARCHITECTURES = {  # name -> (block, blocks per stage, extra ResNet kwargs)
+    "resnet10": ("BasicBlock", [1, 1, 1, 1], {}),  # OLTR's ImageNet-LT backbone (zhmiao/OLTR models/ResNet10Feature.py)
     "resnet18": ("BasicBlock", [2, 2, 2, 2], {}),
     "resnet50": ("Bottleneck", [3, 4, 6, 3], {}),
     "resnext50": ("Bottleneck", [3, 4, 6, 3], {"groups": 32, "width_per_group": 4}),  # ResNeXt-50 32x4d
