@@ -37,12 +37,13 @@ from .base import METHODS, Batch, Method, StepResult, TrainContext
 
 
 def reversed_class_probabilities(counts) -> np.ndarray:
-    """BBN eq. 4: P_i = w_i / sum_j w_j with w_i = N_max / N_i (the reversed sampler's class distribution)."""
+    """BBN eq. 4: P_i = w_i / sum_j w_j with w_i = N_max / N_i (the reversed sampler's class distribution). A class
+    without training images cannot be drawn: P_i = 0 (e.g. a capped smoke-test subset)."""
     counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 1 or len(counts) == 0 or (counts <= 0).any():
-        raise ConfigError(f"method=bbn: every class needs at least one training image for the reversed sampler; "
-                          f"got class counts {counts.astype(int).tolist()}")
-    weights = counts.max() / counts
+    if counts.ndim != 1 or not (counts > 0).any():
+        raise ConfigError(f"method=bbn: the reversed sampler needs training images; got class counts "
+                          f"{counts.astype(int).tolist()}")
+    weights = np.where(counts > 0, counts.max() / np.maximum(counts, 1.0), 0.0)
     return weights / weights.sum()
 
 

@@ -161,18 +161,16 @@ def class_aware_order(targets: torch.Tensor, per_class: int, length: int, genera
     """data/ClassAwareSampler.py: classes visited in random cycles (each cycle a shuffle of all classes); a visit
     takes the next ``per_class`` samples of that class's own random cycle; ``length`` samples in all."""
     targets = targets.cpu()
-    num_classes = int(targets.max()) + 1
+    present = torch.unique(targets)  # the classes with training images (ClassAwareSampler: np.unique of the labels)
     visits = -(-length // per_class)
-    cycles = -(-visits // num_classes)
-    classes = torch.cat([torch.randperm(num_classes, generator=generator) for _ in range(cycles)])[:visits]
+    cycles = -(-visits // len(present))
+    classes = torch.cat([present[torch.randperm(len(present), generator=generator)] for _ in range(cycles)])[:visits]
     order = torch.empty(visits, per_class, dtype=torch.long)
-    for c in range(num_classes):
+    for c in present.tolist():
         at = (classes == c).nonzero().flatten()
         if len(at) == 0:
             continue
         members = (targets == c).nonzero().flatten()
-        if len(members) == 0:
-            raise ConfigError(f"method=oltr: class {c} has no training image; the class-aware sampler needs one each")
         need = len(at) * per_class
         laps = -(-need // len(members))
         draws = torch.cat([members[torch.randperm(len(members), generator=generator)] for _ in range(laps)])[:need]

@@ -33,8 +33,9 @@ def test_reversed_sampler_probabilities_by_hand():
     # w = N_max / N_i = 100/100, 100/10, 100/1 = 1, 10, 100; sum 111
     assert np.allclose(reversed_class_probabilities([100, 10, 1]), [1 / 111, 10 / 111, 100 / 111])
     assert np.allclose(reversed_class_probabilities([7, 7]), [0.5, 0.5])  # balanced: uniform
-    with pytest.raises(ConfigError, match="at least one training image"):
-        reversed_class_probabilities([5, 0])
+    assert np.allclose(reversed_class_probabilities([5, 0, 1]), [1 / 6, 0.0, 5 / 6])  # an absent class is never drawn
+    with pytest.raises(ConfigError, match="needs training images"):
+        reversed_class_probabilities([0, 0])
 
 
 def test_reversed_sampler_draws_classes_by_eq4_and_samples_uniformly_within():

@@ -68,6 +68,8 @@ def test_class_aware_sampler_visits_classes_in_cycles_of_groups():
     assert (groups[:, 0] == groups[:, 1]).all()  # 2 samples of one class per visit
     visits = groups[:, 0]
     assert sorted(visits[:3].tolist()) == [0, 1, 2] and sorted(visits[3:].tolist()) == [0, 1, 2]  # cycles over classes
+    gap = torch.tensor([0, 2, 2])  # no image of class 1: its visits are skipped, not an error
+    assert set(gap[class_aware_order(gap, 1, 6, torch.Generator())].tolist()) == {0, 2}
     zeros = order[targets[order] == 0][:4]  # class 0's first 4 draws: 4 distinct images of its 5 (its own cycle)
     assert len(set(zeros.tolist())) == 4
 
