@@ -24,3 +24,16 @@ def test_benchmark_times_each_method_against_ce(capsys):
     assert float(sizes["dcl"][3]) > float(sizes["ce"][3]) > 0  # the backbone, plus DCL's triplet distances (a bmm)
     # joint curriculum: a sigma per (attribute, label) and one per training sample (TINY keeps 128)
     assert int(sizes["data_params"][1]) == int(sizes["ce"][1]) + 2 * 40 + 128
+
+
+def test_benchmark_covers_the_two_branch_methods(capsys):
+    """BBN's step takes two batches (the reversed sampler's through TrainContext.fetch) and both branches: about
+    twice CE's forward FLOPs; OLTR's memory / attention / classifier add parameters, little compute."""
+    tiny = [o for o in TINY if not o.startswith("trainer.batch_size")]
+    benchmark_methods.main(["--methods", "bbn", "oltr", "--dataset", "digits_lt", "--backbone", "resnet32",
+                            "--batch-size", "16", "--steps", "1", "--warmup", "0", "--flops", "-o", *tiny])
+    out = capsys.readouterr().out
+    times, sizes = _rows(out, 9), _rows(out, 5)
+    assert {"bbn", "oltr"} <= set(times) and float(times["bbn"][1]) > 0 and float(times["oltr"][1]) > 0
+    assert 1.8 < float(sizes["bbn"][3]) / float(sizes["ce"][3]) < 2.2  # two batches through (nearly) the whole net
+    assert int(sizes["oltr"][1]) > int(sizes["ce"][1])
