@@ -142,6 +142,11 @@ def test_bbn_trains_end_to_end_with_alpha_in_history(tmp_path):
 
 # -- slow -------------------------------------------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "measured (seeds 0-2): BBN few-shot recall 16.7 vs CE 52.2, top-1 37.8 vs 70.0. At ratio 100 the digits' tail "
+    "classes have 1, 2 and 4 training images and the reversed sampler (P ~ 1 / N_i) fills 83% of every re-balancing "
+    "batch with those 7 images; with alpha -> 0 the classifier is trained almost only on them "
+    "(docs/longtail_one_stage.md, 'Measured'). strict: the day BBN beats CE here, this says so"))
 def test_bbn_improves_few_shot_recall_over_ce_on_digits_lt(tmp_path):
     gain, spread = few_shot_against_ce(tmp_path, ["method=bbn"])
     assert gain > spread
