@@ -30,7 +30,7 @@ from .distributed import Processes, init_from_env, is_main_process
 from .divergence import DivergenceWatch, check_predictions, check_tensors
 from .errors import ConfigError, RunnerError
 from .methods.base import Batch, Method, TrainContext, build_method, method_class
-from .models import Classifier, build_backbone
+from .models import build_backbone
 from .optim import LrScheduleKeys, OptimizerKeys, build_optimizer, lr_factor
 from .run_folder import Progress, RunFolder, describe
 from .runtime import Runtime, StopRequest, make_generator, rng_state, set_rng_state, step_seed
@@ -123,10 +123,11 @@ class Trainer:
 
     # -- building ------------------------------------------------------------------------------------------
     def build_model(self) -> torch.nn.Module:
-        """Backbone + the method's head on the device; ``trainer.init_from`` loads another run's weights."""
+        """The method's model of the backbone (``Method.build_model``: backbone + head) on the device;
+        ``trainer.init_from`` loads another run's weights."""
         channels, size = self.task.image_shape[0], int(self.cfg.dataset.image_size)
         backbone = build_backbone(self.cfg.backbone, in_channels=channels, image_size=size)
-        model = Classifier(backbone, self.method.build_head(backbone.feature_dim, backbone.out_channels)).to(self.device)
+        model = self.method.build_model(backbone).to(self.device)
         if self.runtime.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.method.to(self.device)

@@ -176,3 +176,39 @@ def make_celeba(root: Path, n: int = 12, partition=None):
     partition = partition or [0] * (n // 2) + [1] * (n // 4) + [2] * (n - n // 2 - n // 4)
     (base / "list_eval_partition.txt").write_text("".join(f"{f} {p}\n" for f, p in zip(files, partition)))
     return labels, partition
+
+
+# -- slow real-data check of a long-tail method against CE (tests/methods/test_<method>.py, ``-m slow``) ------------
+# scikit-learn's digits at imbalance ratio 100 (150 .. 1 training images per digit, a balanced test set of 30 per
+# digit); few-shot recall = digits with < 20 training images (6 of 10).
+SLOW_DIGITS = [
+    "dataset=digits_lt", "dataset.imbalance_ratio=100", "backbone=resnet32", "trainer.epochs=30",
+    "trainer.batch_size=32", "trainer.num_threads=1", "trainer.progress=false", "trainer.device=cpu",
+]
+SLOW_SEEDS = (0, 1, 2)
+_SLOW_RUNS: dict = {}  # (overrides..., seed) -> final metrics
+
+
+def few_shot_against_ce(tmp_path: Path, method: Sequence[str], seeds: Sequence[int] = SLOW_SEEDS) -> Tuple[float, float]:
+    """(few-shot recall gain of ``method`` over CE averaged over ``seeds``, the seed spread: the larger of the two
+    methods' standard deviations over the seeds); prints every number."""
+    import json
+
+    import numpy as np
+
+    from dcl_runner.train import run_experiment
+
+    results = {"ce": {"few_shot": [], "top1": []}, "method": {"few_shot": [], "top1": []}}
+    for seed in seeds:
+        for label, overrides in (("ce", ["method=ce"]), ("method", list(method))):
+            key = (*overrides, seed)
+            if key not in _SLOW_RUNS:  # CE's runs are shared by the slow checks of one session
+                _SLOW_RUNS[key] = run_experiment(compose([*SLOW_DIGITS, *overrides, f"seed={seed}"]), tmp_path / f"{label}-{seed}")
+            results[label]["few_shot"].append(_SLOW_RUNS[key]["few_shot"])
+            results[label]["top1"].append(_SLOW_RUNS[key]["top1"])
+    print(f"\ndigits_lt ratio 100, {' '.join(method)} vs ce, seeds {tuple(seeds)}:", json.dumps(results))
+    gain = float(np.mean(results["method"]["few_shot"]) - np.mean(results["ce"]["few_shot"]))
+    spread = float(max(np.std(results["method"]["few_shot"]), np.std(results["ce"]["few_shot"])))
+    print(f"few-shot gain {gain:.2f} vs seed spread {spread:.2f}; top-1 {np.mean(results['method']['top1']):.2f} "
+          f"vs ce {np.mean(results['ce']['top1']):.2f}")
+    return gain, spread

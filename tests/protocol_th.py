@@ -10,6 +10,7 @@ Sources (quoted next to every value):
   th.t1's CE, Focal, CB+Focal, LDAM and LDAM+DRW numbers;
 - KANG: facebookresearch/classifier-balancing config/ImageNet_LT/feat_uniform.yaml (Kang et al. 2020; the paper's
   ImageNet-LT setting and th.t3's CE number);
+- BBN_CFG: the same BBN configs, as the protocol of th.t1's BBN row (its own numbers);
 - MISLAS: dvlab-research/MiSLAS config/*/..._stage1_mixup.yaml (Ours-Full's Mixup, "as used in MiSLAS").
 Milestones are 0-based epochs (the trainer's ``t >= m``): BBN's "120th epoch" is index 119, LDAM-DRW's
 ``epoch + 1 > 160`` is index 160.
@@ -75,6 +76,28 @@ def _schedule_cui() -> Keys:
         "trainer.lr_schedule.milestones": Cite([160, 180], f"{CUI} --learning-rate-schedule 5 160 180 (lr x0.01 from epoch 160)"),
         "trainer.lr_schedule.warmup_start_factor": Cite(0.0, f"{CUI} learning_rate_schedule 'starts at 0, then increases linearly'"),
         "trainer.lr_schedule.granularity": Cite("step", f"{CUI} current_epoch = global_step * batch / examples (fractional)"),
+    }
+
+
+BBN_CFG = "Megvii-Nanjing/BBN configs/cifar10.yaml, configs/cifar100.yaml"
+
+
+def _schedule_bbn() -> Keys:
+    """The protocol of th.t1's BBN numbers: BBN's own CIFAR configs (the same values as the two-head protocol,
+    which copies them, but cited to BBN's code)."""
+    return {
+        "trainer.epochs": Cite(200, f"{BBN_CFG} TRAIN.MAX_EPOCH 200"),
+        "trainer.batch_size": Cite(128, f"{BBN_CFG} TRAIN.BATCH_SIZE 128"),
+        "trainer.optimizer.name": Cite("sgd", f"{BBN_CFG} OPTIMIZER.TYPE SGD"),
+        "trainer.optimizer.lr": Cite(0.1, f"{BBN_CFG} OPTIMIZER.BASE_LR 0.1"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{BBN_CFG} OPTIMIZER.MOMENTUM 0.9"),
+        "trainer.optimizer.weight_decay": Cite(2e-4, f"{BBN_CFG} OPTIMIZER.WEIGHT_DECAY 2e-4"),
+        "trainer.lr_schedule.name": Cite("multistep", f"{BBN_CFG} LR_SCHEDULER.TYPE warmup (WarmupMultiStepLR)"),
+        "trainer.lr_schedule.milestones": Cite([119, 159], f"{BBN_CFG} LR_STEP [120, 160], bisect_right on the 1-based epoch"),
+        "trainer.lr_schedule.gamma": Cite(0.01, f"{BBN_CFG} LR_FACTOR 0.01"),
+        "trainer.lr_schedule.warmup_epochs": Cite(5, f"{BBN_CFG} WARM_EPOCH 5"),
+        "trainer.lr_schedule.warmup_start_factor": Cite(1 / 3, "BBN lib/utils/lr_scheduler.py WarmupMultiStepLR warmup_factor=1/3"),
+        "trainer.lr_schedule.granularity": Cite("epoch", "BBN main/train.py: scheduler.step() once per epoch"),
     }
 
 
@@ -166,6 +189,26 @@ METHOD_KEYS: Dict[str, Tuple[str, ...]] = {
     "drw": ("method.reweight.type", "method.reweight.beta", "method.reweight.start_epoch", "method.reweight.start_fraction"),
     "drs": ("method.resample.type", "method.resample.beta", "method.resample.start_epoch", "method.resample.start_fraction"),
     "mixup": ("method.mixup_alpha",),
+    "bbn": ("method.alpha_epochs",),
+    "oltr": ("method.feature_dim", "method.attention_size", "method.reachability_scale", "method.cosine_scale",
+             "method.centroid_loss_weight", "method.repel_weight", "method.repel_margin", "method.centroid_lr",
+             "method.centroid_momentum", "method.centroid_weight_decay", "method.classifier_lr", "method.samples_per_class"),
+}
+OLTR = "zhmiao/OpenLongTailRecognition-OLTR"
+OLTR_CFG = f"{OLTR} config/ImageNet_LT/stage_2_meta_embedding.py"
+OLTR_KEYS: Keys = {
+    "method.feature_dim": Cite(512, f"{OLTR_CFG} feature_dim 512 (models/ResNetFeature.py fc_add -> 512)"),
+    "method.attention_size": Cite(7, f"{OLTR} layers/ModulatedAttLayer.py fc_spatial on 7 x 7 maps"),
+    "method.reachability_scale": Cite(10.0, f"{OLTR} models/MetaEmbeddingClassifier.py scale = 10.0"),
+    "method.cosine_scale": Cite(16.0, f"{OLTR} models/CosNormClassifier.py scale=16"),
+    "method.centroid_loss_weight": Cite(0.01, f"{OLTR_CFG} FeatureLoss weight 0.01"),
+    "method.repel_weight": Cite(0.01, f"{OLTR} loss/DiscCentroidsLoss.py loss_attract + 0.01 * loss_repel"),
+    "method.repel_margin": Cite(10.0, f"{OLTR} loss/DiscCentroidsLoss.py margin = 10.0"),
+    "method.centroid_lr": Cite(0.01, f"{OLTR_CFG} feat_loss_optim_param lr 0.01"),
+    "method.centroid_momentum": Cite(0.9, f"{OLTR_CFG} feat_loss_optim_param momentum 0.9"),
+    "method.centroid_weight_decay": Cite(5e-4, f"{OLTR_CFG} feat_loss_optim_param weight_decay 0.0005"),
+    "method.classifier_lr": Cite(None, "th.t3 runs the two-head ImageNet-LT protocol (untraced number): one lr for all"),
+    "method.samples_per_class": Cite(4, f"{OLTR_CFG} ClassAwareSampler num_samples_cls 4"),
 }
 LDAM_KEYS: Keys = {
     "method.loss": Cite("ldam", "kaidic/LDAM-DRW losses.py LDAMLoss"),
@@ -201,6 +244,9 @@ ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's me
             "method.resample.start_fraction": Cite(0.8, "Cao et al. 2019 DRS deferred as DRW (epoch 160 of 200); BBN DRW_EPOCH 160")},
     "LDAM+DRW": {**_method("ldam_drw"), **LDAM_KEYS, **DRW_KEYS},
     "Ours": {**_method("twohead"), **TWO_HEAD},
+    "OLTR": {**_method("oltr"), **OLTR_KEYS},
+    "BBN": {**_method("bbn"), "method.alpha_epochs": Cite(None, "BBN lib/core/combiner.py div_epoch = MAX_EPOCH (200; "
+                                                                 "100 (MAX_EPOCH // 100 + 1) only for 90 / 180): trainer.epochs")},
     "Ours-Full": {**_method("twohead_full"), **TWO_HEAD,
                   "method.mixup_alpha": Cite(1.0, "sec. 3.2 Mixup 'as used in MiSLAS': MiSLAS config/cifar100/*_stage1_mixup.yaml alpha 1.0"),
                   "method.reweight.type": Cite("cb", "sec. 3.2 'class re-weighting [11]' (Cui et al.)"),
@@ -211,6 +257,7 @@ ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's me
 # rows whose printed number comes from Cao et al. (LDAM-DRW's code) or Cui et al. (their code): their protocol
 LDAM_DRW_ROWS = ("LDAM", "LDAM+DRW")
 CUI_ROWS = ("CE", "Focal", "CB+Focal")
+BBN_ROWS = ("BBN",)  # th.t1: BBN's own CIFAR configs
 IMAGENET_MIXUP = Cite(0.2, "Zhang et al. 2018 ImageNet alpha 0.2; MiSLAS config/imagenet/imagenet_resnet50_stage1_mixup.yaml alpha 0.2")
 
 
@@ -219,25 +266,27 @@ def _rows(labels, sourced: bool) -> Dict[str, Keys]:
     def schedule(label: str) -> Keys:
         if not sourced:
             return {}
+        if label in BBN_ROWS:
+            return _schedule_bbn()
         return _schedule_ldam_drw() if label in LDAM_DRW_ROWS else _schedule_cui() if label in CUI_ROWS else {}
 
     return {label: {**ROW_KEYS[label], **schedule(label)} for label in labels}
 
 
 def _th1(sourced: bool) -> TableProtocol:
-    labels = ("CE", "Focal", "Mixup", "CB", "LDAM", "Ours", "CB+Focal", "DRS", "LDAM+DRW", "Ours-Full")
+    labels = ("CE", "Focal", "Mixup", "CB", "LDAM", "Ours", "CB+Focal", "DRS", "LDAM+DRW", "BBN", "Ours-Full")
     return TableProtocol(every_cell={**_common(), **_schedule_two_head()},
                          columns={**_cifar_columns("c10_", "cifar10_lt"), **_cifar_columns("c100_", "cifar100_lt")},
                          rows=_rows(labels, sourced))
 
 
 def _th2() -> TableProtocol:
-    labels = ("CE", "Focal", "Mixup", "LDAM", "Ours", "DRS", "LDAM+DRW", "Ours-Full")
+    labels = ("CE", "Focal", "Mixup", "LDAM", "Ours", "DRS", "LDAM+DRW", "BBN", "Ours-Full")
     return TableProtocol(every_cell={**_common(), **_schedule_two_head()}, columns=_tiny_columns(), rows=_rows(labels, False))
 
 
 def _th3() -> TableProtocol:
-    rows = _rows(("CE", "Focal", "Mixup", "LDAM", "Ours", "DRS", "LDAM+DRW", "Ours-Full"), False)
+    rows = _rows(("CE", "Focal", "Mixup", "LDAM", "OLTR", "Ours", "DRS", "LDAM+DRW", "Ours-Full"), False)
     rows["Mixup"]["method.mixup_alpha"] = IMAGENET_MIXUP
     rows["Ours-Full"]["method.mixup_alpha"] = Cite(0.2, f"sec. 3.2 'as used in MiSLAS': {IMAGENET_MIXUP.source}")
     return TableProtocol(every_cell={**_common(), **_imagenet_lt()}, rows=rows)

@@ -192,6 +192,8 @@ METHOD_OF = {
                                         "dp_noisy_cifar10_wrn", "dp_random_labels_vgg16", "dp_webvision_resnet18")},
     **{name: "twohead" for name in ("th_cifar100_lt", "th_cifar100_lt_cui", "th_cifar100_lt_ldam_drw", "th_cifar10_lt",
                                     "th_cifar10_lt_cui", "th_cifar10_lt_ldam_drw", "th_imagenet_lt", "th_tiny_imagenet_lt")},
+    "th_cifar10_lt_bbn": "bbn", "th_cifar100_lt_bbn": "bbn",  # BBN's own CIFAR configs (th.t1's BBN row)
+    "oltr_imagenet_lt": "oltr",  # OLTR's own ImageNet-LT protocol, stage 2
 }
 
 
@@ -212,6 +214,8 @@ def paper_protocol(name, cfg):
             assert cfg.method.loss_scheduler.p == 0.3
     if name.startswith("th_"):  # two-head sec. 3.1: SGD momentum 0.9, 200 (CIFAR) or 90 (ImageNet-LT) epochs
         assert t.optimizer.momentum == 0.9 and t.epochs in (200, 90) and t.batch_size in (128, 512)
+    if name.startswith("oltr_"):  # OLTR stage_2_meta_embedding.py: 60 epochs, batch 128, features 0.01, classifier 0.1
+        assert (t.epochs, t.batch_size, t.optimizer.lr, cfg.method.classifier_lr) == (60, 128, 0.01, 0.1)
     assert t.epochs > 2
 
 

@@ -3,7 +3,8 @@
 The trainer calls, in order:
 
     method = build_method(cfg.method, task)                  # METHODS[name](task, **the section's other keys)
-    head = method.build_head(backbone.feature_dim, backbone.out_channels)    # shape the model
+    model = method.build_model(backbone)                    # Classifier(backbone, method.build_head(
+                                                             #   backbone.feature_dim, backbone.out_channels))
     if trainer.init_from: method.load_initial_weights(model, checkpoint["model"])  # stage 2
     optimizer = SGD/Adam(method.param_groups(model))        # what trains, per-group lr / wd
     method.setup(ctx)                                        # once per process; on resume the
@@ -19,6 +20,12 @@ The trainer calls, in order:
     evaluation: scores = method.predict(model(x))            # back to the dataset's label space
 
 Hooks for two-stage and two-branch methods (decoupled cRT / LWS, MiSLAS, BBN, OLTR, Hybrid-SC):
+
+- ``build_model(backbone)``: the whole model from the built backbone. The default is ``Classifier(backbone,
+  build_head(...))``, so most methods only shape the head; a method that needs the backbone itself overrides it.
+  BBN (``methods/bbn.py``) takes the backbone's last residual block out (``Backbone.split_last_block``) and puts
+  it, with a freshly initialised twin, into its head: two branches sharing every block but the last. The
+  returned model's ``forward(x)`` gives a dict with ``logits`` (what ``predict`` reads) as ``Classifier`` does.
 
 - ``trainer.init_from=PATH`` (a run folder or a ``.pt`` checkpoint; null by default):
   before the optimizer is built, ``load_initial_weights(model, state)`` copies that run's model
@@ -69,6 +76,7 @@ from torch import nn
 from ..data.base import ATTRIBUTES, MULTICLASS, TaskInfo
 from ..distributed import BatchPart
 from ..errors import ConfigError
+from ..models.base import Backbone, Classifier
 from ..models.heads import AttributeBranches, LinearHead
 from ..registry import Registry
 from .. import sections
@@ -165,6 +173,10 @@ class Method(nn.Module):
         self.branch_dim = branch_dim
 
     # -- model shape -------------------------------------------------------------------------
+    def build_model(self, backbone: Backbone) -> nn.Module:
+        """The model the trainer trains: the backbone and this method's head (override to reshape the backbone)."""
+        return Classifier(backbone, self.build_head(backbone.feature_dim, backbone.out_channels))
+
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
         if self.task.is_multiclass:
             return LinearHead(in_features, self.task.num_outputs)

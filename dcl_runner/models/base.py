@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .. import sections
+from ..errors import ConfigError
 from ..registry import Registry
 
 BACKBONES: Registry = Registry("backbone", "dcl_runner.models.backbones")
@@ -34,6 +35,14 @@ class Backbone(nn.Module):
     def init_head(self, head: nn.Module) -> None:
         """Initialise the head the method built, where the backbone's reference code initialises its
         classifier itself (the CIFAR ResNets: Kaiming normal). Default: leave the head as built."""
+
+    def split_last_block(self) -> Tuple[nn.Module, nn.Module]:
+        """Take the last residual block out of ``forward`` and return it with a freshly initialised twin (BBN's
+        two branches share every block but the last, Zhou et al. 2020 sec. 3.1). Afterwards ``forward`` returns
+        the map entering that block (same channels: a stage's last block keeps its shape) and its pooled vector.
+        A backbone without residual blocks says so."""
+        raise ConfigError(f"backbone {type(self).__name__} has no last residual block to split into two branches "
+                          "(BBN): choose a ResNet backbone (resnet32, resnet110, resnet18, resnet50, resnext50)")
 
 
 def scaled(channels: int, width: float) -> int:

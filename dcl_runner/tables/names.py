@@ -26,6 +26,8 @@ NAMES: Dict[str, Any] = {
         "th_cifar100_lt_ldam_drw": "th_cifar100_lt_ldam_drw",
         "th_cifar10_lt_cui": "th_cifar10_lt_cui",      # Cui et al.'s CIFAR protocol (per-step warm-up)
         "th_cifar100_lt_cui": "th_cifar100_lt_cui",
+        "th_cifar10_lt_bbn": "th_cifar10_lt_bbn",      # Megvii-Nanjing/BBN configs/cifar10.yaml: th.t1's BBN row
+        "th_cifar100_lt_bbn": "th_cifar100_lt_bbn",
     },
     "ratio_key": "dataset.imbalance_ratio",    # conf/_base/dataset.yaml
     "noise_key": "dataset.noise.rate",

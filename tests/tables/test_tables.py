@@ -185,7 +185,7 @@ def test_list_names_every_table(capsys):
     assert rc == 0
     for table_id in T.REGISTRY:
         assert table_id in out
-    assert "ref only (method 'bbn' not in the runner)" in out
+    assert "ref only (method 'hybrid_sc' not in the runner)" in out
 
 
 def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
@@ -193,8 +193,9 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
     assert rc == 0
     commands = [line for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
     # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each, under the two-head protocol, LDAM-DRW's
-    # (th_cifar*_lt_ldam_drw: LDAM, LDAM+DRW) and Cui et al.'s (th_cifar*_lt_cui: CE, Focal, CB+Focal)
-    assert len(commands) == 6
+    # (th_cifar*_lt_ldam_drw: LDAM, LDAM+DRW), Cui et al.'s (th_cifar*_lt_cui: CE, Focal, CB+Focal) and BBN's own
+    # (th_cifar*_lt_bbn: BBN)
+    assert len(commands) == 8
     runs, every_method = 0, set()
     for line in commands:
         args = shlex.split(line)[4:]
@@ -206,7 +207,7 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
         assert cfg.dataset.name == "synthetic_classes"  # CIFAR is not on disk: the smoke stand-in
         runs += len(combos)
         assert len(combos) == 3 * len(methods)
-    assert {"ce", "focal", "ldam_drw", "twohead", "twohead_full"} <= every_method
+    assert {"ce", "focal", "ldam_drw", "twohead", "twohead_full", "bbn"} <= every_method
     assert runs >= 6
     assert not (tmp_path / "o" / "tables" / "runs").exists()  # a dry run launches nothing
 

@@ -11,6 +11,8 @@ initialisation). Biases, BatchNorm and LDAM's cosine classifier keep their own i
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -81,6 +83,15 @@ class CifarResNet(Backbone):
     def init_head(self, head: nn.Module) -> None:
         if self.head_init == "kaiming_normal":
             kaiming_normal_weights(head)
+
+    def split_last_block(self):
+        """BBN's layout (Megvii-Nanjing/BBN lib/backbone/resnet_cifar.py BBN_ResNet_Cifar: layer3 has n - 1 blocks,
+        then ``cb_block`` and ``rb_block``, each a 64 -> 64 stride-1 BasicBlock, all Kaiming normal)."""
+        last = self.blocks[-1]
+        self.blocks = self.blocks[:-1]
+        twin = copy.deepcopy(last)
+        kaiming_normal_weights(twin)  # an independent draw, as BBN's rb_block
+        return last, twin
 
     def forward(self, x: torch.Tensor):
         fmap = self.blocks(F.relu(self.bn1(self.conv1(x))))

@@ -1,4 +1,4 @@
-"""ImageNet-style ResNets from torchvision (``resnet18``, ``resnet50``, ``resnext50``).
+"""ImageNet-style ResNets from torchvision (``resnet10``, ``resnet18``, ``resnet50``, ``resnext50``).
 
 ``stem: imagenet`` keeps the 7x7/2 convolution and max-pool; ``stem: cifar`` swaps them for a 3x3/1
 convolution without pooling (the usual CIFAR-style ResNet-18). ``width`` scales every stage
@@ -8,6 +8,8 @@ random; ``pretrained: imagenet`` (torchvision's ImageNet weights, see ``models/p
 ``weights``, a local state-dict file.
 """
 from __future__ import annotations
+
+import copy
 
 from typing import Optional
 
@@ -21,6 +23,7 @@ from ..pretrained import imagenet_state_dict
 
 STEMS = {"imagenet": "7x7/2 convolution + max-pool", "cifar": "3x3/1 convolution, no pool"}
 ARCHITECTURES = {  # name -> (block, blocks per stage, extra ResNet kwargs)
+    "resnet10": ("BasicBlock", [1, 1, 1, 1], {}),  # OLTR's ImageNet-LT backbone (zhmiao/OLTR models/ResNet10Feature.py)
     "resnet18": ("BasicBlock", [2, 2, 2, 2], {}),
     "resnet50": ("Bottleneck", [3, 4, 6, 3], {}),
     "resnext50": ("Bottleneck", [3, 4, 6, 3], {"groups": 32, "width_per_group": 4}),  # ResNeXt-50 32x4d
@@ -72,6 +75,21 @@ class TorchvisionResNet(Backbone):
     def _last_channels(self) -> int:
         last = self.stages[-1][-1]
         return (last.bn3 if hasattr(last, "bn3") else last.bn2).num_features
+
+    def split_last_block(self):
+        """BBN's layout (Megvii-Nanjing/BBN lib/backbone/resnet.py BBN_ResNet: layer4 has n - 1 bottlenecks, then
+        ``cb_block`` and ``rb_block``). The twin is initialised as torchvision initialises a ResNet (convolutions
+        Kaiming normal fan-out, BatchNorm 1 / 0); the original keeps its weights (ImageNet ones when pretrained)."""
+        last = self.stages[-1][-1]
+        self.stages[-1] = self.stages[-1][:-1]
+        twin = copy.deepcopy(last)
+        for m in twin.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        return last, twin
 
     def forward(self, x: torch.Tensor):
         fmap = self.stages(self.stem(x))
