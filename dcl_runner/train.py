@@ -339,14 +339,7 @@ class Trainer:
         return torch.cat(scores).numpy(), torch.cat(targets).numpy()
 
     def score(self, scores: np.ndarray, targets: np.ndarray) -> Dict[str, Any]:
-        if self.task.is_multiclass:
-            return metric_fns.multiclass_metrics(scores, targets, self.task.names, self.task.train_counts)
-        result = metric_fns.attribute_metrics(scores, targets, self.task.names)
-        groups = self.data.meta.get("attribute_groups")
-        if groups:
-            per = result["per_attribute_mA"]
-            result["group_mA"] = {g: float(np.mean([per[a] for a in names])) for g, names in groups.items() if names}
-        return result
+        return metric_fns.evaluate(self.task, scores, targets, self.data.meta)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self, progress: Progress) -> None:
