@@ -54,7 +54,8 @@ class ImageBoxes:
     det: np.ndarray           # [k, 4]
     det_score: np.ndarray     # [k]
     det_ignored: np.ndarray   # [k] 0 / 1
-    overlap: Optional[np.ndarray] = None  # [k, g] IoU, computed once
+    overlap: Optional[np.ndarray] = None      # [k, g] IoU, computed once
+    in_dontcare: Optional[np.ndarray] = None  # [k] inside a DontCare region, computed once
 
 
 def box_overlap(a: np.ndarray, b: np.ndarray, over_first: bool = False) -> np.ndarray:
@@ -127,8 +128,9 @@ def statistics(image: ImageBoxes, min_overlap: float, threshold: float, compute_
         unmatched = ~assigned & ~below & (image.det_ignored == 0)
         fp = int(unmatched.sum())
         if len(image.dontcare) and unmatched.any():  # detections in DontCare regions are not false positives
-            inside = (box_overlap(image.det, image.dontcare, over_first=True) > min_overlap).any(axis=1)
-            fp -= int((unmatched & inside).sum())
+            if image.in_dontcare is None:
+                image.in_dontcare = (box_overlap(image.det, image.dontcare, over_first=True) > min_overlap).any(axis=1)
+            fp -= int((unmatched & image.in_dontcare).sum())
     return tp, fp, fn, scores
 
 
@@ -153,11 +155,14 @@ def precision_curve(images: Sequence[ImageBoxes], min_overlap: float) -> Optiona
         return None
     scores = [s for im in images for s in statistics(im, min_overlap, 0.0, compute_fp=False)[3]]
     precision = np.zeros(SAMPLE_POINTS)
+    known: Dict[Tuple[int, int], Tuple[int, int]] = {}  # (image, detections at or above the threshold) -> (tp, fp)
     for t, threshold in enumerate(thresholds_of(scores, num_gt)):
         tp = fp = 0
-        for im in images:
-            a, b, _, _ = statistics(im, min_overlap, threshold, compute_fp=True)
-            tp, fp = tp + a, fp + b
+        for n, im in enumerate(images):
+            key = (n, int((im.det_score >= threshold).sum()))  # the outcome depends on that set only
+            if key not in known:
+                known[key] = statistics(im, min_overlap, threshold, compute_fp=True)[:2]
+            tp, fp = tp + known[key][0], fp + known[key][1]
         precision[t] = tp / (tp + fp) if tp + fp else 0.0
     return np.maximum.accumulate(precision[::-1])[::-1]
 

@@ -184,3 +184,51 @@ def test_smoke_tables_stand_in_a_synthetic_detection_set():
     cells = plan_cells([REGISTRY["dp.fig2"]], "smoke", [0], extra=["dataset.root=/nonexistent/kitti"])
     assert all(c.runnable and c.substituted == "synthetic_boxes" for c in cells)
     assert {c.row.method for c in cells} == {"ce", "data_params"}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["dataset=synthetic_boxes", "backbone=resnet32"], "a detection dataset needs a detection backbone"),
+    (["dataset=synthetic_classes", "backbone=ssd_vgg16"], "a detection dataset needs a detection backbone"),
+    (["dataset=synthetic_boxes", "backbone=ssd_vgg16", "dataset.augment.flip=true"], "the boxes of a detection dataset"),
+])
+def test_a_detection_run_that_cannot_work_stops_before_any_data(overrides, message):
+    from dcl_runner.config_check import check_config
+    from dcl_runner.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        check_config(compose(overrides))
+
+
+def test_vgg_layers_load_torchvisions_vgg16_features_by_position():
+    """Our VGG-16 layers have torchvision's features' names and shapes, so IMAGENET1K_FEATURES loads into them."""
+    from torchvision.models import vgg
+
+    from dcl_runner.models.backbones.ssd_vgg import vgg_layers
+
+    theirs = {k: tuple(v.shape) for k, v in vgg.make_layers(vgg.cfgs["D"]).state_dict().items()}
+    ours = {k: tuple(v.shape) for k, v in vgg_layers(1.0).state_dict().items()}
+    assert ours == theirs and len(ours) == 26  # 13 convolutions, weight and bias
+
+
+def test_missing_vgg_weights_offline_are_one_message(tmp_path, monkeypatch):
+    """The ResNets' pattern (models/pretrained.py): the file, its URL, the folder, and the way out."""
+    from urllib.error import URLError
+
+    import torch.hub
+
+    from dcl_runner.errors import ConfigError
+    from dcl_runner.models import build_backbone
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(url, *args, **kwargs):
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    section = compose(["backbone=ssd_vgg16", "backbone.pretrained=imagenet"]).backbone
+    with pytest.raises(ConfigError) as info:
+        build_backbone(section, 3, 300)
+    message = str(info.value)
+    assert "VGG16_Weights.IMAGENET1K_FEATURES" in message and "backbone.pretrained=null" in message
+    assert "https://download.pytorch.org/models/vgg16_features-amdegroot-88682ab5.pth" in message
+    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "vgg16_features-amdegroot-88682ab5.pth") in message

@@ -131,3 +131,6 @@ class SSDVGG16(Backbone):
 @BACKBONES.register("ssd_vgg16")
 def ssd_vgg16(in_channels: int, image_size: int, *, width: float, pretrained: str | None, trainable_layers: int) -> Backbone:
     return SSDVGG16(in_channels, image_size, width, pretrained, trainable_layers)
+
+
+ssd_vgg16.detection = True  # a detection backbone (config_check.check_task_fit)
