@@ -19,6 +19,11 @@ are not lr-scheduled by the trainer: data-parameter learning rates stay constant
 Multi-attribute tasks (CelebA-style, per-attribute binary CE): the class-level parameters are one per
 (attribute, label value) pair ([A, 2]); the logit of attribute a of sample i is divided by
 sigma^class_{a, y_ia} (+ sigma^inst_i, one instance parameter per sample shared by its attributes).
+
+Detection (DP sec. 3.3): one instance parameter per training *box* (its ``BOX_ID``, data/boxes.py); an anchor
+matched to box b divides its class logits by sigma_b, a background anchor by the mean sigma of the batch's target
+boxes (``Method.detection_loss``, ``base.anchor_temperature``); class / joint add sigma^class of the box's class.
+The tracked instances are the boxes of seeded-random training images, saved with the images for DP fig. 3.
 """
 from __future__ import annotations
 
@@ -111,6 +116,8 @@ class DataParameters(Method):
         self.noisy_mask: Optional[torch.Tensor] = None
         self.tracked: Optional[torch.Tensor] = None
         self.tracked_class: Optional[torch.Tensor] = None
+        self.tracked_boxes: Optional[torch.Tensor] = None   # detection: [images, M, 5] for DP fig. 3
+        self.tracked_images: Optional[torch.Tensor] = None  # detection: uint8 [images, 3, S, S] for DP fig. 3
 
     # -- parameters ------------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
@@ -245,7 +252,7 @@ class DataParameters(Method):
     @torch.no_grad()
     def final_outputs(self, model: nn.Module) -> Dict[str, np.ndarray]:
         out: Dict[str, np.ndarray] = {}
-        if self.task.is_detection and self.tracked is not None:
+        if self.task.is_detection and self.tracked_boxes is not None:
             out["dp_det_tracked_boxes"] = self.tracked_boxes.numpy()
             if self.tracked_images is not None:
                 out["dp_det_tracked_images"] = self.tracked_images.numpy()

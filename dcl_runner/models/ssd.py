@@ -71,11 +71,13 @@ class SSDHead(nn.Module):
     def anchors(self, maps: Sequence[torch.Tensor]) -> torch.Tensor:
         from torchvision.models.detection.image_list import ImageList
 
-        key = (tuple(tuple(m.shape[-2:]) for m in maps), maps[0].device, maps[0].dtype)
-        if key not in self._anchors:
-            size = self.image_size
-            frame = ImageList(maps[0].new_empty((0, 0, size, size)), [(size, size)])
-            self._anchors[key] = self.generator(frame, list(maps))[0].float()
+        grids = tuple(tuple(int(s) for s in m.shape[-2:]) for m in maps)
+        key = (grids, maps[0].device)
+        if key not in self._anchors:  # in float32 whatever the maps' precision (bf16 would move centres by pixels)
+            size, device = self.image_size, maps[0].device
+            frame = ImageList(torch.empty((0, 0, size, size), device=device), [(size, size)])
+            shapes = [torch.empty((0, 0, *grid), device=device) for grid in grids]
+            self._anchors[key] = self.generator(frame, shapes)[0]
         return self._anchors[key]
 
     def forward(self, features, feature_map) -> Dict[str, torch.Tensor]:
