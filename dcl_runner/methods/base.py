@@ -251,6 +251,9 @@ class CrossEntropy(Method):
     """``method=ce``: the defaults above (softmax / binary cross-entropy; SSD's multibox loss for detection)."""
 
     task_kinds = (MULTICLASS, ATTRIBUTES, DETECTION)
+    # main's DDP branch: ce was Method itself (multi_process True); this keeps its word on classification. SSD's
+    # loss divides by the process's positives (not the global batch's): N-process detection is untested.
+    multi_process = True
 
 
 def anchor_temperature(matches, box_sigma: torch.Tensor) -> torch.Tensor:
