@@ -57,7 +57,8 @@ def plot_dp_fig3(run_dir: Path, out_png: str | Path, banner: Optional[str] = Non
                 if position < 0:
                     continue
                 width = float(line_widths([sigma[epoch, int(position)]], largest)[0])
-                ax.add_patch(Rectangle((x1 * size, y1 * size), (x2 - x1) * size, (y2 - y1) * size, fill=False,
+                # imshow centres pixel i on i: the image's edge is at -0.5
+                ax.add_patch(Rectangle((x1 * size - 0.5, y1 * size - 0.5), (x2 - x1) * size, (y2 - y1) * size, fill=False,
                                        edgecolor="yellow", linewidth=width))
             ax.set_xticks([])
             ax.set_yticks([])
