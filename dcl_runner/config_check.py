@@ -116,6 +116,24 @@ def check_config(cfg: Any) -> None:
     if width is not None and (not _is_number(width) or width <= 0):
         raise ConfigError(f"backbone.width={width!r}: expected a number > 0")
     check_pretrained(cfg.backbone)
+    check_task_fit(cfg)
+
+
+def check_task_fit(cfg: Any) -> None:
+    """A detection dataset needs a detection backbone (one returning its maps, e.g. ssd_vgg16) and an augmentation
+    that moves no pixel (the boxes could not follow a crop or a flip); a classification dataset the others."""
+    from .data import dataset_class
+    from .models.base import backbone_builder
+
+    detection = dataset_class(cfg.dataset).kind == "detection"
+    detector = bool(getattr(backbone_builder(cfg.backbone), "detection", False))
+    if detection != detector:
+        raise ConfigError(f"backbone={cfg.backbone.name} with dataset={cfg.dataset.name}: a detection dataset needs a "
+                          "detection backbone (backbone=ssd_vgg16) and a classification dataset a classification one")
+    augment = cfg.dataset.augment
+    if detection and (augment.crop != "none" or augment.flip):
+        raise ConfigError(f"dataset.augment crop={augment.crop} flip={augment.flip}: the augmentation moves pixels "
+                          "only and the boxes of a detection dataset would not follow; set crop: none, flip: false")
 
 
 def check_sections(cfg: Any) -> None:

@@ -135,9 +135,14 @@ class Processes:
             raise ConfigError("trainer.distributed.sync_batchnorm=true needs CUDA devices (torch's SyncBatchNorm runs on "
                               "GPUs only); on CPU processes leave it false (BatchNorm statistics are then per process)")
 
-    def check_method(self, name: str, method_class: type) -> None:
+    def check_method(self, name: str, method_class: type, task_kind: str) -> None:
         """A run of N > 1 processes takes only a method that computes on N what it computes on one
-        (``Method.multi_process``); refused before any data is read."""
+        (``Method.multi_process``), and a classification task (detection's SSD loss divides by the positives of
+        the batch, which is not yet gathered across processes); refused before any data is read."""
+        if self.distributed and task_kind == "detection":
+            raise ConfigError(f"a detection dataset trains on one process only for now (SSD's loss is normalised by the "
+                              f"matched anchors of this process's share, not yet of the global batch): run it without "
+                              f"torchrun, not on {self.world} processes")
         if self.distributed and not method_class.multi_process:
             raise ConfigError(f"method={name} has not been made to compute on {self.world} processes what it computes on "
                               "one (what spans its batch is not gathered across processes; docs/distributed.md lists the "

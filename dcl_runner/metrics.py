@@ -1,4 +1,4 @@
-"""Evaluation metrics for the two task types.
+"""Evaluation metrics for the three task types; :func:`evaluate` picks the task's.
 
 Multi-attribute (DCL sec. 4.2): per-attribute class-balanced accuracy mA_i = (TP_i/P_i + TN_i/N_i)/2
 (DCL eq. 12) and its mean mA (DCL eq. 13); and the instance-based accuracy / precision / recall / F1
@@ -14,6 +14,8 @@ Rules for empty sets (so no metric is ever NaN):
 Multi-class: top-1, per-class recall, mean per-class recall (over classes present in the evaluated
 set) and many / medium / few-shot accuracy (classes with > 100, 20..100, < 20 training images,
 as in Liu et al. 2019), each the mean recall over the group's classes present in the evaluated set.
+
+Detection: KITTI's 2D AP per difficulty regime (``kitti_ap``), 11- or 40-point (``DataBundle.meta['ap_points']``).
 """
 from __future__ import annotations
 
@@ -87,6 +89,26 @@ def multiclass_metrics(scores: np.ndarray, targets: np.ndarray, names: Sequence[
     return out
 
 
+def evaluate(task, scores: np.ndarray, targets: np.ndarray, meta: Dict) -> Dict:
+    """The task type's metrics of evaluation ``scores`` (what ``Method.predict`` gave, stacked) against ``targets``:
+    multi-class, attributes (with ``group_mA`` where ``meta['attribute_groups']`` names groups) or detection."""
+    if task.kind == "detection":
+        from .kitti_ap import detection_metrics
+
+        return detection_metrics(scores, targets, task.names, int(meta.get("ap_points", 11)))
+    if task.kind == "multiclass":
+        return multiclass_metrics(scores, targets, task.names, task.train_counts)
+    result = attribute_metrics(scores, targets, task.names)
+    groups = meta.get("attribute_groups")
+    if groups:
+        per = result["per_attribute_mA"]
+        result["group_mA"] = {g: float(np.mean([per[a] for a in names])) for g, names in groups.items() if names}
+    return result
+
+
+HEADLINES = {"attributes": "mA", "multiclass": "top1", "detection": "ap_moderate"}  # KITTI ranks by moderate
+
+
 def headline(metrics: Dict, kind: str) -> str:
     """The name of the headline metric of a task type."""
-    return "mA" if kind == "attributes" else "top1"
+    return HEADLINES.get(kind, "top1")

@@ -8,7 +8,15 @@ from .data.base import TaskInfo
 
 def summary(metrics: Dict[str, Any], task: TaskInfo, run_dir: str) -> str:
     lines = []
-    if task.is_multiclass:
+    if task.is_detection:
+        lines.append(f"{'class':<16}{'train boxes':>12}{'AP easy':>9}{'moderate':>10}{'hard':>7}")
+        for name, count in zip(task.names, task.train_counts):
+            ap = metrics["ap"][name]
+            cells = "".join(f"{('-' if ap[r] is None else f'{ap[r]:.2f}'):>{w}}" for r, w in (("easy", 9), ("moderate", 10), ("hard", 7)))
+            lines.append(f"{name[:16]:<16}{int(count):>12}{cells}")
+        lines.append(f"KITTI 2D AP ({metrics['ap_points']}-point, {metrics['ap_class']}): moderate "
+                     + ("-" if metrics["ap_moderate"] is None else f"{metrics['ap_moderate']:.2f}"))
+    elif task.is_multiclass:
         recalls = metrics["per_class_recall"]
         if len(recalls) <= 20:
             lines.append(f"{'class':<16}{'train imgs':>11}{'recall %':>10}")

@@ -23,7 +23,7 @@ import torch
 
 from . import metrics as metric_fns
 from .config_check import check_config
-from .data import DataBundle, build_data
+from .data import DataBundle, build_data, dataset_class
 from .data.augment import build_augment
 from .data.loader import SplitLoader, choose_resident
 from .distributed import Processes, init_from_env, is_main_process
@@ -89,7 +89,7 @@ class Trainer:
         self.folder = RunFolder(run_dir, cfg, choices, overrides, writes=self.procs.is_main)
         check_config(cfg)
         self.procs.check(t)
-        self.procs.check_method(str(cfg.method.name), method_class(cfg.method))
+        self.procs.check_method(str(cfg.method.name), method_class(cfg.method), dataset_class(cfg.dataset).kind)
         self.runtime = Runtime(t, int(cfg.seed), self.procs.device(t.device))
         self.device = self.runtime.device
 
@@ -389,14 +389,7 @@ class Trainer:
         return self.procs.gather_rows(local, n).cpu().numpy(), self.eval_loader.targets.cpu().numpy()
 
     def score(self, scores: np.ndarray, targets: np.ndarray) -> Dict[str, Any]:
-        if self.task.is_multiclass:
-            return metric_fns.multiclass_metrics(scores, targets, self.task.names, self.task.train_counts)
-        result = metric_fns.attribute_metrics(scores, targets, self.task.names)
-        groups = self.data.meta.get("attribute_groups")
-        if groups:
-            per = result["per_attribute_mA"]
-            result["group_mA"] = {g: float(np.mean([per[a] for a in names])) for g, names in groups.items() if names}
-        return result
+        return metric_fns.evaluate(self.task, scores, targets, self.data.meta)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self, progress: Progress) -> None:

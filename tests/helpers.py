@@ -212,3 +212,31 @@ def few_shot_against_ce(tmp_path: Path, method: Sequence[str], seeds: Sequence[i
     print(f"few-shot gain {gain:.2f} vs seed spread {spread:.2f}; top-1 {np.mean(results['method']['top1']):.2f} "
           f"vs ce {np.mean(results['ce']['top1']):.2f}")
     return gain, spread
+
+
+# KITTI label_2 lines of the fixture (type truncated occluded alpha left top right bottom h w l x y z rotation_y)
+KITTI_LABELS = {
+    "000000": ["Car 0.00 0 -1.57 100.00 120.00 300.00 220.00 1.5 1.6 3.9 1.0 1.7 10.0 -1.5",
+               "Van 0.10 1 -1.20 600.00 150.00 700.00 230.00 2.0 1.9 4.5 3.0 1.7 20.0 -1.2",
+               "DontCare -1 -1 -10 900.00 160.00 1000.00 190.00 -1 -1 -1 -1000 -1000 -1000 -10"],
+    "000001": ["Car 0.40 2 1.00 10.00 150.00 200.00 300.00 1.5 1.6 3.9 -5.0 1.7 8.0 0.9",
+               "Pedestrian 0.00 0 0.20 500.00 140.00 540.00 260.00 1.8 0.6 0.8 1.0 1.7 12.0 0.2",
+               "Car 0.00 1 0.30 800.00 170.00 900.00 200.00 1.5 1.6 3.9 9.0 1.7 40.0 0.3"],
+    "000002": ["Cyclist 0.00 0 0.10 300.00 150.00 360.00 260.00 1.7 0.6 1.8 0.5 1.7 15.0 0.1"],
+    "000003": ["Car 0.00 0 -0.50 400.00 180.00 620.00 300.00 1.5 1.6 3.9 0.0 1.7 9.0 -0.5"],
+}
+
+
+def make_kitti(root: Path, train=("000000", "000001"), val=("000002", "000003"), size=(1242, 375)) -> Path:
+    """A tiny KITTI object-detection tree: training/image_2/*.png (KITTI's 1242 x 375, one colour each with a red
+    top half), training/label_2/*.txt (``KITTI_LABELS``) and ImageSets/train.txt, val.txt."""
+    root = Path(root)
+    for k, (image_id, lines) in enumerate(KITTI_LABELS.items()):
+        write_image(root / "training" / "image_2" / f"{image_id}.png", 40 * k + 20, size=size, top_red=200)
+        label = root / "training" / "label_2" / f"{image_id}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text("\n".join(lines) + "\n")
+    (root / "ImageSets").mkdir(parents=True, exist_ok=True)
+    (root / "ImageSets" / "train.txt").write_text("\n".join(train) + "\n")
+    (root / "ImageSets" / "val.txt").write_text("\n".join(val) + "\n")
+    return root

@@ -10,7 +10,7 @@ from dcl_runner import sections
 from dcl_runner.config import CONFIG_DIR
 from dcl_runner.config_check import check_config
 from dcl_runner.data import DATASETS, dataset_class
-from dcl_runner.data.base import DatasetKeys
+from dcl_runner.data.base import TASK_KINDS, DatasetKeys
 from dcl_runner.errors import ConfigError
 from dcl_runner.methods import METHODS
 from dcl_runner.models import BACKBONES, build_backbone
@@ -25,9 +25,15 @@ def options(group):
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
+# an option that only fits a detection run composes with a detection partner (config_check.check_task_fit)
+DETECTION_PARTNER = {("dataset", "kitti"): "backbone=ssd_vgg16", ("dataset", "synthetic_boxes"): "backbone=ssd_vgg16",
+                     ("backbone", "ssd_vgg16"): "dataset=synthetic_boxes"}
+
+
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_option_composes_and_passes_checks(group, option):
-    cfg = compose([f"{group}={option}"])
+    partner = DETECTION_PARTNER.get((group, option))
+    cfg = compose([f"{group}={option}", *([partner] if partner else [])])
     check_config(cfg)  # the trainer's values, and every section's keys against its builder's
     assert cfg.dataset.name and cfg.backbone.name and cfg.method.name
 
@@ -38,7 +44,7 @@ def test_every_dataset_option_constructs_from_its_section(option):
     section = compose([f"dataset={option}"]).dataset
     cls = dataset_class(section)
     dataset = sections.build(cls, section, "dataset", option, also=(DatasetKeys,), shared=())
-    assert isinstance(dataset, cls) and cls.kind in ("multiclass", "attributes")
+    assert isinstance(dataset, cls) and cls.kind in TASK_KINDS
 
 
 def test_smoke_budget_shrinks_the_run():
@@ -51,6 +57,9 @@ def test_every_backbone_builds_and_runs(name):
     cfg = compose([f"backbone={name}", "backbone.width=0.25"]).backbone
     net = build_backbone(cfg, in_channels=3, image_size=16)
     fmap, feats = net(torch.randn(2, 3, 16, 16))
+    if isinstance(fmap, tuple):  # a detection backbone: its maps, one out_channels each, and no pooled vector
+        assert [m.shape[:2] for m in fmap] == [(2, c) for c in net.out_channels] and feats is None
+        return
     assert fmap.shape[:2] == (2, net.out_channels)
     assert feats.shape == (2, net.feature_dim)
 
@@ -165,7 +174,7 @@ def test_a_key_of_another_option_is_ignored_and_logged(caplog):
     task = TaskInfo("multiclass", ["a", "b"], torch.tensor([3, 1]).numpy(), 4, (3, 8, 8))
     with caplog.at_level(logging.INFO, logger="dcl_runner.sections"):
         method = build_method(cfg.method, task)
-    assert type(method).__name__ == "Method"
+    assert type(method).__name__ == "CrossEntropy"  # method=ce: the base class's defaults
     assert "method ce ignores method.curriculum, method.class_lr" in caplog.text
 
 
@@ -189,7 +198,8 @@ METHOD_OF = {
     "dcl_celeba_sampling_only": "dcl", "dcl_celeba_sampling_tea": "dcl", "dcl_rap": "dcl", "dcl_rap_ce": "ce",
     "dcl_rap_all_attributes": "dcl", "dcl_cifar100": "dcl", "dcl_cifar100_ce": "ce", "dcl_cifar100_crl": "crl_i",
     **{name: "data_params" for name in ("dp_cifar100_wrn", "dp_imagenet_resnet18", "dp_noisy_cifar100_wrn",
-                                        "dp_noisy_cifar10_wrn", "dp_random_labels_vgg16", "dp_webvision_resnet18")},
+                                        "dp_noisy_cifar10_wrn", "dp_random_labels_vgg16", "dp_webvision_resnet18",
+                                        "dp_kitti_ssd")},
     **{name: "twohead" for name in ("th_cifar100_lt", "th_cifar100_lt_cui", "th_cifar100_lt_ldam_drw", "th_cifar10_lt",
                                     "th_cifar10_lt_cui", "th_cifar10_lt_ldam_drw", "th_imagenet_lt", "th_tiny_imagenet_lt")},
     "th_cifar10_lt_bbn": "bbn", "th_cifar100_lt_bbn": "bbn",  # BBN's own CIFAR configs (th.t1's BBN row)
@@ -216,6 +226,11 @@ def paper_protocol(name, cfg):
         assert t.optimizer.momentum == 0.9 and t.epochs in (200, 90) and t.batch_size in (128, 512)
     if name.startswith("oltr_"):  # OLTR stage_2_meta_embedding.py: 60 epochs, batch 128, features 0.01, classifier 0.1
         assert (t.epochs, t.batch_size, t.optimizer.lr, cfg.method.classifier_lr) == (60, 128, 0.01, 0.1)
+    if name == "dp_kitti_ssd":  # DP sec. 3.3 method values; the detector's protocol: torchvision's SSD300 recipe
+        assert (cfg.method.curriculum, cfg.method.inst_lr, cfg.method.momentum, cfg.method.inst_weight_decay) == (
+            "instance", 0.1, 0.0, 0.0)
+        assert (t.epochs, t.batch_size, t.optimizer.lr, list(t.lr_schedule.milestones)) == (120, 32, 0.002, [80, 110])
+        assert (cfg.dataset.name, list(cfg.dataset.classes), cfg.dataset.image_size) == ("kitti", ["Car"], 300)
     assert t.epochs > 2
 
 

@@ -337,8 +337,11 @@ def test_a_method_not_made_global_is_refused_on_several_processes():
 
     assert Method.multi_process and not Unchecked.multi_process
     with pytest.raises(ConfigError, match=r"^method=unchecked has not been made to compute on 2 processes"):
-        fake(0, 2).check_method("unchecked", Unchecked)
-    fake(0, 1).check_method("unchecked", Unchecked)
+        fake(0, 2).check_method("unchecked", Unchecked, "multiclass")
+    fake(0, 1).check_method("unchecked", Unchecked, "multiclass")
+    with pytest.raises(ConfigError, match=r"^a detection dataset trains on one process only"):
+        fake(0, 2).check_method("ce", Method, "detection")
+    fake(0, 1).check_method("ce", Method, "detection")
     for name in ("ce", "dcl", "selective_learning", "crl_i", "data_params", "twohead", "twohead_full", "drs", "ldam_drw",
                  "oversample", "undersample", "cost_sensitive"):
-        fake(1, 2).check_method(name, METHODS.lookup(name, "method.name"))
+        fake(1, 2).check_method(name, METHODS.lookup(name, "method.name"), "attributes")

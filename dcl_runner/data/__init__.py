@@ -5,8 +5,9 @@
 (``augment.Augment``'s). ``build_data(cfg.dataset, seed)`` loads the named dataset and applies, in this order: the
 long-tail profile (``imbalance_ratio``), label noise (``noise``; its draw follows ``seed``, the run's,
 unless ``noise.seed`` fixes it), the oracle subset (``subset: clean``: the samples not chosen for
-corruption), the smoke-budget caps (``max_train_samples`` / ``max_eval_samples``) and a one-time resize
-of in-memory images to ``image_size``.
+corruption), the smoke-budget caps (``max_train_samples`` / ``max_eval_samples``), a one-time resize
+of in-memory images to ``image_size`` and, for detection, the numbering of the training boxes (one instance
+parameter each: ``boxes.number_boxes``).
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ import torch.nn.functional as F
 from .. import sections
 from ..errors import ConfigError, DatasetError, check_value
 from .augment import Augment
-from .base import ATTRIBUTES, DATASETS, MULTICLASS, DataBundle, DatasetKeys, ImageDataset, Noise, Split, TaskInfo
+from . import boxes
+from .base import ATTRIBUTES, DATASETS, DETECTION, MULTICLASS, DataBundle, DatasetKeys, ImageDataset, Noise, Split, TaskInfo
 from .longtail import longtail_indices, stratified_cap
 from .noise import LabelNoise, permute_noise, uniform_noise
 
 __all__ = ["build_data", "check_dataset", "dataset_class", "DATASETS", "DataBundle", "ImageDataset", "Split",
-           "TaskInfo", "MULTICLASS", "ATTRIBUTES"]
+           "TaskInfo", "MULTICLASS", "ATTRIBUTES", "DETECTION"]
 
 NOISE_MODES = {"uniform": "DP sec. 3.4's text", "permute": "the authors' code"}
 SUBSETS = {"all": "", "clean": "the samples not chosen for corruption: the noisy-label oracle"}
@@ -52,7 +54,14 @@ def _check_bundle(bundle: DataBundle, name: str) -> None:
             raise DatasetError(f"dataset {name}: {split_name} images must be uint8 [N, C, H, W], got {images.dtype} {tuple(images.shape)}")
         if len(targets) == 0:
             raise DatasetError(f"dataset {name}: the {split_name} split is empty")
-        if bundle.kind == MULTICLASS:
+        if bundle.kind == DETECTION:
+            if targets.ndim != 3 or targets.shape[2] != len(boxes.COLUMNS):
+                raise DatasetError(f"dataset {name}: {split_name} targets have shape {targets.shape}, expected box rows "
+                                   f"[N, M, {len(boxes.COLUMNS)}] (dcl_runner/data/boxes.py)")
+            labels = targets[:, :, boxes.LABEL]
+            if labels.max() >= len(bundle.names):
+                raise DatasetError(f"dataset {name}: {split_name} box labels must be class ids in [0, {len(bundle.names)})")
+        elif bundle.kind == MULTICLASS:
             if targets.ndim != 1 or targets.min() < 0 or targets.max() >= len(bundle.names):
                 raise DatasetError(f"dataset {name}: {split_name} labels must be class ids in [0, {len(bundle.names)})")
         else:
@@ -120,6 +129,8 @@ def build_data(cfg: Any, seed: int = 0) -> DataBundle:
         split = getattr(bundle, split_name)
         if split is not None:
             setattr(bundle, split_name, _resize_split(split, int(keys.image_size)))
+    if bundle.kind == DETECTION:  # after the caps: the kept training boxes are numbered 0..K-1
+        bundle.train = Split(images=bundle.train.images, targets=boxes.number_boxes(bundle.train.targets))
     return bundle
 
 

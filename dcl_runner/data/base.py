@@ -22,7 +22,8 @@ from ..registry import Registry
 
 MULTICLASS = "multiclass"
 ATTRIBUTES = "attributes"
-TASK_KINDS = (MULTICLASS, ATTRIBUTES)
+DETECTION = "detection"
+TASK_KINDS = (MULTICLASS, ATTRIBUTES, DETECTION)
 
 
 @dataclass
@@ -30,7 +31,8 @@ class Split:
     """One split of a dataset.
 
     images:  uint8 array [N, C, H, W] (numpy, possibly a memmap of a decode cache, or a torch tensor).
-    targets: int64 [N] class ids (multiclass) or uint8 [N, A] in {0, 1} (attributes).
+    targets: int64 [N] class ids (multiclass), uint8 [N, A] in {0, 1} (attributes), or float32 [N, M, K] box
+             rows padded to M per image (detection; the layout is ``data.boxes``'s).
     The position of a sample in these arrays is its ``index`` for per-sample state.
     """
 
@@ -58,10 +60,12 @@ class Split:
 class TaskInfo:
     """The prediction task and the training-set statistics methods need.
 
-    kind:         "multiclass" (softmax over C classes) or "attributes" (A independent binary attributes).
-    names:        class names (multiclass) or attribute names (attributes), in output order.
-    train_counts: multiclass: int [C] images per class; attributes: int [A] positives per attribute.
-    num_train:    number of training samples (attributes: negatives = num_train - train_counts).
+    kind:         "multiclass" (softmax over C classes), "attributes" (A independent binary attributes) or
+                  "detection" (boxes of C object classes per image).
+    names:        class names (multiclass, detection) or attribute names (attributes), in output order.
+    train_counts: multiclass: int [C] images per class; attributes: int [A] positives per attribute;
+                  detection: int [C] training boxes per class.
+    num_train:    number of training samples (images; attributes: negatives = num_train - train_counts).
     """
 
     kind: str
@@ -77,6 +81,15 @@ class TaskInfo:
     @property
     def is_multiclass(self) -> bool:
         return self.kind == MULTICLASS
+
+    @property
+    def is_detection(self) -> bool:
+        return self.kind == DETECTION
+
+    @property
+    def num_instances(self) -> int:
+        """What carries an instance data parameter: a training image, or a training box (detection, DP sec. 3.3)."""
+        return int(np.sum(self.train_counts)) if self.is_detection else int(self.num_train)
 
     def attribute_counts(self) -> np.ndarray:
         """[A, 2] (negatives, positives) per attribute; attributes only."""
@@ -107,6 +120,10 @@ class DataBundle:
         targets = self.train.targets
         if self.kind == MULTICLASS:
             counts = np.bincount(targets.astype(np.int64), minlength=len(self.names))
+        elif self.kind == DETECTION:
+            from .boxes import boxes_per_class
+
+            counts = boxes_per_class(targets, len(self.names))
         else:
             counts = targets.astype(np.int64).sum(axis=0)
         return TaskInfo(

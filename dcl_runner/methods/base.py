@@ -19,6 +19,14 @@ The trainer calls, in order:
         history row += method.epoch_scalars(); curves += method.epoch_curves()
     evaluation: scores = method.predict(model(x))            # back to the dataset's label space
 
+Task types (``data.base.TASK_KINDS``) share every seam: a batch's ``y`` is always one tensor of the split's
+targets. Detection's variable number of boxes per image is a fixed-size padded table (``data/boxes.py``: box
+rows [B, M, K], padding rows marked), so the loader, the caps and ``predictions.npz`` need no collate; its model is
+a backbone returning a tuple of maps (``ssd_vgg16``) and the head ``build_head`` makes for it (``models/ssd.py``:
+SSD's head and default boxes), ``loss`` is SSD's multibox loss and ``predict`` gives a fixed number of detections
+per image ([B, D, 6]: normalised box, score, class; class -1 pads), which ``metrics.evaluate`` scores with KITTI's
+AP. A method opts into detection by listing it in ``task_kinds`` (``ce`` and ``data_params`` do).
+
 Hooks for two-stage and two-branch methods (decoupled cRT / LWS, MiSLAS, BBN, OLTR, Hybrid-SC):
 
 - ``build_model(backbone)``: the whole model from the built backbone. The default is ``Classifier(backbone,
@@ -60,8 +68,8 @@ before any data is read. ``task_kinds`` says which task types it trains; ``build
 
 ``Method`` is an ``nn.Module``: parameters and buffers it owns (data parameters, cluster maps) move
 to the device with it and are saved in checkpoints; put other resumable state in
-``get_extra_state``/``set_extra_state``. The defaults below are plain cross-entropy for both task
-types, so ``method=ce`` is this class.
+``get_extra_state``/``set_extra_state``. The defaults below are plain cross-entropy for the classification task
+types and SSD's multibox loss for detection; ``method=ce`` is this class, declared for all three.
 """
 from __future__ import annotations
 
@@ -73,7 +81,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.base import ATTRIBUTES, MULTICLASS, TaskInfo
+from ..data.base import ATTRIBUTES, DETECTION, MULTICLASS, TaskInfo
 from ..distributed import BatchPart
 from ..errors import ConfigError
 from ..models.base import Backbone, Classifier
@@ -88,7 +96,8 @@ METHODS: Registry = Registry("method", "dcl_runner.methods")
 class Batch:
     """One training batch, already on the device and augmented.
 
-    x: float images [B, C, H, W]; y: int64 [B] (multiclass) or float [B, A] in {0,1} (attributes);
+    x: float images [B, C, H, W]; y: int64 [B] (multiclass), float [B, A] in {0,1} (attributes) or float
+    [B, M, K] box rows (detection, ``data/boxes.py``);
     index: int64 [B] positions in the training split (for per-sample state);
     generator: a torch.Generator on the batch's device, seeded by (seed, epoch, step), for any
     randomness the method draws, so that a resumed run draws the same numbers.
@@ -178,6 +187,10 @@ class Method(nn.Module):
         return Classifier(backbone, self.build_head(backbone.feature_dim, backbone.out_channels))
 
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
+        if self.task.is_detection:  # in_channels: one per map of a detection backbone
+            from ..models.ssd import SSDHead
+
+            return SSDHead(in_channels, self.task.num_outputs, self.task.image_shape[-1])
         if self.task.is_multiclass:
             return LinearHead(in_features, self.task.num_outputs)
         return AttributeBranches(in_features, self.task.num_outputs, int(self.branch_dim))
@@ -217,6 +230,8 @@ class Method(nn.Module):
         return self.loss(outputs, batch, epoch)
 
     def loss(self, outputs: Dict[str, torch.Tensor], batch: Batch, epoch: int) -> StepResult:
+        if self.task.is_detection:
+            return self.detection_loss(outputs, batch, None)
         logits = outputs["logits"]
         if self.task.is_multiclass:
             loss = F.cross_entropy(logits.float(), batch.y)
@@ -225,13 +240,31 @@ class Method(nn.Module):
             loss = F.binary_cross_entropy_with_logits(logits.float(), batch.y, reduction="sum") / len(batch.y)
         return StepResult(loss=loss, parts={}, logits=logits)
 
+    def detection_loss(self, outputs: Dict[str, torch.Tensor], batch: Batch,
+                       box_sigma: Optional[torch.Tensor]) -> StepResult:
+        """SSD's multibox loss (``models/ssd.py``). ``box_sigma`` [K] (a temperature per training box, by BOX_ID; None:
+        plain SSD): DP sec. 3.3, every anchor matched to a box divides its class logits by that box's sigma, every
+        background anchor by the mean sigma of the batch's target boxes."""
+        from ..models import ssd
+
+        matches = ssd.match(outputs["anchors"], batch.y, self.task.image_shape[-1])
+        temperature = None
+        if box_sigma is not None:
+            temperature = anchor_temperature(matches, box_sigma)
+        loss, parts = ssd.multibox_loss(outputs, matches, temperature)
+        return StepResult(loss=loss, parts=parts, logits=None)
+
     def optimizers(self) -> List[torch.optim.Optimizer]:
         """Extra optimizers for parameters the method owns; stepped after the model's, not lr-scheduled."""
         return []
 
     # -- evaluation ----------------------------------------------------------------------------
     def predict(self, outputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Scores in the dataset's label space: [B, C] class logits or [B, A] attribute logits."""
+        """Scores in the dataset's label space: [B, C] class logits, [B, A] attribute logits, or [B, D, 6] detections."""
+        if self.task.is_detection:
+            from ..models.ssd import decode
+
+            return decode(outputs, self.task.image_shape[-1])
         return outputs["logits"]
 
     # -- reporting -------------------------------------------------------------------------------
@@ -259,7 +292,28 @@ class Method(nn.Module):
         }
 
 
-METHODS.register("ce")(Method)
+@METHODS.register("ce")
+class CrossEntropy(Method):
+    """``method=ce``: the defaults above (softmax / binary cross-entropy; SSD's multibox loss for detection)."""
+
+    task_kinds = (MULTICLASS, ATTRIBUTES, DETECTION)
+    # tested on 2 processes against 1 for classification (docs/distributed.md); detection trains on one process
+    # (distributed.Processes.check_method: SSD's loss divides by this process's positives, not the global batch's)
+    multi_process = True
+
+
+def anchor_temperature(matches, box_sigma: torch.Tensor) -> torch.Tensor:
+    """[B, A] per-anchor sigma (DP sec. 3.3): a matched anchor takes its box's sigma (``box_sigma`` by BOX_ID); a
+    background anchor the mean sigma over the batch's target boxes (1 in a batch without any)."""
+    ids = torch.cat([m[2] for m in matches])
+    mean = box_sigma[ids].mean() if ids.numel() else box_sigma.new_ones(())
+    rows = []
+    for _, _, box_ids, matched in matches:
+        sigma = mean.expand(len(matched)).clone()
+        fg = matched >= 0
+        sigma[fg] = box_sigma[box_ids[matched[fg]]]
+        rows.append(sigma)
+    return torch.stack(rows)
 
 
 def method_class(section: Any) -> type:

@@ -23,6 +23,11 @@ takes the same step and the class / instance sigmas stay identical (and equal th
 Multi-attribute tasks (CelebA-style, per-attribute binary CE): the class-level parameters are one per
 (attribute, label value) pair ([A, 2]); the logit of attribute a of sample i is divided by
 sigma^class_{a, y_ia} (+ sigma^inst_i, one instance parameter per sample shared by its attributes).
+
+Detection (DP sec. 3.3): one instance parameter per training *box* (its ``BOX_ID``, data/boxes.py); an anchor
+matched to box b divides its class logits by sigma_b, a background anchor by the mean sigma of the batch's target
+boxes (``Method.detection_loss``, ``base.anchor_temperature``); class / joint add sigma^class of the box's class.
+The tracked instances are the boxes of seeded-random training images, saved with the images for DP fig. 3.
 """
 from __future__ import annotations
 
@@ -34,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.base import TaskInfo
+from ..data import boxes as B
+from ..data.base import ATTRIBUTES, DETECTION, MULTICLASS, TaskInfo
 from ..errors import ConfigError, check_value
 from .base import METHODS, Batch, Method, StepResult, TrainContext
 from .sparse_sgd import SparseSGD
@@ -85,6 +91,7 @@ class DataParameters(Method):
     """conf/method/data_params.yaml documents every key below and its source."""
 
     multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+    task_kinds = (MULTICLASS, ATTRIBUTES, DETECTION)
 
     def __init__(self, task: TaskInfo, *, branch_dim: int, curriculum: str, class_lr: float, class_weight_decay: float,
                  inst_lr: float, inst_weight_decay: float, momentum: float, init_class_sigma: float,
@@ -114,13 +121,17 @@ class DataParameters(Method):
         self.noisy_mask: Optional[torch.Tensor] = None
         self.tracked: Optional[torch.Tensor] = None
         self.tracked_class: Optional[torch.Tensor] = None
+        self.tracked_boxes: Optional[torch.Tensor] = None   # detection: [images, M, 5] for DP fig. 3
+        self.tracked_images: Optional[torch.Tensor] = None  # detection: uint8 [images, 3, S, S] for DP fig. 3
 
     # -- parameters ------------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
-        device, n = ctx.device, int(ctx.task.num_train)
+        device, n = ctx.device, int(ctx.task.num_instances)  # detection: one instance per training box
         self._optimizers = []
+        if self.task.is_detection:
+            self.box_labels = box_labels(ctx.train_targets, n).to(device)
         if self.use_class:
-            shape = (self.task.num_outputs,) if self.task.is_multiclass else (self.task.num_outputs, 2)
+            shape = (self.task.num_outputs, 2) if self.task.kind == ATTRIBUTES else (self.task.num_outputs,)
             self.class_log_sigma = nn.Parameter(torch.full(shape, self.init_log_sigma["class"], device=device))
             self._optimizers.append(self._optimizer(self.class_log_sigma, "class"))
         if self.use_inst:
@@ -130,7 +141,9 @@ class DataParameters(Method):
         if noisy is not None:
             self.noisy_mask = torch.as_tensor(np.asarray(noisy), dtype=torch.bool, device=device)
         k = min(self.track_instances, n)
-        if self.use_inst and k:
+        if self.use_inst and k and self.task.is_detection:
+            self.track_images(ctx, k)
+        elif self.use_inst and k:
             targets = ctx.train_targets if self.task.is_multiclass else None
             self.tracked = tracked_samples(targets, n, k, int(ctx.seed)).to(device)
             self.tracked_class = None if targets is None else targets[self.tracked].long()
@@ -162,7 +175,26 @@ class DataParameters(Method):
             sigma = sigma + (inst if self.task.is_multiclass else inst[:, None])
         return sigma
 
+    def box_sigma(self, batch: Batch) -> torch.Tensor:
+        """Detection: sigma of every training box [K] (class part by the box's class, instance part by its BOX_ID);
+        marks the optimizers with the batch's boxes (DP sec. 3.3: one instance parameter per box)."""
+        rows = batch.y.reshape(-1, batch.y.shape[-1])
+        ids = rows[:, B.BOX_ID][rows[:, B.LABEL] >= 0].long()
+        sigma = 0.0
+        if self.use_class:
+            self._optimizers[0].mark(self.box_labels[ids])
+            sigma = sigma + self.class_log_sigma[self.box_labels].exp()
+        if self.use_inst:
+            self._optimizers[-1].mark(ids)
+            sigma = sigma + self.inst_log_sigma.exp()
+        return sigma
+
     def loss(self, outputs: Dict[str, torch.Tensor], batch: Batch, epoch: int) -> StepResult:
+        if self.task.is_detection:
+            result = self.detection_loss(outputs, batch, self.box_sigma(batch))
+            result.parts["sigma_mean"] = self.inst_log_sigma.exp().mean().detach() if self.use_inst else \
+                self.class_log_sigma.exp().mean().detach()
+            return result
         logits = outputs["logits"]
         sigma = self.batch_sigma(batch)
         if self.task.is_multiclass:
@@ -196,8 +228,39 @@ class DataParameters(Method):
         return curves
 
     @torch.no_grad()
+    def track_images(self, ctx: TrainContext, k: int) -> None:
+        """Detection (DP fig. 3): the boxes of seeded-random training images (with target boxes) until ``k`` boxes
+        are tracked; the images (min-max scaled to uint8, for display only) and their boxes go to curves/ at the end."""
+        rows = ctx.train_targets
+        has_boxes = torch.nonzero((rows[:, :, B.LABEL] >= 0).any(1)).flatten().cpu()
+        order = has_boxes[torch.randperm(len(has_boxes), generator=torch.Generator().manual_seed(int(ctx.seed)))]
+        chosen, ids = [], []
+        for image in order.tolist():
+            image_rows = rows[image][rows[image][:, B.LABEL] >= 0]
+            chosen.append(image)
+            ids.append(image_rows[:, B.BOX_ID].long())
+            if sum(len(i) for i in ids) >= k:
+                break
+        self.tracked = torch.cat(ids).to(rows.device)
+        table = rows[chosen].float()
+        boxes = table[:, :, [B.X1, B.Y1, B.X2, B.Y2]] / table[:, :, [B.IMAGE_W, B.IMAGE_H, B.IMAGE_W, B.IMAGE_H]]
+        position = torch.full(table.shape[:2], -1.0, device=table.device)
+        target = table[:, :, B.LABEL] >= 0
+        position[target] = torch.arange(int(target.sum()), device=table.device).float()  # index into tracked
+        self.tracked_boxes = torch.cat([boxes, position[:, :, None]], dim=2).cpu()
+        self.tracked_images = None
+        if ctx.fetch is not None:
+            x = ctx.fetch(torch.as_tensor(chosen), None, False)[0].float().cpu()
+            low, high = x.amin(dim=(1, 2, 3), keepdim=True), x.amax(dim=(1, 2, 3), keepdim=True)
+            self.tracked_images = ((x - low) / (high - low).clamp_min(1e-6) * 255).round().to(torch.uint8)
+
+    @torch.no_grad()
     def final_outputs(self, model: nn.Module) -> Dict[str, np.ndarray]:
         out: Dict[str, np.ndarray] = {}
+        if self.task.is_detection and self.tracked_boxes is not None:
+            out["dp_det_tracked_boxes"] = self.tracked_boxes.numpy()
+            if self.tracked_images is not None:
+                out["dp_det_tracked_images"] = self.tracked_images.numpy()
         if self.use_inst:
             out["dp_inst_sigma_final"] = self.inst_log_sigma.exp().cpu().numpy()
             if self.tracked is not None:
@@ -207,6 +270,15 @@ class DataParameters(Method):
         if self.use_class:
             out["dp_class_sigma_final"] = self.class_log_sigma.exp().cpu().numpy()
         return out
+
+
+def box_labels(targets: torch.Tensor, n: int) -> torch.Tensor:
+    """Detection: the class of each of the ``n`` training boxes, by BOX_ID."""
+    rows = targets.reshape(-1, targets.shape[-1])
+    rows = rows[rows[:, B.LABEL] >= 0]
+    labels = torch.zeros(n, dtype=torch.long, device=targets.device)
+    labels[rows[:, B.BOX_ID].long()] = rows[:, B.LABEL].long()
+    return labels
 
 
 def tracked_samples(targets: Optional[torch.Tensor], n: int, k: int, seed: int) -> torch.Tensor:

@@ -9,7 +9,10 @@ The weights file lives where torch hub keeps checkpoints: ``<torch.hub.get_dir()
 (``$TORCH_HOME/hub/checkpoints``, by default ``~/.cache/torch/hub/checkpoints``). When it is not
 there torchvision downloads it; without network the run stops before training with one message
 naming the file, its URL and the folder to put it in. Only the torchvision ResNets have ImageNet
-weights, and only in torchvision's own shape (``width: 1.0``, ``stem: imagenet``, 3 input channels).
+weights, and only in torchvision's own shape (``width: 1.0``, ``stem: imagenet``, 3 input channels); so has
+SSD's VGG-16 (``ssd_vgg16``): torchvision's ``VGG16_Weights.IMAGENET1K_FEATURES``, the VGG-16 of the original
+SSD code base (caffe weights, inputs in 0..255 minus the ImageNet mean), which torchvision's ``ssd300_vgg16``
+loads as ``weights_backbone``.
 ``backbone.weights`` (a local state-dict file) stays a separate option; set one or the other.
 """
 from __future__ import annotations
@@ -28,7 +31,10 @@ IMAGENET_WEIGHTS = {
     "resnet18": "ResNet18_Weights",
     "resnet50": "ResNet50_Weights",
     "resnext50": "ResNeXt50_32X4D_Weights",
+    "ssd_vgg16": "VGG16_Weights",
 }
+# backbone name -> the version of its enum, where it is not VERSION (torchvision's ssd300_vgg16 weights_backbone)
+VERSIONS = {"ssd_vgg16": "IMAGENET1K_FEATURES"}
 
 
 def check(backbone: Any) -> None:
@@ -45,10 +51,10 @@ def check(backbone: Any) -> None:
     if float(backbone["width"]) != 1.0:
         raise ConfigError(f"backbone.pretrained=imagenet needs torchvision's {name} as it is (backbone.width=1.0, "
                           f"got {backbone['width']}); set backbone.pretrained=null for a scaled backbone")
-    if backbone["stem"] != "imagenet":
+    if backbone.get("stem", "imagenet") != "imagenet":  # a backbone without a stem key has one stem
         raise ConfigError(f"backbone.pretrained=imagenet needs backbone.stem=imagenet (got {backbone['stem']!r}): "
                           "the ImageNet weights are for the 7x7/2 stem")
-    if backbone["weights"]:
+    if backbone.get("weights"):
         raise ConfigError(f"backbone.pretrained=imagenet and backbone.weights={backbone['weights']!r} both set: "
                           "choose one (imagenet: torchvision's weights; weights: your own state-dict file)")
 
@@ -57,7 +63,7 @@ def weights_enum(arch: str):
     """torchvision's weights entry for ``arch`` (e.g. ``ResNet50_Weights.IMAGENET1K_V1``)."""
     import torchvision.models as tv
 
-    return getattr(getattr(tv, IMAGENET_WEIGHTS[arch]), VERSION)
+    return getattr(getattr(tv, IMAGENET_WEIGHTS[arch]), VERSIONS.get(arch, VERSION))
 
 
 def checkpoint_path(arch: str) -> Path:

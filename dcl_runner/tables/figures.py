@@ -122,8 +122,14 @@ def _data_params_figure(result, out_dir: Path, draw_figure: Callable[[Path, Opti
 
 
 def detection_curriculum(result, out_dir: Path) -> Path:
-    """DP Figure 3 (the detection curriculum drawn on KITTI images): detection is not in the runner yet."""
-    raise Skip("detection (KITTI / SSD) is outside this runner: no run can draw DP Figure 3 yet")
+    """DP Figure 3: the tracked training boxes of the first instance-parameter run, line width ∝ sigma, at four
+    epochs over training (dcl_runner/plots/detection.py)."""
+    from ..plots.detection import plot_dp_fig3
+
+    runs = _run_dirs(result, "data_params")
+    if not runs:
+        raise Skip("no completed instance-parameter detection run (dp.fig3's row)")
+    return _data_params_figure(result, out_dir, lambda path, banner: plot_dp_fig3(runs[0], path, banner=banner))
 
 
 def class_parameters(result, out_dir: Path) -> Path:

@@ -17,6 +17,7 @@ NAMES: Dict[str, Any] = {
         "dp_noisy_cifar10": "dp_noisy_cifar10_wrn",    # 40% uniform noise, WRN-28-10, epoch 84 (DP Table 2)
         "dp_noisy_cifar100": "dp_noisy_cifar100_wrn",
         "dp_random_labels": "dp_random_labels_vgg16",    # CIFAR-100 all labels random, VGG-16 (DP sec. 3.5)
+        "dp_kitti": "dp_kitti_ssd",            # KITTI car detection, SSD300 (DP sec. 3.3, Figures 2 and 3)
         "th_cifar10_lt": "th_cifar10_lt",      # CIFAR-10-LT / ResNet-32 (two-head Table 1)
         "th_cifar100_lt": "th_cifar100_lt",
         "th_tiny_imagenet_lt": "th_tiny_imagenet_lt",  # Tiny-ImageNet-LT / ResNet-18 (Table 2)

@@ -222,6 +222,8 @@ def smoke_stand_in(facts: Dict, shot_groups: bool = False) -> Tuple[str, Tuple[s
     name = facts["name"]
     if dataset_kind(name) == "attributes":
         return "synthetic_attributes", ("dataset=synthetic_attributes", "dataset.num_train=512", "dataset.num_test=256")
+    if dataset_kind(name) == "detection":  # KITTI-shaped boxes, KITTI's classes and AP interpolation kept
+        return "synthetic_boxes", ("dataset=synthetic_boxes",)
     # the config's class count (synthetic_classes, mini WebVision), else the dataset's, else 10
     classes = int(facts.get("num_classes") or getattr(registered_dataset(name), "num_classes", None) or 10)
     classes = max(2, min(classes, SMOKE_MAX_CLASSES))

@@ -1,13 +1,15 @@
 """Every registered method (``dcl_runner.methods.METHODS``) on both task types. Where the method trains the task
 type (its ``task_kinds``), a training step at the first and at the last epoch gives a finite scalar loss whose
 gradients reach every trainable parameter (the model's ``param_groups`` and the method's own optimizers'), and
-``predict`` gives one finite score per class or attribute; where it does not, building it is one ConfigError
+``predict`` gives one finite score per class or attribute (detection: a fixed number of finite detections per
+image, each a box, a score and a class); where it does not, building it is one ConfigError
 saying so. A new method is covered the moment it is registered (with its conf/method/<name>.yaml)."""
 import numpy as np
 import pytest
 import torch
 
-from dcl_runner.data.base import ATTRIBUTES, MULTICLASS, TASK_KINDS, TaskInfo
+from dcl_runner.data import boxes as B
+from dcl_runner.data.base import ATTRIBUTES, DETECTION, MULTICLASS, TASK_KINDS, TaskInfo
 from dcl_runner.errors import ConfigError
 from dcl_runner.methods import METHODS, Batch, TrainContext, build_method
 from dcl_runner.models import build_backbone
@@ -25,12 +27,36 @@ def training_set(kind):
         y = torch.repeat_interleave(torch.arange(len(CLASS_COUNTS)), torch.tensor(CLASS_COUNTS))
         y = y[torch.randperm(len(y), generator=gen)]
         names, counts = [f"class_{c}" for c in range(len(CLASS_COUNTS))], np.asarray(CLASS_COUNTS)
+    elif kind == DETECTION:
+        y = torch.from_numpy(detection_targets(60, gen))
+        names, counts = ["Car", "Pedestrian"], B.boxes_per_class(y.numpy(), 2)
     else:
         y = (torch.rand(60, len(ATTRIBUTE_RATES), generator=gen) < torch.tensor(ATTRIBUTE_RATES)).float()
         y[:2], y[2:4] = 1.0, 0.0  # every attribute has positives and negatives
         names, counts = [f"attribute_{a}" for a in range(len(ATTRIBUTE_RATES))], y.sum(0).long().numpy()
     x = torch.randn(len(y), 3, SIZE, SIZE, generator=gen)
     return TaskInfo(kind, names, counts, len(y), (3, SIZE, SIZE)), x, y
+
+
+def detection_targets(n, gen):
+    """Box rows of ``n`` images of a 100 x 100 frame: 0-2 boxes of class 0 or 1 (image 0: none), numbered."""
+    images = []
+    for i in range(n):
+        count = 0 if i == 0 else int(torch.randint(1, 3, (), generator=gen))
+        rows = np.zeros((count, len(B.COLUMNS)), dtype=np.float32)
+        for k in range(count):
+            x, y = torch.randint(0, 50, (2,), generator=gen).tolist()
+            rows[k, [B.TYPE, B.LABEL, B.X1, B.Y1, B.X2, B.Y2]] = (0, (i + k) % 2, x, y, x + 40, y + 45)
+        images.append(rows)
+    return B.number_boxes(B.with_image_size(B.box_table(images), np.full((n, 2), 100.0)))
+
+
+def model_for(method, kind, name):
+    """The method's model (``build_model``) on a small backbone of the task type (detection: SSD's VGG at 1/16
+    width; otherwise the small DeepID2, or the ResNet a method needs: ``BACKBONES``)."""
+    backbone = ["backbone=ssd_vgg16", "backbone.width=0.0625"] if kind == DETECTION else [
+        f"backbone={BACKBONES.get(name, 'deepid2')}", "backbone.width=0.25"]
+    return method.build_model(build_backbone(compose(backbone).backbone, 3, SIZE))
 
 
 def trainable(method, model):
@@ -57,8 +83,7 @@ def test_every_registered_method_trains_the_task_types_it_declares(name, kind):
         return
     torch.manual_seed(0)
     method = build_method(section, task)
-    backbone = build_backbone(compose([f"backbone={BACKBONES.get(name, 'deepid2')}", "backbone.width=0.25"]).backbone, 3, SIZE)
-    model = method.build_model(backbone)
+    model = model_for(method, kind, name)
     index = torch.arange(len(y))
     method.setup(TrainContext(
         task=task, train_targets=y, device=torch.device("cpu"), epochs=EPOCHS, steps_per_epoch=len(y) // BATCH,
@@ -87,4 +112,8 @@ def test_every_registered_method_trains_the_task_types_it_declares(name, kind):
     model.eval()
     with torch.no_grad():
         scores = method.predict(model(x[:7]))
-    assert scores.shape == (7, task.num_outputs) and torch.isfinite(scores).all()
+    if kind == DETECTION:  # [7, D, 6]: normalised box, score, class (-1 pads)
+        assert scores.shape[0] == 7 and scores.shape[2] == 6 and torch.isfinite(scores).all()
+        assert set(scores[:, :, 5].unique().tolist()) <= {-1.0, 0.0, 1.0}
+    else:
+        assert scores.shape == (7, task.num_outputs) and torch.isfinite(scores).all()

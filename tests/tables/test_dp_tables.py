@@ -35,7 +35,7 @@ def test_every_table_row_composes_with_smoke():
     for overrides, cfg in zip(lists, compose_many(lists)):
         check_config(cfg)
         assert cfg.method.name == ("ce" if "method=ce" in overrides else "data_params"), overrides
-    assert len(DP_EXPERIMENTS) == 6 and {experiment_of(o) for _, _, o in ROWS} == set(DP_EXPERIMENTS)
+    assert len(DP_EXPERIMENTS) == 7 and {experiment_of(o) for _, _, o in ROWS} == set(DP_EXPERIMENTS)
 
 
 def test_the_pinned_protocols():
