@@ -160,6 +160,41 @@ def crl_i(where: str = "DCL sec. 4.3.1") -> Keys:
     }
 
 
+DEEPMAR_CODE = "dangweili/pedestrian-attribute-recognition-pytorch script/experiment/train_deepmar_resnet50.py"
+
+
+def deep_mar_rap() -> Keys:
+    """DCL Table 5 "Deep-Mar": DeepMAR [32] under its authors' code (the RAP protocol's 51 attributes)."""
+    return {
+        "dataset.name": Cite("rap", f"{DEEPMAR_CODE}: --dataset rap"),
+        "dataset.attributes": Cite(51, "DeepMAR code script/dataset/transform_rap.py: range(51); DCL Table 5's 51"),
+        "dataset.imbalance_ratio": Cite(None, NATURAL_IMBALANCE),
+        "dataset.noise.rate": Cite(0.0, NO_NOISE),
+        "dataset.image_size": Cite(224, f"{DEEPMAR_CODE}: --resize (224, 224)"),
+        "dataset.partition": Cite(0, f"{DEEPMAR_CODE}: --partition_idx 0"),
+        "dataset.augment.flip": Cite(True, f"{DEEPMAR_CODE}: --mirror True"),
+        "backbone.name": Cite("resnet50", "DeepMAR code baseline/model/DeepMAR.py: DeepMAR_ResNet50"),
+        "backbone.pretrained": Cite("imagenet", "DeepMAR code baseline/model/DeepMAR.py: resnet50(pretrained=True)"),
+        "method.name": Cite("deep_mar", "DCL Table 5 row 'Deep-Mar' [32]"),
+        "method.sigma": Cite(1.0, f"{DEEPMAR_CODE}: weight_pos exp(1 - p), weight_neg exp(p) (sigma = 1)"),
+        "method.dropout": Cite(0.5, f"{DEEPMAR_CODE}: --drop_pool5_rate 0.5"),
+        "method.init_std": Cite(0.001, "DeepMAR code baseline/model/DeepMAR.py: init.normal(classifier.weight, std=0.001)"),
+        "trainer.epochs": Cite(150, f"{DEEPMAR_CODE}: --total_epochs 150"),
+        "trainer.batch_size": Cite(32, f"{DEEPMAR_CODE}: --batch_size 32"),
+        "trainer.optimizer.name": Cite("sgd", f"{DEEPMAR_CODE}: optim.SGD"),
+        "trainer.optimizer.lr": Cite(0.001, f"{DEEPMAR_CODE}: --new_params_lr 0.001, --finetuned_params_lr 0.001"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{DEEPMAR_CODE}: --sgd_momentum 0.9"),
+        "trainer.optimizer.weight_decay": Cite(5e-4, f"{DEEPMAR_CODE}: --sgd_weight_decay 0.0005"),
+        "trainer.lr_schedule.name": Cite("multistep", "DeepMAR code baseline/utils/utils.py: adjust_lr_staircase"),
+        "trainer.lr_schedule.milestones": Cite([49, 99], "DeepMAR code script/experiment/train.sh: staircase_decay_at_epochs "
+                                                         "(50,100), 1-based (called with epoch + 1)"),
+        "trainer.lr_schedule.gamma": Cite(0.1, f"{DEEPMAR_CODE}: --staircase_decay_multiple_factor 0.1"),
+        "trainer.lr_schedule.warmup_epochs": Cite(0, f"{DEEPMAR_CODE}: no warm-up"),
+        "trainer.lr_schedule.granularity": Cite("epoch", f"{DEEPMAR_CODE}: adjust_lr_staircase at the start of an epoch"),
+        "method.branch_dim": Cite(None, "DeepMAR code baseline/model/DeepMAR.py: one linear classifier, no per-attribute branch"),
+    }
+
+
 def named(method: str, source: str) -> Keys:
     return {"method.name": Cite(method, source)}
 
@@ -170,6 +205,7 @@ METHOD_KEYS = {
             "method.triplet.k", "method.triplet.margin", "method.triplet.anchors"),
     "selective_learning": ("method.sampling_scheduler.name", "method.sampling_scheduler.value", "method.loss_scheduler.name",
                            "method.loss_scheduler.value", "method.loss_scheduler.p", "method.current"),
+    "deep_mar": ("method.sigma", "method.dropout", "method.init_std"),
     "crl_i": ("method.sampling_scheduler.name", "method.sampling_scheduler.value", "method.loss_scheduler.name",
               "method.loss_scheduler.value", "method.loss_scheduler.p", "method.triplet.k", "method.triplet.margin",
               "method.triplet.anchors"),
@@ -216,7 +252,8 @@ PROTOCOLS = {
     }),
     "dcl.t5": TableProtocol(
         rap(51, "DCL Table 5: the RAP protocol's 51 evaluated attributes, on which its other rows (DeepMAR ... LG-Net) are published"),
-        rows={"DCL": dcl("DCL sec. 4.4.1", margin_source="choice: sec. 4.4.1 lists no margin; sec. 4.3.1's 0.2")},
+        rows={"DCL": dcl("DCL sec. 4.4.1", margin_source="choice: sec. 4.4.1 lists no margin; sec. 4.3.1's 0.2"),
+              "Deep-Mar": deep_mar_rap()},
     ),
     "dcl.t6": TableProtocol(
         rap("all", "DCL sec. 4.4.3: Table 6 groups the dataset's attributes ('there are 70 attributes in this dataset'); "
