@@ -195,6 +195,28 @@ def deep_mar_rap() -> Keys:
     }
 
 
+NOT_AT_HAND = "choice: {paper}'s text was not at hand (docs/dcl.md 'LMLE / CLMLE')"
+
+
+def local_embedding(method: str, source: str, margins, extra=None) -> Keys:
+    """LMLE / CLMLE on the DCL CelebA protocol: the method keys, every one a documented choice."""
+    paper = method.upper()
+    choice = NOT_AT_HAND.format(paper=paper)
+    return {
+        "method.name": Cite(method, source),
+        "method.embedding_dim": Cite(128, f"{choice}: a 128-d unit-vector embedding"),
+        "method.clusters": Cite(5, f"{choice}: 5 k-means clusters per class"),
+        "method.refresh_every": Cite(1, f"{choice}: re-cluster every epoch"),
+        "method.kmeans_iters": Cite(20, f"{choice}: 20 Lloyd iterations"),
+        "method.anchors_per_class": Cite(None, f"{choice}: the batch size spread over every (attribute, value), class-balanced"),
+        "method.knn_k": Cite(5, f"{choice}: the 5 nearest clusters"),
+        "method.margins": Cite(margins, f"{choice}: DCL's triplet margin 0.2 (sec. 4.3.1) for every margin" if method == "lmle"
+                               else f"{choice}: cosine margins, within-class 0.1 below between-class 0.2 (DCL's 0.2)"),
+        "method.branch_dim": Cite(None, "LMLE sec. 3 / DCL sec. 4.3.2: one embedding for every attribute, no per-attribute branch"),
+        **(extra or {}),
+    }
+
+
 def named(method: str, source: str) -> Keys:
     return {"method.name": Cite(method, source)}
 
@@ -206,12 +228,19 @@ METHOD_KEYS = {
     "selective_learning": ("method.sampling_scheduler.name", "method.sampling_scheduler.value", "method.loss_scheduler.name",
                            "method.loss_scheduler.value", "method.loss_scheduler.p", "method.current"),
     "deep_mar": ("method.sigma", "method.dropout", "method.init_std"),
+    **{m: ("method.embedding_dim", "method.clusters", "method.refresh_every", "method.kmeans_iters",
+           "method.anchors_per_class", "method.knn_k", "method.margins") for m in ("lmle", "clmle")},
+    "clmle": ("method.embedding_dim", "method.clusters", "method.refresh_every", "method.kmeans_iters",
+              "method.anchors_per_class", "method.knn_k", "method.margins", "method.scale"),
     "crl_i": ("method.sampling_scheduler.name", "method.sampling_scheduler.value", "method.loss_scheduler.name",
               "method.loss_scheduler.value", "method.loss_scheduler.p", "method.triplet.k", "method.triplet.margin",
               "method.triplet.anchors"),
 }
 
 # ------------------------------------------------------------------------------------------- tables
+LMLE = local_embedding("lmle", "DCL Table 2 row 'LMLE' [21] (Huang et al., CVPR 2016)", [0.2, 0.2, 0.2])
+CLMLE = local_embedding("clmle", "DCL Table 2 row 'CLMLE' [22] / Fig. 4's CLMLE curve (Huang et al., TPAMI 2019)", [0.1, 0.2],
+                        {"method.scale": Cite(16.0, "choice: CLMLE's text was not at hand; softmax scale 16 on cosines")})
 CE = "DeepID2 [48] with cross-entropy; 81.17 as LMLE [21] Table 1 publishes it; trained 300 epochs like DCL (sec. 4.3.1)"
 T2_ROWS = {
     "DeepID2 (CE)": named("ce", f"DCL Table 2: {CE}"),
@@ -220,6 +249,8 @@ T2_ROWS = {
     "Cost-Sensitive": named("cost_sensitive", "DCL Table 2: cost-sensitive [18], number as LMLE [21] Table 1"),
     "Selective-Learning": selective_learning(),
     "CRL-I": crl_i(),
+    "LMLE": LMLE,
+    "CLMLE": CLMLE,
     "DCL": dcl(),
 }
 DCL_SS_ONLY = dict(f_value=0.0)
@@ -272,5 +303,6 @@ PROTOCOLS = {
         "DeepID2 (CE)": named("ce", f"DCL Fig. 4: the gain is over DeepID2; {CE}"),
         "DCL": dcl(),
         "CRL-I": crl_i(),
+        "CLMLE": CLMLE,
     }),
 }
