@@ -14,7 +14,9 @@ so the own cluster must beat each sibling cluster of its class by the within-cla
 of another class by the between-class margin m_b. A one-sample cluster (its centroid is the sample) has no
 siblings in the sum, as LMLE's eps needs an x^{p+}: holding a rare class's lone samples nearer to their own old
 positions than to their class's other clusters would push them apart. Only the anchors go through the network;
-the centroids are constants between refreshes. The kNN classifier uses d = 1 - cos.
+the centroids are constants in the loss, but follow the embedding between refreshes: every step writes the
+anchors' new embeddings into the bank and moves their clusters' means by the change (the memberships stay until
+the next refresh). The kNN classifier uses d = 1 - cos.
 
 Read docs/dcl.md "LMLE / CLMLE": CLMLE's own text was not at hand when this was written; the loss above is built
 from the CLMLE abstract's words (angular margins between clusters, within and between classes, on the
@@ -61,6 +63,14 @@ def cluster_margin_softmax(cos: torch.Tensor, own: torch.Tensor, own_class: torc
     return loss, {"margin_softmax": loss, "within_met": within_met, "between_met": between_met}
 
 
+def first_occurrence(indices: torch.Tensor):
+    """(the distinct values of ``indices``, the position of each one's first occurrence)."""
+    unique, inverse = torch.unique(indices, return_inverse=True)
+    positions = torch.arange(len(indices), device=indices.device)
+    first = torch.full((len(unique),), len(indices), dtype=torch.long, device=indices.device)
+    return unique, first.scatter_reduce(0, inverse, positions, reduce="amin")
+
+
 @METHODS.register("clmle")
 class CLMLE(LocalEmbedding):
     """conf/method/clmle.yaml: ``margins`` [within-class, between-class] (cosine margins), ``scale`` s, and
@@ -78,6 +88,8 @@ class CLMLE(LocalEmbedding):
 
     def embedding_loss(self, model, bank: ClusterBank, anchors, tasks, generator):
         embedding, _ = self.embed(model, anchors, generator)
+        unique, first = first_occurrence(anchors)
+        bank.move(unique, embedding[first].detach())  # the centroids follow the embedding between refreshes
         total, parts = 0.0, {}
         for t in torch.unique(tasks).tolist():
             rows = (tasks == t).nonzero().squeeze(1)

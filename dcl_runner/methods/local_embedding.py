@@ -87,6 +87,17 @@ class ClusterBank:
         """Samples per cluster of task ``t`` [M_t]."""
         return torch.bincount(self.cluster[:, t], minlength=len(self.centroids[t]))
 
+    @torch.no_grad()
+    def move(self, indices: torch.Tensor, features: torch.Tensor) -> None:
+        """Write newer embeddings of the samples ``indices`` (distinct) into the bank and move every cluster mean
+        they belong to by their change (memberships stay until the next refresh)."""
+        delta = features.to(self.features.dtype) - self.features[indices]
+        self.features[indices] = features.to(self.features.dtype)
+        for t, centroids in enumerate(self.centroids):
+            clusters = self.cluster[indices, t]
+            sizes = self.cluster_sizes(t).clamp_min(1).to(centroids.dtype)
+            centroids.index_add_(0, clusters, delta / sizes[clusters].unsqueeze(1))
+
 
 def cluster_tasks(features: torch.Tensor, labels: torch.Tensor, clusters: int, generator: torch.Generator,
                   iters: int, step: int) -> ClusterBank:

@@ -42,6 +42,15 @@ def test_clusters_are_per_task_and_class_with_ids_unique_in_the_task():
     torch.testing.assert_close(bank.centroids[1][bank.cluster[4, 1]], torch.tensor([9.05]))
 
 
+def test_moving_samples_moves_their_cluster_means():
+    x = torch.tensor([[0.0], [2.0], [10.0]])
+    bank = cluster_tasks(x.clone(), torch.tensor([[0], [0], [1]]), 1, torch.Generator().manual_seed(0), 10, step=0)
+    torch.testing.assert_close(bank.centroids[0], torch.tensor([[1.0], [10.0]]))
+    bank.move(torch.tensor([0]), torch.tensor([[4.0]]))  # class 0's mean becomes (4 + 2) / 2
+    torch.testing.assert_close(bank.centroids[0], torch.tensor([[3.0], [10.0]]))
+    assert bank.features[0].item() == 4.0
+
+
 def test_quintuplet_partners_by_hand():
     # class 0: cluster 0 at 0, 0.1, 0.3; cluster 1 at 1.0, 1.2; class 1: 2.0, 5.0 (1-d, squared distances)
     x = torch.tensor([0.0, 0.1, 0.3, 1.0, 1.2, 2.0, 5.0]).unsqueeze(1)
