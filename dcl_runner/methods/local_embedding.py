@@ -163,6 +163,9 @@ class LocalEmbedding(Method):
         self.refresh_every, self.kmeans_iters, self.knn_k = int(refresh_every), int(kmeans_iters), int(knn_k)
         self.anchors_per_class = None if anchors_per_class is None else int(anchors_per_class)
         self.margins = tuple(float(m) for m in margins)
+        if len(self.margins) != self.num_margins:
+            raise ConfigError(f"method.margins: method={self.name} takes {self.num_margins} margins, got "
+                              f"{list(self.margins)}")
         self.bank: Optional[ClusterBank] = None       # the clusters training uses (refreshed every refresh_every epochs)
         self.eval_bank: Optional[ClusterBank] = None  # the clusters of the model last evaluated
         self.steps_done = 0
@@ -173,9 +176,6 @@ class LocalEmbedding(Method):
 
     # -- model and data ---------------------------------------------------------------------------------------
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
-        if len(self.margins) != self.num_margins:
-            raise ConfigError(f"method.margins: method={self.name} takes {self.num_margins} margins, got "
-                              f"{list(self.margins)}")
         return EmbeddingHead(in_features, self.embedding_dim)
 
     @property

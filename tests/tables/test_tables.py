@@ -254,15 +254,15 @@ def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, c
     _fabricate(root, base, 3, "incomplete")
     rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--collect-only", "--output-root", str(root)], capsys)
     assert rc == 1  # cells with missing, incomplete and failed runs
-    assert "0 of 7 runnable cells complete; 1 with failed runs, 6 with missing or incomplete runs: exit code 1" in out
+    assert "0 of 9 runnable cells complete; 1 with failed runs, 8 with missing or incomplete runs: exit code 1" in out
     md = (root / "tables" / "dcl.t2.md").read_text()
     # only the two completed seeds are averaged; the failed and the incomplete one are counted beside them
     assert "| DeepID2 (CE) | 81.17 | 71.00 ± 1.41 (n=2) ‡; 1 failed [1], 1 incomplete | -10.17 |" in md
-    assert "| Over-Sampling | 81.48 | not run |  |" in md and "| LMLE | 83.83 | ref only |  |" in md
+    assert "| Over-Sampling | 81.48 | not run |  |" in md and "| LMLE | 83.83 | not run |  |" in md
     assert "- Over-Sampling / mA, seed 3: not run yet" in md
     assert "- [1] DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in md
     assert "DeepID2 (CE) / mA, seed 3: incomplete: no metrics.json" in md
-    assert "- LMLE: ref only: method 'lmle' is not in the runner" in md
+    assert "- CLMLE / mA, seed 0: not run yet" in md and "Reference rows" not in md  # every dcl.t2 row runs
     assert "‡ fewer completed seeds than the paper's 3 runs per number" in md
     assert "plumbing check" not in md
     attributes = (root / "tables" / "dcl.t2_attributes.md").read_text()
@@ -274,7 +274,7 @@ def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, c
     assert r"\multicolumn{4}{l}{\footnotesize [1] DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in tex
     # re-running launches only what is missing: seeds 3 (incomplete) and the other rows; the failed seed 2 is reported
     rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--dry-run", "--output-root", str(root)], capsys)
-    assert "2 runs already completed (skipped), 25 to launch in" in out and "1 failed left as they are" in out
+    assert "2 runs already completed (skipped), 33 to launch in" in out and "1 failed left as they are" in out
     sweeps = [shlex.split(line)[4:] for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
     ce_seeds = [s for sweep in sweeps if "ce" in _value(sweep, "method").split(",") for s in _value(sweep, "seed").split(",")]
     assert ce_seeds == ["3"]
@@ -421,20 +421,24 @@ def test_load_runs_is_tolerant(tmp_path):
 
 
 def test_smoke_table_end_to_end_then_skips(tmp_path, capsys):
-    # dcl.t5 (RAP): one runnable row (DCL); RAP is not on disk, so smoke runs it on the synthetic stand-in
+    # dcl.t5 (RAP): two runnable rows (DCL, Deep-Mar under its own protocol); RAP is not on disk, so smoke runs them
+    # on the synthetic stand-in
     root = tmp_path / "o"
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), "-o", "trainer.device=cpu",
             "-o", "trainer.epochs=1", "-o", "trainer.eval_batch_size=128"]
     rc, out = _run_script(args, capsys)
     assert rc == 0, out
-    assert "0 runs already completed (skipped), 1 to launch in 1 Hydra multirun(s)" in out
+    assert "0 runs already completed (skipped), 2 to launch in 2 Hydra multirun(s)" in out
     md = (root / "tables" / "dcl.t5.md").read_text()
     assert "plumbing check, not results" in md
     assert re.search(r"\| DCL \| 83\.7 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md  # one run: no ± 0.00; stand-in: no Δ
-    assert "all 1 runnable cells complete" in out
+    assert re.search(r"\| Deep-Mar \| 73\.8 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md
+    assert "all 2 runnable cells complete" in out
     assert "| HP-net | 76.1 | ref only |  |" in md
+    # why a row is not run is printed under the table (the rows' notes, in the table's note)
+    assert "LG-Net: ref: the number its paper publishes on RAP's 51 attributes; not built: LG-Net's localization" in md
     rc, out = _run_script([*args, "--dry-run"], capsys)
-    assert "1 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
+    assert "2 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
 
 
 class RecordingLauncher:
