@@ -212,8 +212,13 @@ class LocalEmbedding(Method):
                              self.steps_done)
 
     def on_epoch_start(self, epoch: int) -> None:
-        """Refresh the training bank every ``refresh_every`` epochs (and when there is none, e.g. after a resume)."""
-        if self._ctx is not None and (self.bank is None or epoch % self.refresh_every == 0):
+        """Refresh the training bank every ``refresh_every`` epochs (and when there is none, e.g. after a resume).
+
+        The step count is the epoch's first step, so a resumed run seeds its clustering as the uninterrupted one."""
+        if self._ctx is None:
+            return
+        self.steps_done = epoch * self._ctx.steps_per_epoch
+        if self.bank is None or epoch % self.refresh_every == 0:
             self.bank = self.bank_now()
 
     # -- training -----------------------------------------------------------------------------------------------
