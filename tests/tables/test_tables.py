@@ -484,12 +484,13 @@ def test_two_invocations_in_the_same_second_launch_into_their_own_folders_and_ex
     root = tmp_path / "o"
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root)]
     codes = [_run_script(args, capsys) for _ in range(2)]
-    sweep_dirs = [_value(c, "hydra.sweep.dir") for c in launcher.commands]
-    assert len(sweep_dirs) == 2 and sweep_dirs[0] != sweep_dirs[1]
-    assert len(set(launcher.logs)) == 2 and all(Path(log).read_text() == "recorded\n" for log in launcher.logs)
+    sweep_dirs = [_value(c, "hydra.sweep.dir") for c in launcher.commands]  # DCL's and Deep-Mar's, per invocation
+    assert len(sweep_dirs) == 4 and len(set(sweep_dirs)) == 4
+    assert len(set(launcher.logs)) == 4 and all(Path(log).read_text() == "recorded\n" for log in launcher.logs)
     # the runs are missing after the launch: each invocation says so and exits non-zero
     for rc, out in codes:
-        assert rc == 1 and "0 of 1 runnable cells complete" in out and "| DCL | 83.7 | not run |  |" in out
+        assert rc == 1 and "0 of 2 runnable cells complete" in out and "| DCL | 83.7 | not run |  |" in out
+        assert "| Deep-Mar | 73.8 | not run |  |" in out
 
 
 def test_interrupted_runs_are_resumed_failed_ones_reported_or_retried(tmp_path, capsys, monkeypatch):
@@ -525,8 +526,9 @@ def test_interrupted_runs_are_resumed_failed_ones_reported_or_retried(tmp_path, 
 
 
 def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, capsys, monkeypatch):
-    """A tiny real run (dcl.t5's smoke cell, DeepID2 for speed: 2 steps) stopped by Ctrl-C at its first step, then
-    the script: it continues that folder through ``python -m dcl_runner resume=<folder>`` and launches no new run."""
+    """A tiny real run (dcl.t5's DCL smoke cell, DeepID2 for speed: 2 steps) stopped by Ctrl-C at its first step,
+    then the script: it continues that folder through ``python -m dcl_runner resume=<folder>`` and launches no new
+    run (the table's other runnable cell, Deep-Mar, is completed by hand first)."""
     from dcl_runner.tables.runs import plan_cells
     from dcl_runner.train import RunInterrupted, run_experiment
 
@@ -534,22 +536,29 @@ def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, c
 
     root = tmp_path / "o"
     extra = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=128", "trainer.eval_batch_size=128", "backbone=deepid2"]
-    cell = next(c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable)
-    overrides = [*cell.run_overrides, "budget=smoke", *extra, "seed=0", "trainer.progress=false"]
-    cfg = compose(overrides)
-    run_dir = root / "runs" / "by_hand"
+    cells = {c.row.label: c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable}
+    assert set(cells) == {"DCL", "Deep-Mar"}
+
+    def by_hand(cell, name):
+        overrides = [*cell.run_overrides, "budget=smoke", *extra, "seed=0", "trainer.progress=false"]
+        cfg, run_dir = compose(overrides), root / "runs" / name
+        (run_dir / ".hydra").mkdir(parents=True)
+        OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+        (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+        return cfg, run_dir, overrides
+
+    cfg, done_dir, overrides = by_hand(cells["Deep-Mar"], "deep_mar_done")
+    run_experiment(cfg, done_dir, overrides=overrides)
+    cfg, run_dir, overrides = by_hand(cells["DCL"], "by_hand")
     interrupt_at_step(monkeypatch, 1)
     with pytest.raises(RunInterrupted):
         run_experiment(cfg, run_dir, overrides=overrides)
-    (run_dir / ".hydra").mkdir()
-    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
-    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
-    assert load_run(run_dir)["status"] == "interrupted" and load_run(run_dir)["identity"] == cell.identities[0]
+    assert load_run(run_dir)["status"] == "interrupted" and load_run(run_dir)["identity"] == cells["DCL"].identities[0]
 
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), *(x for e in extra for x in ("-o", e))]
     rc, out = _run_script(args, capsys)
     assert rc == 0, out
-    assert "0 to launch in 0 Hydra multirun(s), 1 interrupted to resume" in out
+    assert "1 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s), 1 interrupted to resume" in out
     assert load_run(run_dir)["status"] == "completed"
     assert [d for d in (root / "tables" / "runs").rglob("metrics.json")] == []  # no fresh run anywhere
     mA = load_run(run_dir)["metrics"]["mA"]
