@@ -16,6 +16,11 @@ the median over rounds of (its step / CE's step in the same round) with the inte
 per-round ratios. On a machine whose speed drifts that is steadier than a ratio of two medians, and the
 range says how far to trust it (more ``--steps`` narrow the error of the median).
 
+``--per-epoch`` adds the work a method does once per epoch (``on_epoch_start`` after a training step, e.g.
+LMLE / CLMLE embedding the training set and re-clustering it) and an epoch estimate: steps per epoch x the
+median step + the median epoch hook, and its ratio to CE's (the DCL paper's sec. 4.3.2 point that LMLE / CLMLE
+are "computationally expensive").
+
 ``--control`` adds a second, independent CE trainer ("ce-control"): its ratio to CE is the noise floor.
 ``--bare`` adds the runner's overhead against a bare PyTorch loop over the same model, batch and data: a copy
 of CE's model trained by a plain ``zero_grad / forward / cross_entropy / backward / SGD step`` ("bare", whose
@@ -158,6 +163,34 @@ def time_steps(runners: List[Runner], steps: int, warmup: int) -> Dict[str, List
     return times
 
 
+def time_epoch_hooks(runners: List[Runner], rounds: int, epoch: int) -> Dict[str, List[float]]:
+    """Wall seconds of each runner's ``on_epoch_start`` right after one training step (so a method that re-clusters
+    the model it trains does so), ``rounds`` times, interleaved as the steps are."""
+    sync = torch.cuda.synchronize if runners[0].trainer.device.type == "cuda" else (lambda: None)
+    times: Dict[str, List[float]] = {r.name: [] for r in runners}
+    for _ in range(rounds):
+        for r in runners:
+            r.step()
+            sync()
+            start = time.perf_counter()
+            r.trainer.method.on_epoch_start(epoch)
+            sync()
+            times[r.name].append(time.perf_counter() - start)
+    return times
+
+
+def print_epochs(runners: List[Runner], rows: List[Dict[str, float]], hooks: Dict[str, List[float]]) -> None:
+    step_ms = {r["method"]: r["wall_ms"] for r in rows}
+    print("per epoch: steps x median step + median epoch hook (wall); ratio: to CE's epoch")
+    print(f"{'method':<20} {'steps':>6} {'hook ms':>10} {'epoch s':>9} {'ratio':>7}")
+    epochs = {}
+    for r in runners:
+        steps = r.trainer.steps_per_epoch
+        hook = 1000 * statistics.median(hooks[r.name])
+        epochs[r.name] = (steps * step_ms[r.name] + hook) / 1000
+        print(f"{r.name:<20} {steps:>6d} {hook:>10.1f} {epochs[r.name]:>9.2f} {epochs[r.name] / epochs['ce']:>7.3f}")
+
+
 def quartiles(values: List[float]) -> Tuple[float, float, float]:
     """(25th, 50th, 75th) percentiles."""
     q1, q2, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
@@ -211,6 +244,8 @@ def main(argv=None) -> None:
     parser.add_argument("--flops", action="store_true", help="also print parameters and forward FLOPs per method")
     parser.add_argument("--bare", action="store_true", help="also time a bare PyTorch loop on CE's model (step and evaluation)")
     parser.add_argument("--eval-rounds", type=int, default=3, help="--bare: interleaved evaluations of the eval split")
+    parser.add_argument("--per-epoch", type=int, default=0, metavar="ROUNDS",
+                        help="also time each method's once-per-epoch work (ROUNDS times) and estimate an epoch")
     parser.add_argument("-o", "--overrides", nargs="*", default=[], help="extra config overrides for every method")
     args = parser.parse_args(argv)
     if args.threads:
@@ -232,6 +267,8 @@ def main(argv=None) -> None:
             print(f"evaluation of {len(runners[0].trainer.eval_loader)} images at batch "
                   f"{runners[0].trainer.cfg.trainer.eval_batch_size}: runner predict {runner_s:.3f} s, bare loop "
                   f"{bare_s:.3f} s, ratio {runner_s / bare_s:.3f} (median of {args.eval_rounds} interleaved rounds)")
+        if args.per_epoch:
+            print_epochs(runners, rows, time_epoch_hooks(runners, args.per_epoch, args.epoch))
 
 
 if __name__ == "__main__":

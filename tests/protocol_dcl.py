@@ -160,6 +160,63 @@ def crl_i(where: str = "DCL sec. 4.3.1") -> Keys:
     }
 
 
+DEEPMAR_CODE = "dangweili/pedestrian-attribute-recognition-pytorch script/experiment/train_deepmar_resnet50.py"
+
+
+def deep_mar_rap() -> Keys:
+    """DCL Table 5 "Deep-Mar": DeepMAR [32] under its authors' code (the RAP protocol's 51 attributes)."""
+    return {
+        "dataset.name": Cite("rap", f"{DEEPMAR_CODE}: --dataset rap"),
+        "dataset.attributes": Cite(51, "DeepMAR code script/dataset/transform_rap.py: range(51); DCL Table 5's 51"),
+        "dataset.imbalance_ratio": Cite(None, NATURAL_IMBALANCE),
+        "dataset.noise.rate": Cite(0.0, NO_NOISE),
+        "dataset.image_size": Cite(224, f"{DEEPMAR_CODE}: --resize (224, 224)"),
+        "dataset.partition": Cite(0, f"{DEEPMAR_CODE}: --partition_idx 0"),
+        "dataset.augment.flip": Cite(True, f"{DEEPMAR_CODE}: --mirror True"),
+        "backbone.name": Cite("resnet50", "DeepMAR code baseline/model/DeepMAR.py: DeepMAR_ResNet50"),
+        "backbone.pretrained": Cite("imagenet", "DeepMAR code baseline/model/DeepMAR.py: resnet50(pretrained=True)"),
+        "method.name": Cite("deep_mar", "DCL Table 5 row 'Deep-Mar' [32]"),
+        "method.sigma": Cite(1.0, f"{DEEPMAR_CODE}: weight_pos exp(1 - p), weight_neg exp(p) (sigma = 1)"),
+        "method.dropout": Cite(0.5, f"{DEEPMAR_CODE}: --drop_pool5_rate 0.5"),
+        "method.init_std": Cite(0.001, "DeepMAR code baseline/model/DeepMAR.py: init.normal(classifier.weight, std=0.001)"),
+        "trainer.epochs": Cite(150, f"{DEEPMAR_CODE}: --total_epochs 150"),
+        "trainer.batch_size": Cite(32, f"{DEEPMAR_CODE}: --batch_size 32"),
+        "trainer.optimizer.name": Cite("sgd", f"{DEEPMAR_CODE}: optim.SGD"),
+        "trainer.optimizer.lr": Cite(0.001, f"{DEEPMAR_CODE}: --new_params_lr 0.001, --finetuned_params_lr 0.001"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{DEEPMAR_CODE}: --sgd_momentum 0.9"),
+        "trainer.optimizer.weight_decay": Cite(5e-4, f"{DEEPMAR_CODE}: --sgd_weight_decay 0.0005"),
+        "trainer.lr_schedule.name": Cite("multistep", "DeepMAR code baseline/utils/utils.py: adjust_lr_staircase"),
+        "trainer.lr_schedule.milestones": Cite([49, 99], "DeepMAR code script/experiment/train.sh: staircase_decay_at_epochs "
+                                                         "(50,100), 1-based (called with epoch + 1)"),
+        "trainer.lr_schedule.gamma": Cite(0.1, f"{DEEPMAR_CODE}: --staircase_decay_multiple_factor 0.1"),
+        "trainer.lr_schedule.warmup_epochs": Cite(0, f"{DEEPMAR_CODE}: no warm-up"),
+        "trainer.lr_schedule.granularity": Cite("epoch", f"{DEEPMAR_CODE}: adjust_lr_staircase at the start of an epoch"),
+        "method.branch_dim": Cite(None, "DeepMAR code baseline/model/DeepMAR.py: one linear classifier, no per-attribute branch"),
+    }
+
+
+NOT_AT_HAND = "choice: {paper}'s text was not at hand (docs/dcl.md 'LMLE / CLMLE')"
+
+
+def local_embedding(method: str, source: str, margins, extra=None) -> Keys:
+    """LMLE / CLMLE on the DCL CelebA protocol: the method keys, every one a documented choice."""
+    paper = method.upper()
+    choice = NOT_AT_HAND.format(paper=paper)
+    return {
+        "method.name": Cite(method, source),
+        "method.embedding_dim": Cite(128, f"{choice}: a 128-d unit-vector embedding"),
+        "method.clusters": Cite(5, f"{choice}: 5 k-means clusters per class"),
+        "method.refresh_every": Cite(1, f"{choice}: re-cluster every epoch"),
+        "method.kmeans_iters": Cite(20, f"{choice}: 20 Lloyd iterations"),
+        "method.anchors_per_class": Cite(None, f"{choice}: the batch size spread over every (attribute, value), class-balanced"),
+        "method.knn_k": Cite(5, f"{choice}: the 5 nearest clusters"),
+        "method.margins": Cite(margins, f"{choice}: DCL's triplet margin 0.2 (sec. 4.3.1) for every margin" if method == "lmle"
+                               else f"{choice}: cosine margins, within-class 0.1 below between-class 0.2 (DCL's 0.2)"),
+        "method.branch_dim": Cite(None, "LMLE sec. 3 / DCL sec. 4.3.2: one embedding for every attribute, no per-attribute branch"),
+        **(extra or {}),
+    }
+
+
 def named(method: str, source: str) -> Keys:
     return {"method.name": Cite(method, source)}
 
@@ -170,12 +227,20 @@ METHOD_KEYS = {
             "method.triplet.k", "method.triplet.margin", "method.triplet.anchors"),
     "selective_learning": ("method.sampling_scheduler.name", "method.sampling_scheduler.value", "method.loss_scheduler.name",
                            "method.loss_scheduler.value", "method.loss_scheduler.p", "method.current"),
+    "deep_mar": ("method.sigma", "method.dropout", "method.init_std"),
+    **{m: ("method.embedding_dim", "method.clusters", "method.refresh_every", "method.kmeans_iters",
+           "method.anchors_per_class", "method.knn_k", "method.margins") for m in ("lmle", "clmle")},
+    "clmle": ("method.embedding_dim", "method.clusters", "method.refresh_every", "method.kmeans_iters",
+              "method.anchors_per_class", "method.knn_k", "method.margins", "method.scale"),
     "crl_i": ("method.sampling_scheduler.name", "method.sampling_scheduler.value", "method.loss_scheduler.name",
               "method.loss_scheduler.value", "method.loss_scheduler.p", "method.triplet.k", "method.triplet.margin",
               "method.triplet.anchors"),
 }
 
 # ------------------------------------------------------------------------------------------- tables
+LMLE = local_embedding("lmle", "DCL Table 2 row 'LMLE' [21] (Huang et al., CVPR 2016)", [0.2, 0.2, 0.2])
+CLMLE = local_embedding("clmle", "DCL Table 2 row 'CLMLE' [22] / Fig. 4's CLMLE curve (Huang et al., TPAMI 2019)", [0.1, 0.2],
+                        {"method.scale": Cite(16.0, "choice: CLMLE's text was not at hand; softmax scale 16 on cosines")})
 CE = "DeepID2 [48] with cross-entropy; 81.17 as LMLE [21] Table 1 publishes it; trained 300 epochs like DCL (sec. 4.3.1)"
 T2_ROWS = {
     "DeepID2 (CE)": named("ce", f"DCL Table 2: {CE}"),
@@ -184,6 +249,8 @@ T2_ROWS = {
     "Cost-Sensitive": named("cost_sensitive", "DCL Table 2: cost-sensitive [18], number as LMLE [21] Table 1"),
     "Selective-Learning": selective_learning(),
     "CRL-I": crl_i(),
+    "LMLE": LMLE,
+    "CLMLE": CLMLE,
     "DCL": dcl(),
 }
 DCL_SS_ONLY = dict(f_value=0.0)
@@ -216,7 +283,8 @@ PROTOCOLS = {
     }),
     "dcl.t5": TableProtocol(
         rap(51, "DCL Table 5: the RAP protocol's 51 evaluated attributes, on which its other rows (DeepMAR ... LG-Net) are published"),
-        rows={"DCL": dcl("DCL sec. 4.4.1", margin_source="choice: sec. 4.4.1 lists no margin; sec. 4.3.1's 0.2")},
+        rows={"DCL": dcl("DCL sec. 4.4.1", margin_source="choice: sec. 4.4.1 lists no margin; sec. 4.3.1's 0.2"),
+              "Deep-Mar": deep_mar_rap()},
     ),
     "dcl.t6": TableProtocol(
         rap("all", "DCL sec. 4.4.3: Table 6 groups the dataset's attributes ('there are 70 attributes in this dataset'); "
@@ -235,5 +303,6 @@ PROTOCOLS = {
         "DeepID2 (CE)": named("ce", f"DCL Fig. 4: the gain is over DeepID2; {CE}"),
         "DCL": dcl(),
         "CRL-I": crl_i(),
+        "CLMLE": CLMLE,
     }),
 }

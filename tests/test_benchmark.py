@@ -60,3 +60,13 @@ def test_benchmark_covers_the_two_branch_methods(capsys):
     assert {"bbn", "oltr"} <= set(times) and float(times["bbn"][1]) > 0 and float(times["oltr"][1]) > 0
     assert 1.8 < float(sizes["bbn"][3]) / float(sizes["ce"][3]) < 2.2  # two batches through (nearly) the whole net
     assert int(sizes["oltr"][1]) > int(sizes["ce"][1])
+
+
+def test_benchmark_per_epoch_counts_the_clustering_of_lmle_and_clmle(capsys):
+    tiny = [o for o in TINY if not o.startswith("trainer.batch_size")]
+    benchmark_methods.main(["--methods", "lmle", "clmle", "--batch-size", "32", "--steps", "1", "--warmup", "0",
+                            "--per-epoch", "1", "-o", *tiny, "dataset.num_train=128", "dataset.num_test=32"])
+    epochs = _rows(capsys.readouterr().out, 5)  # method, steps, hook ms, epoch s, ratio
+    assert epochs["ce"][4] == "1.000" and int(epochs["lmle"][1]) == int(epochs["ce"][1]) == 128 // 32
+    # CE does nothing between epochs; LMLE / CLMLE embed the training set and re-cluster it
+    assert float(epochs["lmle"][2]) > float(epochs["ce"][2]) and float(epochs["clmle"][2]) > float(epochs["ce"][2])

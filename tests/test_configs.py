@@ -195,6 +195,7 @@ METHOD_OF = {
     "dcl_celeba": "dcl", "dcl_celeba_ce": "ce", "dcl_celeba_oversample": "oversample",
     "dcl_celeba_undersample": "undersample", "dcl_celeba_cost_sensitive": "cost_sensitive",
     "dcl_celeba_selective_learning": "selective_learning", "dcl_celeba_crl_i": "crl_i",
+    "dcl_celeba_lmle": "lmle", "dcl_celeba_clmle": "clmle", "dcl_rap_deep_mar": "deep_mar",
     "dcl_celeba_sampling_only": "dcl", "dcl_celeba_sampling_tea": "dcl", "dcl_rap": "dcl", "dcl_rap_ce": "ce",
     "dcl_rap_all_attributes": "dcl", "dcl_cifar100": "dcl", "dcl_cifar100_ce": "ce", "dcl_cifar100_crl": "crl_i",
     **{name: "data_params" for name in ("dp_cifar100_wrn", "dp_imagenet_resnet18", "dp_noisy_cifar100_wrn",
@@ -214,7 +215,10 @@ def test_the_experiment_list_is_complete():
 def paper_protocol(name, cfg):
     """What the paper budget keeps, per paper (test_protocols checks every table cell key by key)."""
     t = cfg.trainer
-    if name.startswith("dcl_") and "cifar100" not in name:  # DCL sec. 4.3.1 / 4.4.1: CelebA and RAP
+    if name == "dcl_rap_deep_mar":  # DeepMAR's authors' code (train_deepmar_resnet50.py): 150 epochs, batch 32, lr 0.001
+        assert (t.epochs, t.batch_size, t.optimizer.lr, t.optimizer.weight_decay) == (150, 32, 0.001, 5e-4)
+        assert cfg.backbone.name == "resnet50" and cfg.backbone.pretrained == "imagenet"
+    elif name.startswith("dcl_") and "cifar100" not in name:  # DCL sec. 4.3.1 / 4.4.1: CelebA and RAP
         assert (t.epochs, t.batch_size, t.optimizer.lr, t.optimizer.weight_decay) == (300, 512, 0.003, 5e-4)
         assert cfg.dataset.augment.flip is True
         assert cfg.backbone.name == ("deepid2" if "celeba" in name else "resnet50")

@@ -83,7 +83,7 @@ def attribute_gain(result, out_dir: Path) -> Path:
         ax.plot(levels[order], gain[order], color=colour, marker=".", linewidth=1, label=f"{label} (paper)")
     ce_runs = _runs_of(result, "DeepID2 (CE)")
     drawn_ours = False
-    for label, colour in (("DCL", "red"), ("CRL-I", "blue")):
+    for label, colour in (("DCL", "red"), ("CRL-I", "blue"), ("CLMLE", "green")):
         runs = _runs_of(result, label)
         if not runs or not ce_runs:
             continue

@@ -11,6 +11,8 @@ NAMES: Dict[str, Any] = {
         "dcl_rap": "dcl_rap",                  # RAP / ResNet-50, the protocol's 51 attributes (DCL sec. 4.4, Table 5)
         "dcl_rap_all": "dcl_rap_all_attributes",  # the same on all of RAP's attributes (DCL Table 6)
         "dcl_cifar100": "dcl_cifar100",        # CIFAR-100 (DCL sec. 4.5)
+        # the protocols that produced DCL's baseline numbers (docs/dcl.md "Where the paper's baseline numbers come from")
+        "dcl_rap_deep_mar": "dcl_rap_deep_mar",  # RAP, DeepMAR's authors' code (DCL Table 5 "Deep-Mar")
         "dp_cifar100": "dp_cifar100_wrn",      # CIFAR-100 / WRN-28-10 (DP Table 1)
         "dp_imagenet": "dp_imagenet_resnet18",          # ImageNet / ResNet-18 (DP Table 1)
         "dp_webvision": "dp_webvision_resnet18",        # WebVision / ResNet-18 (DP Table 1)

@@ -255,15 +255,15 @@ def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, c
     _fabricate(root, base, 3, "incomplete")
     rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--collect-only", "--output-root", str(root)], capsys)
     assert rc == 1  # cells with missing, incomplete and failed runs
-    assert "0 of 7 runnable cells complete; 1 with failed runs, 6 with missing or incomplete runs: exit code 1" in out
+    assert "0 of 9 runnable cells complete; 1 with failed runs, 8 with missing or incomplete runs: exit code 1" in out
     md = (root / "tables" / "dcl.t2.md").read_text()
     # only the two completed seeds are averaged; the failed and the incomplete one are counted beside them
     assert "| DeepID2 (CE) | 81.17 | 71.00 ± 1.41 (n=2) ‡; 1 failed [1], 1 incomplete | -10.17 |" in md
-    assert "| Over-Sampling | 81.48 | not run |  |" in md and "| LMLE | 83.83 | ref only |  |" in md
+    assert "| Over-Sampling | 81.48 | not run |  |" in md and "| LMLE | 83.83 | not run |  |" in md
     assert "- Over-Sampling / mA, seed 3: not run yet" in md
     assert "- [1] DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in md
     assert "DeepID2 (CE) / mA, seed 3: incomplete: no metrics.json" in md
-    assert "- LMLE: ref only: method 'lmle' is not in the runner" in md
+    assert "- CLMLE / mA, seed 0: not run yet" in md and "Reference rows" not in md  # every dcl.t2 row runs
     assert "‡ fewer completed seeds than the paper's 3 runs per number" in md
     assert "plumbing check" not in md
     attributes = (root / "tables" / "dcl.t2_attributes.md").read_text()
@@ -275,7 +275,7 @@ def test_collect_reports_complete_failed_missing_and_skips_completed(tmp_path, c
     assert r"\multicolumn{4}{l}{\footnotesize [1] DeepID2 (CE) / mA, seed 2: failed: RuntimeError: boom" in tex
     # re-running launches only what is missing: seeds 3 (incomplete) and the other rows; the failed seed 2 is reported
     rc, out = _run_script(["--table", "dcl.t2", "--seeds", "4", "--dry-run", "--output-root", str(root)], capsys)
-    assert "2 runs already completed (skipped), 25 to launch in" in out and "1 failed left as they are" in out
+    assert "2 runs already completed (skipped), 33 to launch in" in out and "1 failed left as they are" in out
     sweeps = [shlex.split(line)[4:] for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
     ce_seeds = [s for sweep in sweeps if "ce" in _value(sweep, "method").split(",") for s in _value(sweep, "seed").split(",")]
     assert ce_seeds == ["3"]
@@ -422,20 +422,24 @@ def test_load_runs_is_tolerant(tmp_path):
 
 
 def test_smoke_table_end_to_end_then_skips(tmp_path, capsys):
-    # dcl.t5 (RAP): one runnable row (DCL); RAP is not on disk, so smoke runs it on the synthetic stand-in
+    # dcl.t5 (RAP): two runnable rows (DCL, Deep-Mar under its own protocol); RAP is not on disk, so smoke runs them
+    # on the synthetic stand-in
     root = tmp_path / "o"
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), "-o", "trainer.device=cpu",
             "-o", "trainer.epochs=1", "-o", "trainer.eval_batch_size=128"]
     rc, out = _run_script(args, capsys)
     assert rc == 0, out
-    assert "0 runs already completed (skipped), 1 to launch in 1 Hydra multirun(s)" in out
+    assert "0 runs already completed (skipped), 2 to launch in 2 Hydra multirun(s)" in out
     md = (root / "tables" / "dcl.t5.md").read_text()
     assert "plumbing check, not results" in md
     assert re.search(r"\| DCL \| 83\.7 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md  # one run: no ± 0.00; stand-in: no Δ
-    assert "all 1 runnable cells complete" in out
+    assert re.search(r"\| Deep-Mar \| 73\.8 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md
+    assert "all 2 runnable cells complete" in out
     assert "| HP-net | 76.1 | ref only |  |" in md
+    # why a row is not run is printed under the table (the rows' notes, in the table's note)
+    assert "LG-Net: ref: the number its paper publishes on RAP's 51 attributes; not built: LG-Net's localization" in md
     rc, out = _run_script([*args, "--dry-run"], capsys)
-    assert "1 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
+    assert "2 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
 
 
 class RecordingLauncher:
@@ -481,12 +485,13 @@ def test_two_invocations_in_the_same_second_launch_into_their_own_folders_and_ex
     root = tmp_path / "o"
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root)]
     codes = [_run_script(args, capsys) for _ in range(2)]
-    sweep_dirs = [_value(c, "hydra.sweep.dir") for c in launcher.commands]
-    assert len(sweep_dirs) == 2 and sweep_dirs[0] != sweep_dirs[1]
-    assert len(set(launcher.logs)) == 2 and all(Path(log).read_text() == "recorded\n" for log in launcher.logs)
+    sweep_dirs = [_value(c, "hydra.sweep.dir") for c in launcher.commands]  # DCL's and Deep-Mar's, per invocation
+    assert len(sweep_dirs) == 4 and len(set(sweep_dirs)) == 4
+    assert len(set(launcher.logs)) == 4 and all(Path(log).read_text() == "recorded\n" for log in launcher.logs)
     # the runs are missing after the launch: each invocation says so and exits non-zero
     for rc, out in codes:
-        assert rc == 1 and "0 of 1 runnable cells complete" in out and "| DCL | 83.7 | not run |  |" in out
+        assert rc == 1 and "0 of 2 runnable cells complete" in out and "| DCL | 83.7 | not run |  |" in out
+        assert "| Deep-Mar | 73.8 | not run |  |" in out
 
 
 def test_interrupted_runs_are_resumed_failed_ones_reported_or_retried(tmp_path, capsys, monkeypatch):
@@ -522,8 +527,9 @@ def test_interrupted_runs_are_resumed_failed_ones_reported_or_retried(tmp_path, 
 
 
 def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, capsys, monkeypatch):
-    """A tiny real run (dcl.t5's smoke cell, DeepID2 for speed: 2 steps) stopped by Ctrl-C at its first step, then
-    the script: it continues that folder through ``python -m dcl_runner resume=<folder>`` and launches no new run."""
+    """A tiny real run (dcl.t5's DCL smoke cell, DeepID2 for speed: 2 steps) stopped by Ctrl-C at its first step,
+    then the script: it continues that folder through ``python -m dcl_runner resume=<folder>`` and launches no new
+    run (the table's other runnable cell, Deep-Mar, is completed by hand first)."""
     from dcl_runner.tables.runs import plan_cells
     from dcl_runner.train import RunInterrupted, run_experiment
 
@@ -531,22 +537,29 @@ def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, c
 
     root = tmp_path / "o"
     extra = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=128", "trainer.eval_batch_size=128", "backbone=deepid2"]
-    cell = next(c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable)
-    overrides = [*cell.run_overrides, "budget=smoke", *extra, "seed=0", "trainer.progress=false"]
-    cfg = compose(overrides)
-    run_dir = root / "runs" / "by_hand"
+    cells = {c.row.label: c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable}
+    assert set(cells) == {"DCL", "Deep-Mar"}
+
+    def by_hand(cell, name):
+        overrides = [*cell.run_overrides, "budget=smoke", *extra, "seed=0", "trainer.progress=false"]
+        cfg, run_dir = compose(overrides), root / "runs" / name
+        (run_dir / ".hydra").mkdir(parents=True)
+        OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+        (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+        return cfg, run_dir, overrides
+
+    cfg, done_dir, overrides = by_hand(cells["Deep-Mar"], "deep_mar_done")
+    run_experiment(cfg, done_dir, overrides=overrides)
+    cfg, run_dir, overrides = by_hand(cells["DCL"], "by_hand")
     interrupt_at_step(monkeypatch, 1)
     with pytest.raises(RunInterrupted):
         run_experiment(cfg, run_dir, overrides=overrides)
-    (run_dir / ".hydra").mkdir()
-    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
-    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
-    assert load_run(run_dir)["status"] == "interrupted" and load_run(run_dir)["identity"] == cell.identities[0]
+    assert load_run(run_dir)["status"] == "interrupted" and load_run(run_dir)["identity"] == cells["DCL"].identities[0]
 
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), *(x for e in extra for x in ("-o", e))]
     rc, out = _run_script(args, capsys)
     assert rc == 0, out
-    assert "0 to launch in 0 Hydra multirun(s), 1 interrupted to resume" in out
+    assert "1 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s), 1 interrupted to resume" in out
     assert load_run(run_dir)["status"] == "completed"
     assert [d for d in (root / "tables" / "runs").rglob("metrics.json")] == []  # no fresh run anywhere
     mA = load_run(run_dir)["metrics"]["mA"]
