@@ -53,9 +53,12 @@ _T2_SOURCE = {
     "Selective-Learning": "Hand et al. [16] (AAAI 2018); DCL does not say whether it re-ran it",
     "CRL-I": "Dong et al. [8] (CRL, ICCV 2017); DCL does not say whether it re-ran it",
     "LMLE": "LMLE [21] (CVPR 2016) Table 1 on DeepID2; ours: method=lmle under the DCL CelebA protocol (LMLE's own "
-            "schedule was not at hand), experiment=dcl_celeba_lmle",
+            "schedule was not at hand), experiment=dcl_celeba_lmle; PROVISIONAL: built without LMLE's full text, its "
+            "margins and cluster counts are choices (docs/dcl.md 'LMLE / CLMLE')",
     "CLMLE": "CLMLE [22] (TPAMI 2019) on DeepID2 (DCL sec. 4.3.3: 'the same backbone'); ours: method=clmle under the DCL "
-             "CelebA protocol (CLMLE's own schedule was not at hand), experiment=dcl_celeba_clmle",
+             "CelebA protocol (CLMLE's own schedule was not at hand), experiment=dcl_celeba_clmle; PROVISIONAL: CLMLE's "
+             "loss is read from its abstract (a cluster-level angular-margin softmax), not checked against its "
+             "equations (docs/dcl.md 'LMLE / CLMLE')",
     "DCL": "DCL sec. 4.3",
 }
 
