@@ -16,6 +16,10 @@ the median over rounds of (its step / CE's step in the same round) with the inte
 per-round ratios. On a machine whose speed drifts that is steadier than a ratio of two medians, and the
 range says how far to trust it (more ``--steps`` narrow the error of the median).
 
+A stage-2 method (its class names a ``stage1_method``: ``crt``, ``lws``, ``mislas``) is timed as it runs, from a
+stage-1 checkpoint: CE's freshly built model is saved and given to it as ``trainer.init_from`` (a CE and a mixup
+stage 1 have the same weights' shapes, and a step's cost does not depend on their values).
+
 ``--control`` adds a second, independent CE trainer ("ce-control"): its ratio to CE is the noise floor.
 ``--flops`` adds each method's parameter count and forward FLOPs of the batch (torch's FlopCounterMode:
 matmuls and convolutions). ``--epoch`` sets the epoch the schedulers are at (DCL: g(l) < 1 and f(l) > 0 at
@@ -35,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcl_runner.methods.base import Batch  # noqa: E402
+from dcl_runner.methods.base import METHODS, Batch  # noqa: E402
 from dcl_runner.config import compose  # noqa: E402
 from dcl_runner.runtime import make_generator  # noqa: E402
 from dcl_runner.train import Trainer  # noqa: E402
@@ -83,9 +87,19 @@ class Runner:
 
 
 def build_runners(methods: List[str], overrides: List[str], epoch: int, seed: int, run_dir: Path, control: bool) -> List[Runner]:
-    """CE first (the reference), then the control CE if asked, then the methods."""
+    """CE first (the reference), then the control CE if asked, then the methods; stage-2 methods start from a
+    checkpoint of CE's model (``trainer.init_from``), as they would from their stage-1 run."""
     labels = ["ce", *([CONTROL] if control else []), *[m for m in methods if m != "ce"]]
-    return [Runner(label, "ce" if label == CONTROL else label, overrides, epoch, seed, run_dir) for label in labels]
+    runners = [Runner("ce", "ce", overrides, epoch, seed, run_dir)]
+    stage1 = run_dir / "stage1.pt"
+    for label in labels[1:]:
+        extra = []
+        if getattr(METHODS.get(label), "stage1_method", None) if label != CONTROL else None:
+            if not stage1.exists():
+                torch.save({"model": runners[0].trainer.model.state_dict()}, stage1)
+            extra = [f"trainer.init_from={stage1}"]
+        runners.append(Runner(label, "ce" if label == CONTROL else label, [*overrides, *extra], epoch, seed, run_dir))
+    return runners
 
 
 def time_steps(runners: List[Runner], steps: int, warmup: int) -> Dict[str, List[tuple]]:

@@ -113,6 +113,8 @@ class ClassBalancedStage2(Method):
     """What cRT and LWS share: a frozen backbone and class-aware sampling. conf/method/crt.yaml, lws.yaml."""
 
     task_kinds = (MULTICLASS,)
+    #: the method of the stage-1 run it starts from (trainer.init_from); scripts/benchmark_methods.py reads it
+    stage1_method = "ce"
 
     def __init__(self, task: TaskInfo, *, samples_per_class: int, backbone_bn: str):
         super().__init__(task, branch_dim=None)

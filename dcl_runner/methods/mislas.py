@@ -78,6 +78,7 @@ class MiSLAS(Method):
     """MiSLAS stage 2. conf/method/mislas.yaml documents the keys."""
 
     task_kinds = (MULTICLASS,)
+    stage1_method = "mixup"  # the stage-1 run it starts from (trainer.init_from)
 
     def __init__(self, task: TaskInfo, *, eps_head: float, eps_tail: float, shape: str, power: Optional[float],
                  spread: str, shift_bn: bool, classifier_lr: Optional[float], samples_per_class: int):

@@ -182,3 +182,26 @@ def test_two_stage_methods_beat_ce_few_shot_recall_on_digits_lt(tmp_path):
         spreads[m] = (gain, max(np.std(results[m]["few_shot"]), np.std(results["ce"]["few_shot"])))
         print(f"{m}: few-shot gain {gain:.2f} vs seed spread {spreads[m][1]:.2f}")
     assert all(gain > spread for gain, spread in spreads.values()), spreads
+
+
+def test_the_benchmark_times_stage_two_from_a_stage_one_checkpoint(capsys):
+    """scripts/benchmark_methods.py: cRT, LWS and MiSLAS start from CE's weights; what each trains (hand count):
+    cRT the classifier (F x C + C), LWS one scale per class (C), MiSLAS both (F x C + 2 C)."""
+    import sys
+
+    from helpers import REPO_ROOT, TINY
+
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    import benchmark_methods
+
+    tiny = [o for o in TINY if not o.startswith("trainer.batch_size")]
+    benchmark_methods.main(["--methods", "crt", "lws", "mislas", "--dataset", "synthetic_classes", "--backbone", "resnet32",
+                            "--batch-size", "16", "--steps", "2", "--warmup", "1", "--flops", "-o", *tiny,
+                            "backbone.width=0.25", "dataset.image_size=16"])
+    out = capsys.readouterr().out
+    sizes = {line.split()[0]: line.split() for line in out.splitlines() if len(line.split()) == 5 and line[:1].isalpha()}
+    features, classes = 16, 10  # ResNet-32 at width 0.25: 64 / 4 pooled features; synthetic_classes: 10 classes
+    assert int(sizes["crt"][1]) == features * classes + classes
+    assert int(sizes["lws"][1]) == classes
+    assert int(sizes["mislas"][1]) == features * classes + 2 * classes
+    assert int(sizes["ce"][1]) > int(sizes["crt"][1])
