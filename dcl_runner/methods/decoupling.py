@@ -8,9 +8,9 @@ run folder>``, the tables script chains the two) with the representation fixed:
 - ``lws``  learnable weight scaling (sec. 4.1 "LWS"): the stage-1 classifier is kept and frozen, one scale f_j per
   class is learnt with class-balanced sampling; logits are f_j (w_j^T x + b_j) (classifier-balancing
   models/TauNormClassifier.py ``x *= self.scales``);
-- ``tau_norm``  tau-normalised classifier (sec. 4.1 eq. 3): w~_j = w_j / ||w_j||^tau, post hoc; training is plain
-  CE, so ``method=tau_norm`` alone is joint training followed by tau-normalisation, and with
-  ``trainer.init_from=<CE run> trainer.epochs=0`` it normalises an existing classifier.
+- ``tau_norm``  tau-normalised classifier (sec. 4.1 eq. 3): w~_j = w_j / ||w_j||^tau, applied when predicting;
+  training is plain CE, so ``method=tau_norm`` is joint training followed by tau-normalisation in one run (post
+  hoc on a finished run would need ``trainer.epochs=0``, which the config check refuses).
 
 Class-balanced sampling is classifier-balancing's ClassAwareSampler (data/ClassAwareSampler.py): classes are visited
 in a shuffled cycle and each visit takes ``samples_per_class`` samples from that class's own shuffled cycle
