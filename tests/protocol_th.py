@@ -431,6 +431,6 @@ PROTOCOLS = {
     "th.fig3": _fig3(),
     "th.fig4": _fig4(),
     # scripts/reproduce_tables.py --protocol own: every row under the two-head protocol (tables.under_protocol)
-    "th.t1-own": _th1(sourced=False),
+    "th.t1-own": _with_mislas_t1(_th1(sourced=False)),  # two-stage rows keep their sources' protocols under own
     "th.t4-own": _th4(sourced=False),
 }

@@ -221,26 +221,17 @@ def under_protocol(tables: Sequence[Table], protocol: str) -> List[Table]:
 
 
 def _own_differs(row: Row) -> bool:
-    """Whether --protocol own changes a row: a sourced protocol, or a two-stage row's stage 1 under one (stage 2
-    keeps its source's protocol: the two-head paper has none for a second stage)."""
-    if row.stage1 is not None:
-        return bool(row.stage1.protocols)
-    return isinstance(row, SourcedRow) and bool(row.protocols)
-
-
-def _own(row: Row) -> Row:
-    from dataclasses import replace
-
-    if row.stage1 is not None:
-        return replace(row, stage1=replace(row.stage1, protocols={}),
-                       note=f"source: {row.source}; stage 1 runs {_OWN}, stage 2 its source's (--protocol own)")
-    return replace(row, protocols={}, note=f"source: {row.source}; runs {_OWN} (--protocol own)")
+    """Whether --protocol own changes a row: a single-stage row with a sourced protocol. A two-stage row (MiSLAS,
+    LWS) keeps its source's protocols in both stages: the two-head paper has none for a two-stage method, and its
+    stage 2 must start from a stage 1 of the same backbone (docs/two_stage.md)."""
+    return row.stage1 is None and isinstance(row, SourcedRow) and bool(row.protocols)
 
 
 def _own_protocol(table: Table) -> Table:
     from dataclasses import replace
 
-    rows = tuple(_own(r) if _own_differs(r) else r for r in table.rows)
+    rows = tuple(replace(r, protocols={}, note=f"source: {r.source}; runs {_OWN} (--protocol own)")
+                 if _own_differs(r) else r for r in table.rows)
     return replace(table, id=f"{table.id}-own", title=f"{table.title}, every row under the two-head protocol",
                    rows=rows, note=_sources_note(rows))
 

@@ -135,8 +135,12 @@ def test_bad_values_are_one_clear_message():
 # scikit-learn's digits at imbalance ratio 100 (150 .. 1 training images per digit, 30 test images per digit),
 # cRT, LWS and MiSLAS each beat plain CE's few-shot recall (digits with < 20 training images: 6 of 10), averaged
 # over 3 seeds, by more than the seed spread (the larger of the two methods' standard deviations). Stage 1 is the
-# CE run itself (cRT, LWS) or a mixup run of the same length (MiSLAS), stage 2 starts from its folder. MiSLAS's
-# stage 2 takes MiSLAS's CIFAR-10 beta=100 values (10 classes, the same ratio): eps 0.3 / 0, classifier at 0.5 x lr.
+# CE run itself (cRT, LWS) or a mixup run of the same length (MiSLAS), stage 2 starts from its folder, for 10 epochs
+# at its source's stage-2 learning rate: cRT and LWS 0.2 (classifier-balancing cls_crt.yaml / cls_lws.yaml), MiSLAS
+# 0.1 with its CIFAR-10 beta=100 values (10 classes, the same ratio: cifar10_imb001_stage2_mislas.yaml): eps 0.3 / 0,
+# the classifier at lr_factor 0.5 x 0.1, no BatchNorm shift. LWS keeps stage 1's BatchNorm statistics
+# (method.backbone_bn=eval): with the authors' train mode it gained only 5.0 few-shot points on seed 0 (55.0 vs CE 50.0;
+# eval: 64.4), the frozen classifier meeting features whose statistics moved (docs/two_stage.md, "Measured").
 SLOW_DIGITS = [
     "dataset=digits_lt", "dataset.imbalance_ratio=100", "backbone=resnet32", "trainer.batch_size=32",
     "trainer.num_threads=1", "trainer.progress=false", "trainer.device=cpu",
@@ -144,9 +148,10 @@ SLOW_DIGITS = [
 SLOW_SEEDS = (0, 1, 2)
 STAGE1_EPOCHS, STAGE2_EPOCHS = 30, 10
 STAGE2 = {
-    "crt": ("ce", []),
-    "lws": ("ce", []),
-    "mislas": ("mixup", ["method.eps_head=0.3", "method.eps_tail=0.0", "method.shift_bn=false", "method.classifier_lr=0.025"]),
+    "crt": ("ce", ["trainer.optimizer.lr=0.2"]),
+    "lws": ("ce", ["trainer.optimizer.lr=0.2", "method.backbone_bn=eval"]),
+    "mislas": ("mixup", ["trainer.optimizer.lr=0.1", "method.eps_head=0.3", "method.eps_tail=0.0", "method.shift_bn=false",
+                         "method.classifier_lr=0.05"]),
 }
 
 
