@@ -20,6 +20,9 @@ range says how far to trust it (more ``--steps`` narrow the error of the median)
 LMLE / CLMLE embedding the training set and re-clustering it) and an epoch estimate: steps per epoch x the
 median step + the median epoch hook, and its ratio to CE's (the DCL paper's sec. 4.3.2 point that LMLE / CLMLE
 are "computationally expensive").
+A stage-2 method (its class names a ``stage1_method``: ``crt``, ``lws``, ``mislas``) is timed as it runs, from a
+stage-1 checkpoint: CE's freshly built model is saved and given to it as ``trainer.init_from`` (a CE and a mixup
+stage 1 have the same weights' shapes, and a step's cost does not depend on their values).
 
 ``--control`` adds a second, independent CE trainer ("ce-control"): its ratio to CE is the noise floor.
 ``--bare`` adds the runner's overhead against a bare PyTorch loop over the same model, batch and data: a copy
@@ -44,7 +47,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcl_runner.methods.base import Batch  # noqa: E402
+from dcl_runner.methods.base import METHODS, Batch  # noqa: E402
 from dcl_runner.config import compose  # noqa: E402
 from dcl_runner.runtime import make_generator  # noqa: E402
 from dcl_runner.train import Trainer  # noqa: E402
@@ -146,9 +149,19 @@ def time_evaluation(reference: Runner, rounds: int) -> Dict[str, List[float]]:
 
 
 def build_runners(methods: List[str], overrides: List[str], epoch: int, seed: int, run_dir: Path, control: bool) -> List[Runner]:
-    """CE first (the reference), then the control CE if asked, then the methods."""
+    """CE first (the reference), then the control CE if asked, then the methods; stage-2 methods start from a
+    checkpoint of CE's model (``trainer.init_from``), as they would from their stage-1 run."""
     labels = ["ce", *([CONTROL] if control else []), *[m for m in methods if m != "ce"]]
-    return [Runner(label, "ce" if label == CONTROL else label, overrides, epoch, seed, run_dir) for label in labels]
+    runners = [Runner("ce", "ce", overrides, epoch, seed, run_dir)]
+    stage1 = run_dir / "stage1.pt"
+    for label in labels[1:]:
+        extra = []
+        if getattr(METHODS.get(label), "stage1_method", None) if label != CONTROL else None:
+            if not stage1.exists():
+                torch.save({"model": runners[0].trainer.model.state_dict()}, stage1)
+            extra = [f"trainer.init_from={stage1}"]
+        runners.append(Runner(label, "ce" if label == CONTROL else label, [*overrides, *extra], epoch, seed, run_dir))
+    return runners
 
 
 def time_steps(runners: List[Runner], steps: int, warmup: int) -> Dict[str, List[tuple]]:

@@ -11,10 +11,14 @@ Sources (quoted next to every value):
 - KANG: facebookresearch/classifier-balancing config/ImageNet_LT/feat_uniform.yaml (Kang et al. 2020; the paper's
   ImageNet-LT setting and th.t3's CE number);
 - BBN_CFG: the same BBN configs, as the protocol of th.t1's BBN row (its own numbers);
-- MISLAS: dvlab-research/MiSLAS config/*/..._stage1_mixup.yaml (Ours-Full's Mixup, "as used in MiSLAS").
+- MISLAS: dvlab-research/MiSLAS config/*/..._stage1_mixup.yaml (Ours-Full's Mixup, "as used in MiSLAS"), and for the
+  MiSLAS rows config/*/*_stage2_mislas.yaml, train_stage1.py, train_stage2.py, methods.py, datasets/sampler.py;
+- KANG's cls_lws.yaml and run_networks.py (th.t3's LWS row, stage 2).
+Two-stage rows (MiSLAS, LWS) are checked twice: the stage-2 run (rows / cells) and its stage-1 run (``stage1``).
 Milestones are 0-based epochs (the trainer's ``t >= m``): BBN's "120th epoch" is index 119, LDAM-DRW's
 ``epoch + 1 > 160`` is index 160.
 """
+from dataclasses import replace
 from typing import Dict, Tuple
 
 from protocols import Cite, TableProtocol
@@ -345,15 +349,143 @@ def _fig4() -> TableProtocol:
     return TableProtocol(every_cell=_fig_c100(), rows=rows)
 
 
+# -- two-stage rows: MiSLAS (Zhong et al. 2021) and decoupling's LWS (Kang et al. 2020) ---------------------------
+MS = "dvlab-research/MiSLAS"
+MS1 = f"{MS} config/cifar100/cifar100_imb001_stage1_mixup.yaml (the same for cifar10 and every imb_factor)"
+MS_IMB = {100: "001", 50: "002", 10: "01"}
+# (dataset, ratio): smooth_head, smooth_tail, shift_bn, lr_factor of MiSLAS config/<d>/<d>_imb<f>_stage2_mislas.yaml
+MS_STAGE2 = {("cifar10", 100): (0.3, 0.0, False, 0.5), ("cifar10", 50): (0.2, 0.0, False, 0.2), ("cifar10", 10): (0.1, 0.0, False, 0.2),
+             ("cifar100", 100): (0.4, 0.1, True, 0.2), ("cifar100", 50): (0.3, 0.0, True, 0.1), ("cifar100", 10): (0.2, 0.0, True, 0.1)}
+
+
+def _mislas_stage1_cifar() -> Keys:
+    return {
+        "method.name": Cite("mixup", "MiSLAS sec. 3.1: stage 1 trained with mixup"),
+        "method.mixup_alpha": Cite(1.0, f"{MS1} alpha 1.0"),
+        "trainer.epochs": Cite(200, f"{MS1} num_epochs 200"),
+        "trainer.batch_size": Cite(128, f"{MS1} batch_size 128"),
+        "trainer.optimizer.name": Cite("sgd", f"{MS} train_stage1.py torch.optim.SGD"),
+        "trainer.optimizer.lr": Cite(0.1, f"{MS1} lr 0.1"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{MS1} momentum 0.9"),
+        "trainer.optimizer.weight_decay": Cite(2e-4, f"{MS1} weight_decay 2e-4"),
+        "trainer.lr_schedule.name": Cite("multistep", f"{MS1} cos False: train_stage1.py adjust_learning_rate step branch"),
+        "trainer.lr_schedule.milestones": Cite([160, 180], f"{MS} train_stage1.py: epoch + 1 > 160 -> x0.1, > 180 -> x0.01"),
+        "trainer.lr_schedule.gamma": Cite(0.1, f"{MS} train_stage1.py: lr x0.1 then x0.01"),
+        "trainer.lr_schedule.warmup_epochs": Cite(5, f"{MS} train_stage1.py: epoch + 1 <= 5 -> lr * (epoch + 1) / 5"),
+        "trainer.lr_schedule.warmup_start_factor": Cite(0.0, f"{MS} train_stage1.py: (epoch + 1) / 5 from 0.2"),
+        "trainer.lr_schedule.granularity": Cite("epoch", f"{MS} train_stage1.py: adjust_learning_rate once per epoch"),
+    }
+
+
+def _mislas_stage2(src: str, head: float, tail: float, shift: bool, factor: float, batch: int = 128, wd: float = 2e-4) -> Keys:
+    cfg = f"{MS} {src}"
+    return {
+        "method.name": Cite("mislas", "MiSLAS stage 2 (the row's method)"),
+        "method.eps_head": Cite(head, f"{cfg} smooth_head {head}"),
+        "method.eps_tail": Cite(tail, f"{cfg} smooth_tail {tail}"),
+        "method.shape": Cite("concave", f"{MS} methods.py LabelAwareSmoothing shape='concave' (train_stage2.py passes none)"),
+        "method.power": Cite(None, "shape concave: no power"),
+        "method.spread": Cite("all", f"{MS} methods.py: eps * mean_k(-log p_k); the paper's eps/(K-1) differs ({CHOICE})"),
+        "method.shift_bn": Cite(shift, f"{cfg} shift_bn {shift}"),
+        "method.classifier_lr": Cite(round(0.1 * factor, 6), f"{cfg} lr_factor {factor} x lr 0.1 (train_stage2.py group 0)"),
+        "method.samples_per_class": Cite(4, f"{MS} datasets/sampler.py ClassAwareSampler(num_samples_cls=4)"),
+        "trainer.epochs": Cite(10, f"{cfg} num_epochs 10"),
+        "trainer.batch_size": Cite(batch, f"{cfg} batch_size {batch}"),
+        "trainer.optimizer.name": Cite("sgd", f"{MS} train_stage2.py torch.optim.SGD"),
+        "trainer.optimizer.lr": Cite(0.1, f"{cfg} lr 0.1"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{cfg} momentum 0.9"),
+        "trainer.optimizer.weight_decay": Cite(wd, f"{cfg} weight_decay {wd}"),
+        "trainer.lr_schedule.name": Cite("cosine", f"{MS} train_stage2.py adjust_learning_rate: cosine over num_epochs"),
+        "trainer.lr_schedule.min_lr_factor": Cite(0.0, f"{MS} train_stage2.py lr_min 0"),
+        "trainer.lr_schedule.granularity": Cite("epoch", f"{MS} train_stage2.py: once per epoch, cos(pi epoch / num_epochs)"),
+        "trainer.lr_schedule.warmup_epochs": Cite(0, f"{MS} train_stage2.py: no warm-up"),
+        "trainer.lr_schedule.milestones": Cite([], "cosine: no milestones"),
+    }
+
+
+def _mislas_cifar_cells(prefix: str, dataset: str, ratios=(100, 50, 10), column=None) -> Dict[Tuple[str, str], Keys]:
+    out = {}
+    for r in ratios:
+        head, tail, shift, factor = MS_STAGE2[(dataset, r)]
+        out[("MiSLAS", column or f"{prefix}{r}")] = _mislas_stage2(f"config/{dataset}/{dataset}_imb{MS_IMB[r]}_stage2_mislas.yaml",
+                                                                   head, tail, shift, factor)
+    return out
+
+
+MS_IMAGENET = "config/imagenet/imagenet_resnet50_stage2_mislas.yaml"
+MS_IMAGENET1 = f"{MS} config/imagenet/imagenet_resnet50_stage1_mixup.yaml"
+MISLAS_RESNET50 = Cite("resnet50", f"{MS_IMAGENET1} backbone resnet50_fe (th.t3's MiSLAS number is untraced; {CHOICE})")
+MISLAS_IMAGENET_STAGE1: Keys = {
+    "method.name": Cite("mixup", "MiSLAS sec. 3.1: stage 1 trained with mixup"),
+    "method.mixup_alpha": Cite(0.2, f"{MS_IMAGENET1} alpha 0.2"),
+    "backbone.name": MISLAS_RESNET50,
+    "trainer.epochs": Cite(180, f"{MS_IMAGENET1} num_epochs 180"),
+    "trainer.batch_size": Cite(256, f"{MS_IMAGENET1} batch_size 256"),
+    "trainer.optimizer.lr": Cite(0.1, f"{MS_IMAGENET1} lr 0.1"),
+    "trainer.optimizer.momentum": Cite(0.9, f"{MS_IMAGENET1} momentum 0.9"),
+    "trainer.optimizer.weight_decay": Cite(5e-4, f"{MS_IMAGENET1} weight_decay 5e-4"),
+    "trainer.lr_schedule.name": Cite("cosine", f"{MS_IMAGENET1} cos True"),
+    "trainer.lr_schedule.min_lr_factor": Cite(0.0, f"{MS} train_stage1.py lr_min 0"),
+    "trainer.lr_schedule.granularity": Cite("epoch", f"{MS} train_stage1.py adjust_learning_rate once per epoch"),
+    "trainer.lr_schedule.warmup_epochs": Cite(0, f"{MS} train_stage1.py: the cos branch has no warm-up"),
+}
+KANG_LWS = "facebookresearch/classifier-balancing config/ImageNet_LT/cls_lws.yaml"
+LWS_STAGE2: Keys = {
+    "method.name": Cite("lws", "Kang et al. sec. 4.1 LWS (the row's method)"),
+    "method.samples_per_class": Cite(4, f"{KANG_LWS} sampler ClassAwareSampler num_samples_cls 4"),
+    "method.backbone_bn": Cite("train", f"classifier-balancing run_networks.py train(): model.train() on every network ({CHOICE})"),
+    "trainer.epochs": Cite(5, f"{KANG_LWS} num_epochs 5"),
+    "trainer.batch_size": Cite(512, f"{KANG_LWS} batch_size 512"),
+    "trainer.optimizer.lr": Cite(0.2, f"{KANG_LWS} optim_params lr 0.2"),
+    "trainer.optimizer.momentum": Cite(0.9, f"{KANG_LWS} momentum 0.9"),
+    "trainer.optimizer.weight_decay": Cite(5e-4, f"{KANG_LWS} weight_decay 0.0005"),
+    "trainer.lr_schedule.name": Cite("cosine", f"{KANG_LWS} coslr true"),
+    "trainer.lr_schedule.min_lr_factor": Cite(0.0, f"{KANG_LWS} endlr 0.0"),
+    "trainer.lr_schedule.granularity": Cite("epoch", "classifier-balancing run_networks.py: CosineAnnealingLR stepped once per epoch"),
+    "trainer.lr_schedule.warmup_epochs": Cite(0, "classifier-balancing run_networks.py: no warm-up"),
+}
+METHOD_KEYS.update({
+    "mislas": ("method.eps_head", "method.eps_tail", "method.shape", "method.power", "method.spread", "method.shift_bn",
+               "method.classifier_lr", "method.samples_per_class"),
+    "lws": ("method.samples_per_class", "method.backbone_bn"),
+    "crt": ("method.samples_per_class", "method.backbone_bn"),
+    "tau_norm": ("method.tau",),
+})
+
+
+def _with_mislas_t1(spec: TableProtocol) -> TableProtocol:
+    cells = {**spec.cells, **_mislas_cifar_cells("c10_", "cifar10"), **_mislas_cifar_cells("c100_", "cifar100")}
+    return replace(spec, cells=cells, stage1={"MiSLAS": _mislas_stage1_cifar()})
+
+
+def _with_mislas_t2(spec: TableProtocol) -> TableProtocol:
+    cells = {("MiSLAS", f"tiny_{r}"): _mislas_stage2(f"config/cifar100/cifar100_imb{MS_IMB[r]}_stage2_mislas.yaml "
+                                                      f"(no Tiny-ImageNet config: {CHOICE})", *MS_STAGE2[("cifar100", r)])
+             for r in (100, 50, 10)}
+    return replace(spec, cells={**spec.cells, **cells}, stage1={"MiSLAS": ROW_KEYS["Mixup"]})  # the two-head protocol's Mixup
+
+
+def _with_two_stage_t3(spec: TableProtocol) -> TableProtocol:
+    rows = {**spec.rows, "LWS": LWS_STAGE2,
+            "MiSLAS": {**_mislas_stage2(MS_IMAGENET, 0.3, 0.0, True, 0.05, batch=256, wd=5e-4), "backbone.name": MISLAS_RESNET50}}
+    rows["MiSLAS"].pop("trainer.lr_schedule.milestones")
+    return replace(spec, rows=rows, stage1={"LWS": _method("ce"), "MiSLAS": MISLAS_IMAGENET_STAGE1})
+
+
+def _with_mislas_t5(spec: TableProtocol) -> TableProtocol:
+    cells = {k: v for b in ("resnet110", "vgg16", "mobilenetv2") for k, v in _mislas_cifar_cells("", "cifar100", (100,), b).items()}
+    return replace(spec, cells={**spec.cells, **cells}, stage1={"MiSLAS": _mislas_stage1_cifar()})
+
+
 PROTOCOLS = {
-    "th.t1": _th1(sourced=True),
-    "th.t2": _th2(),
-    "th.t3": _th3(),
+    "th.t1": _with_mislas_t1(_th1(sourced=True)),
+    "th.t2": _with_mislas_t2(_th2()),
+    "th.t3": _with_two_stage_t3(_th3()),
     "th.t4": _th4(sourced=True),
-    "th.t5": _th5(),
+    "th.t5": _with_mislas_t5(_th5()),
     "th.fig3": _fig3(),
     "th.fig4": _fig4(),
     # scripts/reproduce_tables.py --protocol own: every row under the two-head protocol (tables.under_protocol)
-    "th.t1-own": _th1(sourced=False),
+    "th.t1-own": _with_mislas_t1(_th1(sourced=False)),  # two-stage rows keep their sources' protocols under own
     "th.t4-own": _th4(sourced=False),
 }

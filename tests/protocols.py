@@ -38,6 +38,11 @@ class TableProtocol:
     columns: Dict[str, Keys] = field(default_factory=dict)
     rows: Dict[str, Keys] = field(default_factory=dict)
     cells: Dict[Tuple[str, str], Keys] = field(default_factory=dict)
+    # two-stage rows (Row.stage1): what their stage-1 run composes to, over every_cell < columns[col]
+    stage1: Dict[str, Keys] = field(default_factory=dict)
+
+    def expected_stage1(self, row: str, column: str) -> Keys:
+        return {**self.every_cell, **self.columns.get(column, {}), **self.stage1.get(row, {})}
 
     def expected(self, row: str, column: str) -> Keys:
         out: Keys = dict(self.every_cell)
@@ -122,14 +127,18 @@ def table_mismatches(table):
     cells = [c for c in plan_cells([table], "paper", [0], composer=composer()) if c.runnable]
     out = []
     for cell in cells:
-        cfg = composer()._compose((*cell.run_overrides, "budget=paper"))
-        expected = spec.expected(cell.row.label, cell.column.id) if spec else {}
-        schedule = cfg.trainer.lr_schedule
-        keys = required_keys(str(cfg.method.name), str(schedule.name), METHOD_KEYS, float(schedule.warmup_epochs))
-        for key in dict.fromkeys([*keys, *expected]):
-            got = plain(OmegaConf.select(cfg, key, default=None))
-            if key not in expected:
-                out.append((cell.row.label, cell.column.id, key, got, "<no protocol value>", ""))
-            elif not same(got, expected[key].value):
-                out.append((cell.row.label, cell.column.id, key, got, expected[key].value, expected[key].source))
+        runs = [(cell.row.label, cell.run_overrides, spec.expected(cell.row.label, cell.column.id) if spec else {})]
+        if cell.stage1_run_overrides:  # a two-stage row: its stage-1 run is held to its protocol too
+            runs.append((f"{cell.row.label} (stage 1)", cell.stage1_run_overrides,
+                         spec.expected_stage1(cell.row.label, cell.column.id) if spec else {}))
+        for label, overrides, expected in runs:
+            cfg = composer()._compose((*overrides, "budget=paper"))
+            schedule = cfg.trainer.lr_schedule
+            keys = required_keys(str(cfg.method.name), str(schedule.name), METHOD_KEYS, float(schedule.warmup_epochs))
+            for key in dict.fromkeys([*keys, *expected]):
+                got = plain(OmegaConf.select(cfg, key, default=None))
+                if key not in expected:
+                    out.append((label, cell.column.id, key, got, "<no protocol value>", ""))
+                elif not same(got, expected[key].value):
+                    out.append((label, cell.column.id, key, got, expected[key].value, expected[key].source))
     return cells, out

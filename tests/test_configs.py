@@ -205,6 +205,10 @@ METHOD_OF = {
                                     "th_cifar10_lt_cui", "th_cifar10_lt_ldam_drw", "th_imagenet_lt", "th_tiny_imagenet_lt")},
     "th_cifar10_lt_bbn": "bbn", "th_cifar100_lt_bbn": "bbn",  # BBN's own CIFAR configs (th.t1's BBN row)
     "oltr_imagenet_lt": "oltr",  # OLTR's own ImageNet-LT protocol, stage 2
+    # two-stage rows (docs/two_stage.md): MiSLAS's stage 1 (mixup) and stage 2, decoupling's LWS stage 2
+    **{f"th_{d}_lt_mislas_stage1": "mixup" for d in ("cifar10", "cifar100", "imagenet")},
+    **{f"th_{d}_lt_mislas_r{r}": "mislas" for d in ("cifar10", "cifar100", "tiny_imagenet") for r in (100, 50, 10)},
+    "th_imagenet_lt_mislas": "mislas", "th_imagenet_lt_lws": "lws",
 }
 
 
@@ -226,7 +230,11 @@ def paper_protocol(name, cfg):
         assert (cfg.method.triplet.k, cfg.method.triplet.margin) == (25, 0.2)
         if cfg.method.loss_scheduler.name == "composite":
             assert cfg.method.loss_scheduler.p == 0.3
-    if name.startswith("th_"):  # two-head sec. 3.1: SGD momentum 0.9, 200 (CIFAR) or 90 (ImageNet-LT) epochs
+    if name.startswith("th_") and cfg.method.name in ("mislas", "lws"):  # stage 2: MiSLAS 10 epochs, Kang et al.'s LWS 5
+        assert t.optimizer.momentum == 0.9 and t.epochs == (10 if cfg.method.name == "mislas" else 5)
+    elif name.startswith("th_") and name.endswith("_mislas_stage1"):  # MiSLAS stage 1: 200 (CIFAR) / 180 (ImageNet-LT)
+        assert t.optimizer.momentum == 0.9 and t.epochs in (200, 180) and t.batch_size in (128, 256)
+    elif name.startswith("th_"):  # two-head sec. 3.1: SGD momentum 0.9, 200 (CIFAR) or 90 (ImageNet-LT) epochs
         assert t.optimizer.momentum == 0.9 and t.epochs in (200, 90) and t.batch_size in (128, 512)
     if name.startswith("oltr_"):  # OLTR stage_2_meta_embedding.py: 60 epochs, batch 128, features 0.01, classifier 0.1
         assert (t.epochs, t.batch_size, t.optimizer.lr, cfg.method.classifier_lr) == (60, 128, 0.01, 0.1)

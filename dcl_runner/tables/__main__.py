@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Sequence
+from typing import Callable, List, Sequence
 
 from .. import tables as registry
 
@@ -31,8 +31,8 @@ PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 from ..results import load_records
 from .report import FAILED, TableResult, collect_cell, index_runs, write_table
 from .runs import (
-    Composer, invocation_dir, launcher_overrides, method_registered, missing_option, pack_sweeps, plan_cells, plan_launch,
-    resume_command, search_dirs_of, show, split_extra, sweep_command,
+    Composer, invocation_dir, launcher_overrides, method_registered, not_runnable, pack_sweeps, plan_cells, plan_launch, resolve_stage2,
+    resume_command, search_dirs_of, show, split_extra, stage1_cells, sweep_command,
 )
 
 
@@ -68,8 +68,10 @@ def list_tables(extra, protocol: str = "paper") -> None:
                 if not method_registered(row.method):
                     states.add(f"ref only (method '{row.method}' not in the runner)")
                 else:
-                    missing = missing_option(row.cell_overrides(column), dirs)
-                    states.add(f"ref only ({missing})" if missing else "runnable")
+                    reason = not_runnable(row, column, dirs)  # the row's config files, and its stage 1's
+                    states.add(f"ref only ({reason.removeprefix('ref only: ')})" if reason else "runnable")
+            if row.stage1 is not None and states == {"runnable"}:
+                states = {f"runnable (two stages: after method={row.stage1.method})"}
             paper = ", ".join(f"{k}={v}" for k, v in row.paper.items()) or "plot"
             print(f"    - {row.label:<42} {' / '.join(sorted(states)) or 'no runs'}   paper: {paper}")
         if not table.rows:
@@ -77,12 +79,40 @@ def list_tables(extra, protocol: str = "paper") -> None:
     print("\n'runnable' checks the method registry and the config files; composition is checked when a table is planned.")
 
 
-def launch(cells, args, extra, out_dir: Path) -> List[int]:
-    """Launch what is missing, resume what was interrupted; the exit codes of the processes started."""
+def launch(cells, args, extra, out_dir: Path, composer: Composer) -> List[int]:
+    """Launch what is missing, resume what was interrupted; the exit codes of the processes started.
+
+    Two rounds: every single-stage run and every stage-1 run of a two-stage row first; then, with the stage-1 runs
+    found by their identities, the stage-2 runs (``trainer.init_from=<stage-1 run folder>``). A stage-2 seed whose
+    stage 1 failed or did not finish is not launched (its cell says why)."""
+    created: List[Path] = []
+
+    def runs_dir() -> Path:  # this invocation's folder, made when a round first launches something
+        if not created:
+            created.append(invocation_dir(Path(args.output_root) / "tables" / "runs", create=not args.dry_run))
+        return created[0]
+
+    two_stage = [c for c in cells if c.runnable and c.two_stage]
+    first = [c for c in cells if not c.two_stage] + stage1_cells(two_stage)
+    codes = launch_round(first, args, extra, out_dir, runs_dir, "", "stage-1 and single-stage runs" if two_stage else "")
+    if two_stage:
+        index = index_runs(load_records(args.output_root))
+        resolve_stage2(two_stage, index["identity"], composer, args.budget, extra)
+        waiting = len({(c.run_overrides, seed) for c in two_stage for seed in c.waiting})  # runs, not cells
+        if waiting:
+            print(f"{waiting} stage-2 run(s) wait for their stage-1 run (not completed" +
+                  (", or not launched in a dry run)" if args.dry_run else ")"))
+        codes += launch_round(two_stage, args, extra, out_dir, runs_dir, "stage2-", "stage-2 runs")
+    return codes
+
+
+def launch_round(cells, args, extra, out_dir: Path, runs_dir: Callable[[], Path], prefix: str, what: str) -> List[int]:
+    """One round of ``launch``: plan against the runs that exist now, then start the commands one after another."""
     index = index_runs(load_records(args.output_root))
     plan = plan_launch(cells, index["identity"], args.retry_failed)
     sweeps = pack_sweeps(plan.fresh)
-    print(f"{plan.completed} runs already completed (skipped), {len(plan.fresh)} to launch in {len(sweeps)} Hydra "
+    print((f"{what}: " if what else "") +
+          f"{plan.completed} runs already completed (skipped), {len(plan.fresh)} to launch in {len(sweeps)} Hydra "
           f"multirun(s), {len(plan.resume)} interrupted to resume, {len(plan.failed)} failed left as they are")
     for rec in plan.failed:
         print(f"    failed, not relaunched (--retry-failed starts it anew): {rec['run_dir']}: {rec.get('reason')}")
@@ -91,13 +121,13 @@ def launch(cells, args, extra, out_dir: Path) -> List[int]:
     if not sweeps and not plan.resume:
         return []
     launcher = launcher_overrides(args.launcher)
-    runs_dir = invocation_dir(Path(args.output_root) / "tables" / "runs", create=not args.dry_run)
-    log_dir = out_dir / "logs" / runs_dir.name
+    folder = runs_dir()
+    log_dir = out_dir / "logs" / folder.name
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_PARENT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    commands = [(f"resume-{k:03d}", resume_command(run_dir, extra)) for k, run_dir in enumerate(plan.resume)]
-    commands += [(f"sweep-{k:03d}", sweep_command(sweep, args.budget, split_extra(extra)[0], args.output_root,
-                                                  str(runs_dir / f"sweep-{k:03d}"), launcher))
+    commands = [(f"{prefix}resume-{k:03d}", resume_command(run_dir, extra)) for k, run_dir in enumerate(plan.resume)]
+    commands += [(f"{prefix}sweep-{k:03d}", sweep_command(sweep, args.budget, split_extra(extra)[0], args.output_root,
+                                                           str(folder / f"{prefix}sweep-{k:03d}"), launcher))
                  for k, sweep in enumerate(sweeps)]
     codes = []
     for k, (name, command) in enumerate(commands):
@@ -166,7 +196,7 @@ def main(argv=None) -> int:
     codes: List[int] = []
     if not args.collect_only:
         try:
-            codes = launch(cells, args, extra, out_dir)
+            codes = launch(cells, args, extra, out_dir, composer)
         except SystemExit as exc:  # a launcher plugin that is not installed: its message, as a usage error
             if isinstance(exc.code, str):
                 print(f"error: {exc.code}", file=sys.stderr)
@@ -175,6 +205,7 @@ def main(argv=None) -> int:
         if args.dry_run:
             return 0
     index = index_runs(load_records(args.output_root))
+    resolve_stage2(cells, index["identity"], composer, args.budget, extra)  # two-stage cells: their runs by identity
     from . import figures as table_figures
 
     results = []

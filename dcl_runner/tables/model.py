@@ -1,5 +1,6 @@
 """The data model of a paper table: columns (overrides + the metric read), rows (method + overrides + the
-paper's values), a row whose baseline number comes from other work (``SourcedRow``), and the table."""
+paper's values), a row whose baseline number comes from other work (``SourcedRow``), the first stage of a two-stage
+row (``Stage1``), and the table."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,6 +23,30 @@ class Column:
     at_epoch: Optional[int] = None
 
 
+def swap_experiments(overrides: Tuple[str, ...], protocols: Dict[str, str], column: "Column") -> Tuple[str, ...]:
+    """``overrides`` with the column's experiment replaced by the one ``protocols`` names for it: a key of
+    ``protocols`` is a column id or a column's experiment (NAMES["experiment"] keys), the column id winning."""
+    own = next((item for item in column.overrides if item.startswith("experiment=")), None)
+    theirs = protocols.get(column.id)
+    if theirs is None:
+        theirs = next((t for o, t in protocols.items() if experiment(o) == own), None) if own else None
+    return tuple(experiment(theirs) if theirs is not None and item == own else item for item in overrides)
+
+
+@dataclass(frozen=True)
+class Stage1:
+    """The run a two-stage row (decoupling's cRT / LWS, MiSLAS) starts from: its method, its overrides and, keyed as
+    ``SourcedRow.protocols``, the experiment that replaces a column's. The tables script finds that run by its
+    identity, or launches it first, and passes its folder to the row's run as ``trainer.init_from``."""
+
+    method: str
+    overrides: Tuple[str, ...] = ()
+    protocols: Dict[str, str] = field(default_factory=dict)
+
+    def cell_overrides(self, column: "Column") -> Tuple[str, ...]:
+        return swap_experiments((*column.overrides, f"method={self.method}", *self.overrides), self.protocols, column)
+
+
 @dataclass(frozen=True)
 class Row:
     """One row: label, method name, overrides added to every column's, and the paper's values.
@@ -37,6 +62,7 @@ class Row:
     paper_std: Dict[str, float] = field(default_factory=dict)
     note: str = ""
     per_attribute: Optional[Tuple[int, ...]] = None  # dcl.t2: values in PAPER_ATTRIBUTES order
+    stage1: Optional[Stage1] = None  # a two-stage row: the run its cells start from (trainer.init_from)
 
     def cell_overrides(self, column: Column) -> Tuple[str, ...]:
         return (*column.overrides, f"method={self.method}", *self.overrides)
@@ -66,12 +92,11 @@ class Table:
 @dataclass(frozen=True)
 class SourcedRow(Row):
     """A baseline row with the ``source`` of its printed numbers; ``protocols`` maps a column's experiment
-    (a NAMES["experiment"] key) to the experiment of the protocol that produced the number there. Columns whose
-    experiment is not in it run the column's own (two-head) protocol."""
+    (a NAMES["experiment"] key), or a column id, to the experiment of the protocol that produced the number there.
+    Columns in neither run the column's own (two-head) protocol."""
 
     source: str = ""
     protocols: Dict[str, str] = field(default_factory=dict)
 
     def cell_overrides(self, column: Column) -> Tuple[str, ...]:
-        swap = {experiment(own): experiment(theirs) for own, theirs in self.protocols.items()}
-        return tuple(swap.get(item, item) for item in super().cell_overrides(column))
+        return swap_experiments(super().cell_overrides(column), self.protocols, column)

@@ -31,6 +31,15 @@ NAMES: Dict[str, Any] = {
         "th_cifar100_lt_cui": "th_cifar100_lt_cui",
         "th_cifar10_lt_bbn": "th_cifar10_lt_bbn",      # Megvii-Nanjing/BBN configs/cifar10.yaml: th.t1's BBN row
         "th_cifar100_lt_bbn": "th_cifar100_lt_bbn",
+        # two-stage rows (Row.stage1): decoupling's LWS on ImageNet-LT (Kang et al.), MiSLAS's stage 1 (mixup) and
+        # stage 2 per dataset and ratio (dvlab-research/MiSLAS config/*); Tiny-ImageNet: a choice (docs/twohead.md)
+        "th_imagenet_lt_lws": "th_imagenet_lt_lws",
+        "th_cifar10_lt_mislas_stage1": "th_cifar10_lt_mislas_stage1",
+        "th_cifar100_lt_mislas_stage1": "th_cifar100_lt_mislas_stage1",
+        "th_imagenet_lt_mislas_stage1": "th_imagenet_lt_mislas_stage1",
+        "th_imagenet_lt_mislas": "th_imagenet_lt_mislas",
+        **{f"th_{d}_lt_mislas_r{r}": f"th_{d}_lt_mislas_r{r}" for d in ("cifar10", "cifar100", "tiny_imagenet")
+           for r in (100, 50, 10)},
     },
     "ratio_key": "dataset.imbalance_ratio",    # conf/_base/dataset.yaml
     "noise_key": "dataset.noise.rate",

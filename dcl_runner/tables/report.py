@@ -110,7 +110,11 @@ def collect_cell(cell: Cell, index) -> CellResult:
     if not cell.runnable:
         return result
     seen_seeds = set()
-    for rec in index["cell"].get(cell.cell_key, []):
+    if cell.cell_key is None:  # a two-stage cell: each seed's run has its own identity (its stage-1 folder)
+        completed = [r for i in cell.identities.values() for r in index["identity"].get(i, []) if r.get("status") == STATUS_DONE]
+    else:
+        completed = index["cell"].get(cell.cell_key, [])
+    for rec in completed:
         seed = rec.get("seed")
         if seed in seen_seeds:
             continue  # the newest completed run of a seed counts once
@@ -136,6 +140,9 @@ def collect_cell(cell: Cell, index) -> CellResult:
         rec = tried[0]
         kind = FAILED if rec.get("status") == "failed" else INCOMPLETE
         result.problems.append(Problem(kind, f"seed {seed}: {rec.get('status')}: {rec.get('reason') or 'no reason recorded'} ({rec['run_dir']})"))
+    for seed, (status, text) in cell.waiting.items():  # a stage-2 seed whose stage-1 run has not completed
+        kind = FAILED if status == "failed" else MISSING if status == "not run" else INCOMPLETE
+        result.problems.append(Problem(kind, f"seed {seed}: {text}"))
     return result
 
 

@@ -4,6 +4,12 @@ stand-in datasets, and the Hydra multirun sweeps that launch what is missing.
 A cell (row x column of ``dcl_runner.tables``) is runnable when its method is registered and its
 overrides compose. Checks are ordered cheapest first: the method registry, then the existence of every
 ``group=option`` YAML, and only then a (cached) Hydra composition.
+
+Two-stage rows (``Row.stage1``: decoupling's cRT / LWS, MiSLAS) plan their stage-1 run as well (its overrides and
+identities, ``Cell.stage1_*``); a stage-2 run's identity includes ``trainer.init_from=<stage-1 run folder>``, so
+it is known once that run has completed: :func:`resolve_stage2` finds the completed stage-1 run of every seed by
+its identity and fills the cell's identities and launch overrides, or says why the seed waits
+(``Cell.waiting``). The tables script launches the stage-1 runs first (:func:`stage1_cells`), then the stage-2 runs.
 """
 from __future__ import annotations
 
@@ -44,12 +50,28 @@ class Cell:
     run_overrides: Tuple[str, ...] = ()        # what is launched (with the smoke stand-in, if any)
     substituted: Optional[str] = None          # the stand-in dataset name in smoke mode
     dropped: Tuple[str, ...] = ()              # extra dataset overrides not applied to the stand-in
-    cell_key: Optional[str] = None
+    cell_key: Optional[str] = None             # None for a two-stage cell: its runs differ per seed (init_from)
     identities: Dict[int, str] = field(default_factory=dict)  # seed -> run identity
+    # a two-stage row's cell: its stage-1 run (overrides as launched, identities per seed) ...
+    stage1_run_overrides: Tuple[str, ...] = ()
+    stage1_identities: Dict[int, str] = field(default_factory=dict)
+    # ... and, once resolve_stage2 has looked, per seed the stage-1 run folder it starts from, or why it waits:
+    init_from: Dict[int, str] = field(default_factory=dict)
+    waiting: Dict[int, Tuple[str, str]] = field(default_factory=dict)  # seed -> (status of stage 1, its text)
 
     @property
     def paper(self):
         return self.row.paper.get(self.column.id)
+
+    @property
+    def two_stage(self) -> bool:
+        return self.row.stage1 is not None
+
+    def launch_overrides(self, seed: int) -> Tuple[str, ...]:
+        """What a seed's run is launched with: a stage-2 run also names its stage-1 run folder."""
+        if seed in self.init_from:
+            return (*self.run_overrides, init_from_override(self.init_from[seed]))
+        return self.run_overrides
 
 
 def _option_file(group: str, option: str, search_dirs: Sequence[Path]) -> Optional[Path]:
@@ -281,16 +303,11 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
             for column in table.columns:
                 cell = Cell(table, row, column, row.cell_overrides(column))
                 cells.append(cell)
-                if not method_registered(row.method):
-                    cell.reason = f"ref only: method '{row.method}' is not in the runner"
+                cell.reason = not_runnable(row, column, dirs)
+                if cell.reason:
                     continue
-                missing = missing_option(cell.overrides, dirs)
-                if missing:
-                    cell.reason = f"ref only: {missing}"
-                    continue
-                run = (*cell.overrides, *for_the_dataset)
+                stand_in: Optional[Tuple[str, ...]] = None
                 if budget == "smoke":
-                    run = (*cell.overrides, *SMOKE_TABLE_OVERRIDES, *for_the_dataset)
                     probe = composer.resolve((*_dataset_signature(cell.overrides), *for_the_dataset, *base), ())
                     if probe["error"]:
                         cell.reason = f"ref only: overrides do not compose ({probe['error']})"
@@ -299,17 +316,111 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                         shots = any(c.metric.endswith("_shot") for c in table.columns)
                         cell.substituted, stand_in = smoke_stand_in(probe["dataset"], shots)
                         cell.dropped = for_the_dataset
-                        run = tuple(dedupe((*cell.overrides, *SMOKE_TABLE_OVERRIDES, *stand_in)))
+                run = launched(cell.overrides, budget, for_the_dataset, stand_in)
                 entry = composer.resolve((*run, *base), seeds)
                 if entry["error"]:
                     what = "the smoke stand-in does not compose" if cell.substituted else "overrides do not compose"
                     cell.reason = f"ref only: {what} ({entry['error']})"
                     continue
+                if row.stage1 is not None:
+                    first = launched(row.stage1.cell_overrides(column), budget, for_the_dataset, stand_in)
+                    stage1 = composer.resolve((*first, *base), seeds)
+                    if stage1["error"]:
+                        cell.reason = f"ref only: its stage-1 run does not compose ({stage1['error']})"
+                        continue
+                    cell.stage1_run_overrides = first
+                    cell.stage1_identities = {int(s): stage1["identities"][str(s)] for s in seeds}
                 cell.runnable, cell.run_overrides = True, run
-                cell.cell_key = entry["cell_key"]
-                cell.identities = {int(s): entry["identities"][str(s)] for s in seeds}
+                if row.stage1 is None:  # a stage-2 run's identity needs its stage-1 folder: resolve_stage2
+                    cell.cell_key = entry["cell_key"]
+                    cell.identities = {int(s): entry["identities"][str(s)] for s in seeds}
     composer.save()
     return cells
+
+
+def not_runnable(row: Row, column: Column, search_dirs: Sequence[Path]) -> str:
+    """Why a cell cannot run without composing anything ("ref only: ..."), or "" (its stage 1 checked too)."""
+    stages = [("", row.method, row.cell_overrides(column))]
+    if row.stage1 is not None:
+        stages.append(("its stage 1: ", row.stage1.method, row.stage1.cell_overrides(column)))
+    for what, method, overrides in stages:
+        if not method_registered(method):
+            return f"ref only: {what}method '{method}' is not in the runner"
+        missing = missing_option(overrides, search_dirs)
+        if missing:
+            return f"ref only: {what}{missing}"
+    return ""
+
+
+def launched(overrides: Sequence[str], budget: str, for_the_dataset: Sequence[str],
+             stand_in: Optional[Tuple[str, ...]]) -> Tuple[str, ...]:
+    """A cell's overrides as launched: the smoke table's caps, the smoke stand-in replacing the dataset (and the
+    user's dataset overrides meant for the real one), or else those dataset overrides."""
+    if budget != "smoke":
+        return (*overrides, *for_the_dataset)
+    if stand_in is None:
+        return (*overrides, *SMOKE_TABLE_OVERRIDES, *for_the_dataset)
+    return tuple(dedupe((*overrides, *SMOKE_TABLE_OVERRIDES, *stand_in)))
+
+
+# ---------------------------------------------------------------------------------------------
+# two-stage rows: the stage-1 runs, then the stage-2 runs that start from them
+# ---------------------------------------------------------------------------------------------
+INIT_FROM_KEY = "trainer.init_from"
+
+
+def init_from_override(run_dir: str) -> str:
+    """``trainer.init_from='<absolute folder>'`` (quoted for Hydra's grammar): part of the stage-2 run's identity."""
+    return f"{INIT_FROM_KEY}='{run_dir}'"
+
+
+def stage1_cells(cells: Iterable[Cell]) -> List[Cell]:
+    """The stage-1 runs of the runnable two-stage cells, as cells ``plan_launch`` launches like any other."""
+    return [Cell(c.table, c.row, c.column, c.row.stage1.cell_overrides(c.column), runnable=True,
+                 run_overrides=c.stage1_run_overrides, substituted=c.substituted, identities=dict(c.stage1_identities))
+            for c in cells if c.runnable and c.two_stage]
+
+
+def resolve_stage2(cells: Iterable[Cell], runs_by_identity: Dict[str, List[Dict[str, Any]]], composer: Composer,
+                   budget: str, extra: Sequence[str] = ()) -> None:
+    """For every seed of every runnable two-stage cell: the completed stage-1 run it starts from (``init_from``)
+    and the stage-2 run's identity, or why it waits (``waiting``: stage 1 failed, unfinished or not run).
+
+    Of several completed stage-1 runs with the identity, the one a completed stage-2 run already started from is
+    kept (re-running skips both); else the newest."""
+    base = (f"budget={budget}", *split_extra(extra)[0])
+    for cell in cells:
+        if not (cell.runnable and cell.two_stage):
+            continue
+        cell.identities, cell.init_from, cell.waiting = {}, {}, {}
+        for seed, first in cell.stage1_identities.items():
+            tried = runs_by_identity.get(first, [])
+            done = [str(Path(r["run_dir"]).resolve()) for r in tried if r.get("status") == STATUS_DONE]
+            if not done:
+                cell.waiting[seed] = stage1_wait(tried)
+                continue
+            candidates = {}
+            for folder in done:
+                entry = composer.resolve((*cell.run_overrides, init_from_override(folder), *base), [seed])
+                if entry["error"]:
+                    cell.waiting[seed] = ("failed", f"stage 2 does not compose with its stage-1 run {folder}: {entry['error']}")
+                    break
+                candidates[folder] = entry["identities"][str(seed)]
+            else:
+                finished = [f for f, i in candidates.items()
+                            if any(r.get("status") == STATUS_DONE for r in runs_by_identity.get(i, []))]
+                folder = (finished or done)[0]
+                cell.init_from[seed], cell.identities[seed] = folder, candidates[folder]
+    composer.save()
+
+
+def stage1_wait(tried: Sequence[Dict[str, Any]]) -> Tuple[str, str]:
+    """(status, text) of a stage-1 run that has not completed: its newest run, or 'not run'."""
+    if not tried:
+        return "not run", "stage 1 not run yet"
+    rec = tried[0]
+    return str(rec.get("status")), (f"stage 1 {rec.get('status')}: {rec.get('reason') or 'no reason recorded'} "
+                                     f"({rec['run_dir']})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,7 +507,7 @@ def plan_launch(cells: Iterable[Cell], runs_by_identity: Dict[str, List[Dict[str
             elif newest and newest.get("status") == "failed" and not retry_failed:
                 plan.failed.append(newest)
             else:
-                plan.fresh.append((cell.run_overrides, seed))
+                plan.fresh.append((cell.launch_overrides(seed), seed))
                 if newest:
                     plan.restarted.append(newest)
     return plan

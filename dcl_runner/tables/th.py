@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace  # noqa: F401
 from typing import Any, Dict, List, Optional, Sequence, Tuple  # noqa: F401
 
 from ..errors import check_value
-from .model import Column, Row, SourcedRow, Table  # noqa: F401
+from .model import Column, Row, SourcedRow, Stage1, Table  # noqa: F401
 from .names import NAMES, experiment
 
 RATIOS = (100, 50, 10)
@@ -60,7 +60,7 @@ _TH5 = {  # Table 5: CIFAR-100-LT β=100 with ResNet-110 / VGG-16 / MobileNet-v2
     "CE": (42.47, 40.25, 37.11), "Mixup": (44.78, 40.60, 37.57), "DRS": (44.18, 42.14, 42.03),
     "LDAM+DRW": (43.38, 40.22, 43.55), "MiSLAS": (47.55, 46.27, 44.17), "Ours-Full": (50.45, 47.85, 44.66),
 }
-_REF_TH = {"mislas", "hybrid_sc", "lws"}
+_REF_TH = {"hybrid_sc"}
 
 
 # -- where each baseline number comes from, and the protocol that produced it ---------------------------------
@@ -97,29 +97,46 @@ _TH1_SOURCES = {
     "DRS": (f"{_BBN} 'CE-DRS' (BBN's runs)", {}, _OWN),
     "LDAM+DRW": (f"{_CAO} (β=100, 10) and {_BBN} (β=50)", _LDAM_DRW_CIFAR, _LDAM_PROTOCOL),
     "BBN": (_BBN, _BBN_CIFAR, _BBN_PROTOCOL),
-    "MiSLAS": ("Zhong et al., CVPR 2021 (MiSLAS), CIFAR-LT table", {}, "ref only"),
+    "MiSLAS": ("Zhong et al., CVPR 2021 (MiSLAS), CIFAR-LT table",
+               {f"{p}{r}": f"th_{d}_lt_mislas_r{r}" for p, d in (("c10_", "cifar10"), ("c100_", "cifar100")) for r in RATIOS},
+               "MiSLAS's own configs: stage 1 mixup (th_cifar*_lt_mislas_stage1), stage 2 th_cifar*_lt_mislas_r<ratio>"),
     "Hybrid-SC": ("Wang et al., CVPR 2021 (Hybrid-SC), CIFAR-LT table", {}, "ref only"),
 }
-_TH2_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)")
-                for label in ("CE", "Focal", "Mixup", "LDAM", "DRS", "LDAM+DRW", "BBN")}  # BBN reports no Tiny-ImageNet
-_TH2_SOURCES.update({"MiSLAS": (_UNTRACED, {}, "ref only")})
+_TH2_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)") for label in ("CE", "Focal", "Mixup", "LDAM", "DRS", "LDAM+DRW", "BBN")}  # BBN reports no Tiny-ImageNet
+_TH2_SOURCES.update({"MiSLAS": (_UNTRACED, {f"tiny_{r}": f"th_tiny_imagenet_lt_mislas_r{r}" for r in RATIOS},
+                                f"stage 1 {_OWN} (Mixup), stage 2 MiSLAS's CIFAR-100 values per ratio (no Tiny config; a choice)")})
 _TH3_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)") for label in ("Focal", "Mixup", "LDAM", "DRS", "LDAM+DRW")}
 _TH3_SOURCES.update({
     "CE": (f"{_KANG}, 'Joint' (its protocol is the two-head ImageNet-LT protocol)", {}, _OWN),
-    "LWS": (f"{_KANG}, 'LWS'", {}, "ref only"),
+    "LWS": (f"{_KANG}, 'LWS'", {"th_imagenet_lt": "th_imagenet_lt_lws"},
+            f"stage 1 CE under {_OWN} (= their feat_uniform.yaml), stage 2 their cls_lws.yaml (th_imagenet_lt_lws)"),
     "OLTR": ("not traced (Liu et al. 2019 report OLTR with ResNet-10, 35.6 overall: experiment oltr_imagenet_lt)", {},
              f"{_OWN} (untraced) with OLTR's method settings"),
-    "MiSLAS": ("not traced (MiSLAS reports ImageNet-LT with ResNet-50 and others)", {}, "ref only"),
+    "MiSLAS": ("not traced (MiSLAS reports ImageNet-LT with ResNet-50 and others)", {"th_imagenet_lt": "th_imagenet_lt_mislas"},
+               "MiSLAS's ImageNet-LT configs (ResNet-50): stage 1 mixup, stage 2 th_imagenet_lt_mislas"),
 })
 _TH5_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)") for label in ("CE", "Mixup", "DRS", "LDAM+DRW")}
-_TH5_SOURCES["MiSLAS"] = (_UNTRACED, {}, "ref only")
+_TH5_SOURCES["MiSLAS"] = (_UNTRACED, {"th_cifar100_lt": "th_cifar100_lt_mislas_r100"},
+                          "MiSLAS's CIFAR-100 beta=100 configs with the column's backbone (stage 1 mixup, stage 2 _r100)")
 # Mixup on ImageNet-LT: alpha 0.2 (Zhang et al. 2018's ImageNet setting; MiSLAS config/imagenet/*_stage1_mixup.yaml
 # alpha 0.2, which Ours-Full follows "as used in MiSLAS"); CIFAR / Tiny keep method=mixup's alpha 1.
+# Two-stage rows: the run each cell starts from (Row.stage1; the tables script launches it first and passes its
+# folder as trainer.init_from). MiSLAS: mixup under MiSLAS's stage-1 config (Tiny-ImageNet: the two-head protocol's
+# Mixup, a choice); LWS: CE under the column's own protocol (Kang et al.'s feat_uniform.yaml).
+_MISLAS_STAGE1_CIFAR = Stage1("mixup", (), {"th_cifar10_lt": "th_cifar10_lt_mislas_stage1",
+                                            "th_cifar100_lt": "th_cifar100_lt_mislas_stage1"})
+_STAGE1 = {
+    "th.t1": {"MiSLAS": _MISLAS_STAGE1_CIFAR},
+    "th.t2": {"MiSLAS": Stage1("mixup")},
+    "th.t3": {"MiSLAS": Stage1("mixup", (f"{NAMES['th_mixup_alpha_key']}=0.2",), {"th_imagenet_lt": "th_imagenet_lt_mislas_stage1"}),
+              "LWS": Stage1("ce")},
+    "th.t5": {"MiSLAS": _MISLAS_STAGE1_CIFAR},
+}
 _TH3_OVERRIDES = {"Mixup": (f"{NAMES['th_mixup_alpha_key']}=0.2",), "Ours-Full": (f"{NAMES['th_mixup_alpha_key']}=0.2",)}
 
 
 def _th_rows(values: Dict[str, Sequence[float]], columns: Sequence[Column], sources: Dict[str, tuple],
-             overrides: Optional[Dict[str, Tuple[str, ...]]] = None) -> Tuple[Row, ...]:
+             overrides: Optional[Dict[str, Tuple[str, ...]]] = None, stage1: Optional[Dict[str, Stage1]] = None) -> Tuple[Row, ...]:
     rows = []
     for label, numbers in values.items():
         method = _TH_METHODS[label]
@@ -132,7 +149,8 @@ def _th_rows(values: Dict[str, Sequence[float]], columns: Sequence[Column], sour
         note = f"source: {source}; runs {runs}"
         if method in _REF_TH:
             note = f"source: {source}; ref until the method is added to the runner"
-        rows.append(SourcedRow(label, method, extra, paper=paper, note=note, source=source, protocols=dict(protocols)))
+        rows.append(SourcedRow(label, method, extra, paper=paper, note=note, source=source, protocols=dict(protocols),
+                               stage1=(stage1 or {}).get(label)))
     return tuple(rows)
 
 
@@ -180,15 +198,15 @@ def _th_table(table_id: str, title: str, setting: str, columns, rows, **kw) -> T
 
 TH_TABLES = (
     _th_table("th.t1", "Top-1 accuracy (%) at imbalance ratio β (two-head Table 1)", "CIFAR-10-LT / CIFAR-100-LT, ResNet-32",
-              _TH1_COLS, _th_rows(_TH1, _TH1_COLS, _TH1_SOURCES)),
+              _TH1_COLS, _th_rows(_TH1, _TH1_COLS, _TH1_SOURCES, stage1=_STAGE1["th.t1"])),
     _th_table("th.t2", "Top-1 accuracy (%) at imbalance ratio β (two-head Table 2)", "Tiny-ImageNet-LT (200 classes) / ResNet-18",
-              _TH2_COLS, _th_rows(_TH2, _TH2_COLS, _TH2_SOURCES)),
+              _TH2_COLS, _th_rows(_TH2, _TH2_COLS, _TH2_SOURCES, stage1=_STAGE1["th.t2"])),
     _th_table("th.t3", "Accuracy (%) on many / medium / few-shot classes and all (two-head Table 3)", "ImageNet-LT / ResNeXt-50",
-              _TH3_COLS, _th_rows(_TH3, _TH3_COLS, _TH3_SOURCES, _TH3_OVERRIDES), paper_precision=1),
+              _TH3_COLS, _th_rows(_TH3, _TH3_COLS, _TH3_SOURCES, _TH3_OVERRIDES, _STAGE1["th.t3"]), paper_precision=1),
     _th_table("th.t4", "Ablation: feature-balancing head (FBH) and class-division head (CDH) (two-head Table 4)",
               "CIFAR-100-LT / ResNet-32 and Tiny-ImageNet-LT / ResNet-18", _TH4_COLS, _th4_rows()),
     _th_table("th.t5", "Top-1 accuracy (%) with other backbones, β=100 (two-head Table 5)", "CIFAR-100-LT", _TH5_COLS,
-              _th_rows(_TH5, _TH5_COLS, _TH5_SOURCES)),
+              _th_rows(_TH5, _TH5_COLS, _TH5_SOURCES, stage1=_STAGE1["th.t5"])),
 )
 
 TH_PROTOCOLS = ("paper", "own")
@@ -201,14 +219,21 @@ def under_protocol(tables: Sequence[Table], protocol: str) -> List[Table]:
     check_value("--protocol", protocol, TH_PROTOCOLS, error=KeyError)
     if protocol == "paper":
         return list(tables)
-    return [_own_protocol(t) if any(isinstance(r, SourcedRow) and r.protocols for r in t.rows) else t for t in tables]
+    return [_own_protocol(t) if any(_own_differs(r) for r in t.rows) else t for t in tables]
+
+
+def _own_differs(row: Row) -> bool:
+    """Whether --protocol own changes a row: a single-stage row with a sourced protocol. A two-stage row (MiSLAS,
+    LWS) keeps its source's protocols in both stages: the two-head paper has none for a two-stage method, and its
+    stage 2 must start from a stage 1 of the same backbone (docs/two_stage.md)."""
+    return row.stage1 is None and isinstance(row, SourcedRow) and bool(row.protocols)
 
 
 def _own_protocol(table: Table) -> Table:
     from dataclasses import replace
 
     rows = tuple(replace(r, protocols={}, note=f"source: {r.source}; runs {_OWN} (--protocol own)")
-                 if isinstance(r, SourcedRow) else r for r in table.rows)
+                 if _own_differs(r) else r for r in table.rows)
     return replace(table, id=f"{table.id}-own", title=f"{table.title}, every row under the two-head protocol",
                    rows=rows, note=_sources_note(rows))
 

@@ -193,8 +193,9 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
     assert rc == 0
     commands = [line for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
     # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each, under the two-head protocol, LDAM-DRW's
-    # (th_cifar*_lt_ldam_drw: LDAM, LDAM+DRW), Cui et al.'s (th_cifar*_lt_cui: CE, Focal, CB+Focal) and BBN's own
-    # (th_cifar*_lt_bbn: BBN)
+    # (th_cifar*_lt_ldam_drw: LDAM, LDAM+DRW), Cui et al.'s (th_cifar*_lt_cui: CE, Focal, CB+Focal), BBN's own
+    # (th_cifar*_lt_bbn: BBN) and MiSLAS's stage 1 (th_cifar*_lt_mislas_stage1: mixup); its stage 2 waits for that
+    # run (not launched in a dry run)
     assert len(commands) == 8
     runs, every_method = 0, set()
     for line in commands:
