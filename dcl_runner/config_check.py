@@ -106,6 +106,7 @@ def check_config(cfg: Any) -> None:
     if ratio is not None and not (_is_number(ratio) and ratio >= 1):
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
+    _check_clean_holdout(cfg)
     check_value("dataset.resident", d.resident, RESIDENT)
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise ConfigError(f"seed={cfg.seed!r}: expected an integer")
@@ -113,6 +114,23 @@ def check_config(cfg: Any) -> None:
     if width is not None and (not _is_number(width) or width <= 0):
         raise ConfigError(f"backbone.width={width!r}: expected a number > 0")
     check_pretrained(cfg.backbone)
+
+
+def _check_clean_holdout(cfg: Any) -> None:
+    """A clean hold-out (``dataset.clean_holdout.size``) goes with a method that learns from it, and such a method
+    with one: any other method would train on the held-out images as ordinary ones (``data/holdout.py``)."""
+    from .methods.base import method_class
+
+    size = cfg.dataset.clean_holdout.size
+    _positive_int(size, "dataset.clean_holdout.size", minimum=0)
+    uses = method_class(cfg.method).uses_clean_holdout
+    if size and not uses:
+        raise ConfigError(f"dataset.clean_holdout.size={size}: method={cfg.method.name} does not learn from a clean "
+                          "hold-out and would train on it as ordinary data; set dataset.clean_holdout.size=0, or use a "
+                          "method that takes one (l2rw, mentornet_dd)")
+    if uses and not size:
+        raise ConfigError(f"method={cfg.method.name} learns from a clean hold-out of the training set: set "
+                          "dataset.clean_holdout.size (Ren et al. sec. 5.2: 1000 images on CIFAR)")
 
 
 def check_sections(cfg: Any) -> None:

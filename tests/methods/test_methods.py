@@ -57,9 +57,11 @@ def test_every_registered_method_trains_the_task_types_it_declares(name, kind):
     backbone = build_backbone(compose(["backbone=deepid2", "backbone.width=0.25"]).backbone, 3, SIZE)
     model = Classifier(backbone, method.build_head(backbone.feature_dim, backbone.out_channels))
     index = torch.arange(len(y))
+    # a method that learns from a clean hold-out (l2rw) gets one: every 6th image
+    meta = {"clean_holdout_mask": (index % 6 == 0).numpy()} if METHODS.get(name).uses_clean_holdout else {}
     method.setup(TrainContext(
         task=task, train_targets=y, device=torch.device("cpu"), epochs=EPOCHS, steps_per_epoch=len(y) // BATCH,
-        seed=0, meta={}, model=model,
+        seed=0, meta=meta, model=model,
         iterate_train=lambda size: ((x[i:i + size], y[i:i + size], index[i:i + size]) for i in range(0, len(y), size)),
         fetch=lambda at, generator=None, augment=True: (x[at], y[at], at)))
     params = trainable(method, model)
