@@ -65,7 +65,8 @@ def _check_bundle(bundle: DataBundle, name: str) -> None:
                 raise DatasetError(f"dataset {name}: {split_name} attribute targets must be 0 or 1")
 
 
-# per-training-sample arrays that label noise adds to DataBundle.meta (subset / cap select their rows too)
+# per-training-sample arrays that label noise and the clean hold-out add to DataBundle.meta (subset / cap select their
+# rows too)
 NOISE_META = ("noisy_mask", "noise_chosen_mask", "clean_targets", "clean_holdout_mask")
 
 
@@ -157,7 +158,8 @@ def _apply_subset(bundle: DataBundle, keys: DatasetKeys) -> None:
     clean = np.flatnonzero(~bundle.meta["noise_chosen_mask"])
     bundle.train = bundle.train.subset(clean)
     for key in NOISE_META:
-        bundle.meta[key] = bundle.meta[key][clean]
+        if key in bundle.meta:
+            bundle.meta[key] = bundle.meta[key][clean]
 
 
 def _apply_holdout(bundle: DataBundle, keys: DatasetKeys) -> None:

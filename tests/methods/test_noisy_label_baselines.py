@@ -1,0 +1,210 @@
+"""The noisy-label baselines of DP Table 2 (reed_hard, s_model, l2rw, mentornet_pd) on hand-worked values: each
+expected number below is worked out from the paper's formula by hand (the arithmetic is in the comments)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dcl_runner.data.base import MULTICLASS, TaskInfo
+from dcl_runner.errors import ConfigError
+from dcl_runner.methods import Batch, TrainContext, build_method
+from dcl_runner.methods.bootstrapping import hard_bootstrap_loss
+from dcl_runner.methods.l2rw import l2rw_weights, normalised_weights
+from dcl_runner.methods.mentornet import (dropout_schedule, example_dropout, mentornet_pd_weights,
+                                          percent_of_training)
+from dcl_runner.methods.s_model import channel_log_probs, initial_channel
+from helpers import compose
+
+
+def task(classes=3, n=12):
+    return TaskInfo(MULTICLASS, [f"c{i}" for i in range(classes)], np.full(classes, n // classes), n, (1, 2, 2))
+
+
+def method(name, *overrides, classes=3):
+    return build_method(compose([f"method={name}", *overrides]).method, task(classes))
+
+
+# -- Reed Hard -----------------------------------------------------------------------------------------------
+def test_hard_bootstrapping_mixes_the_label_with_the_predicted_class():
+    """Reed et al. sec. 3.2, q = (0.5, 0.25, 0.25), label 1, beta 0.8: the argmax is class 0, so
+    L = -(0.8 log 0.25 + 0.2 log 0.5) = 0.8 * 1.386294 + 0.2 * 0.693147 = 1.247665, and
+    dL/dlogits = q - (0.8 e_1 + 0.2 e_0) = (0.3, -0.55, 0.25)."""
+    logits = torch.tensor([[0.5, 0.25, 0.25]]).log().requires_grad_(True)
+    loss = hard_bootstrap_loss(logits, torch.tensor([1]), beta=0.8)
+    assert loss.item() == pytest.approx(1.247665, abs=1e-5)
+    loss.sum().backward()
+    assert logits.grad[0].tolist() == pytest.approx([0.3, -0.55, 0.25], abs=1e-6)
+    # the label is the predicted class: -log q_y, whatever beta; beta = 1 is plain CE on any label
+    assert hard_bootstrap_loss(logits.detach(), torch.tensor([0]), 0.8).item() == pytest.approx(math.log(2), abs=1e-6)
+    assert hard_bootstrap_loss(logits.detach(), torch.tensor([2]), 1.0).item() == pytest.approx(math.log(4), abs=1e-6)
+
+
+def test_reed_hard_reads_beta_from_its_yaml_and_checks_it():
+    assert method("reed_hard").beta == 0.8  # Reed et al. sec. 4
+    with pytest.raises(ConfigError, match="method.beta=1.5"):
+        method("reed_hard", "method.beta=1.5")
+
+
+# -- S-Model --------------------------------------------------------------------------------------------------
+def test_the_noise_channel_mixes_the_base_probabilities():
+    """G&BR eqs. 8-9: p = (0.8, 0.2), theta = [[0.9, 0.1], [0.3, 0.7]]:
+    p(z=0) = 0.8 * 0.9 + 0.2 * 0.3 = 0.78, p(z=1) = 0.8 * 0.1 + 0.2 * 0.7 = 0.22."""
+    base = torch.tensor([[0.8, 0.2]]).log()
+    b = torch.tensor([[0.9, 0.1], [0.3, 0.7]]).log()  # softmax of a row of log-probabilities is the row itself
+    assert channel_log_probs(base, b).exp()[0].tolist() == pytest.approx([0.78, 0.22], abs=1e-6)
+    # the start: 0.9 on the diagonal, (1 - 0.9) / 2 = 0.05 elsewhere
+    assert torch.softmax(initial_channel(3, 0.9), 1)[1].tolist() == pytest.approx([0.05, 0.9, 0.05], abs=1e-6)
+
+
+def test_s_model_warms_up_the_base_then_trains_through_the_channel():
+    m = method("s_model", "method.warmup_epochs=2", classes=2)
+    head = m.build_head(in_features=2, in_channels=2)
+    with torch.no_grad():
+        head.fc.weight.zero_()
+        head.fc.bias.copy_(torch.tensor([0.8, 0.2]).log())
+        head.channel.copy_(torch.tensor([[0.9, 0.1], [0.3, 0.7]]).log())
+    batch = Batch(x=torch.zeros(1, 2), y=torch.tensor([0]), index=torch.tensor([0]))
+    # after the warm-up: -log p(z = 0 | x) = -log 0.78 (eq. 10)
+    late = m.loss(head(torch.zeros(1, 2), None), batch, epoch=2)
+    assert late.loss.item() == pytest.approx(-math.log(0.78), abs=1e-6)
+    # warm-up: CE of the base (-log 0.8) + the channel's fit to the detached base (-log 0.78); the base's gradient is
+    # CE's alone: dCE/dbias = p - e_0 = (-0.2, 0.2)
+    early = m.loss(head(torch.zeros(1, 2), None), batch, epoch=1)
+    assert early.loss.item() == pytest.approx(-math.log(0.8) - math.log(0.78), abs=1e-6)
+    early.loss.backward()
+    assert head.fc.bias.grad.tolist() == pytest.approx([-0.2, 0.2], abs=1e-6)
+    assert head.channel.grad.abs().sum() > 0
+    # evaluation drops the channel: the base network's logits
+    assert torch.equal(m.predict(head(torch.zeros(1, 2), None)), head.fc.bias[None].detach() + 0)
+
+
+def test_s_model_param_groups_give_the_channel_its_own_weight_decay():
+    m = method("s_model", "method.channel_weight_decay=0.0", classes=2)
+    model = nn.Module()
+    model.head, model.body = m.build_head(2, 2), nn.Linear(2, 2)
+    rest, channel = m.param_groups(model)
+    assert channel["params"] == [model.head.channel] and channel["weight_decay"] == 0.0
+    assert all(p is not model.head.channel for p in rest["params"]) and len(rest["params"]) == 4
+
+
+# -- learning to re-weight -------------------------------------------------------------------------------------
+class TinyLinear(nn.Module):
+    """logits = W x, W = 0: every softmax is (1/2, 1/2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2, bias=False)
+        nn.init.zeros_(self.fc.weight)
+
+    def forward(self, x):
+        return {"logits": self.fc(x)}
+
+
+def test_l2rw_weights_are_the_normalised_positive_gradient_alignments():
+    """Ren et al. eqs. 4-7 at eps = 0: w~_i = max(grad f_i . grad f^v, 0). With W = 0 and two classes,
+    grad_W f_i = (p - e_{y_i}) x_i^T with p - e_y = s_y (-1/2, 1/2), s_0 = -1, s_1 = +1, so
+    grad f_i . grad f_c = (1/4) s_i s_c |(-1, 1)|^2 (x_i . x_c) = (1/2) s_i s_c (x_i . x_c).
+    Clean example x_c = (1, 0), y_c = 0. Batch:
+      x=(1,0) y=0: 1/2 * 1 * 1 = 0.5      x=(1,0) y=1: -0.5 -> 0
+      x=(2,1) y=0: 1/2 * 1 * 2 = 1.0      x=(0,1) y=0: 0
+    w = (0.5, 0, 1, 0) / 1.5 = (1/3, 0, 2/3, 0)."""
+    model = TinyLinear()
+    x = torch.tensor([[1.0, 0.0], [1.0, 0.0], [2.0, 1.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1, 0, 0])
+    w = l2rw_weights(model, x, y, torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
+    assert w.tolist() == pytest.approx([1 / 3, 0.0, 2 / 3, 0.0], abs=1e-6)
+    # no example helps: the weights stay 0 (Ren eq. 7's delta)
+    assert normalised_weights(torch.tensor([-1.0, 0.0])).tolist() == [0.0, 0.0]
+
+
+def test_l2rw_meta_passes_leave_batchnorm_statistics_alone():
+    net = _Logits(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.train()
+    l2rw_weights(net, torch.randn(6, 2), torch.randint(0, 2, (6,)), torch.randn(4, 2), torch.randint(0, 2, (4,)))
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert all(m.track_running_stats for m in net.modules() if isinstance(m, nn.BatchNorm1d))
+
+
+class _Logits(nn.Module):
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return {"logits": self.body(x)}
+
+
+def test_l2rw_trains_on_the_noisy_images_and_meta_steps_on_the_held_out_ones():
+    m = method("l2rw", "method.clean_batch_size=3", classes=2)
+    x = torch.arange(10.0)[:, None].repeat(1, 2)
+    y = torch.tensor([0, 1] * 5)
+    held = np.zeros(10, dtype=bool)
+    held[[2, 7]] = True
+    asked = []
+
+    def fetch(at, generator=None, augment=True):
+        asked.append(at.clone())
+        return x[at], y[at], at
+
+    m.setup(TrainContext(task=task(2, 10), train_targets=y, device=torch.device("cpu"), epochs=1, steps_per_epoch=1,
+                         seed=0, meta={"clean_holdout_mask": held}, model=None, iterate_train=None, fetch=fetch))
+    order = m.epoch_order(0, torch.Generator().manual_seed(0))
+    assert sorted(order.tolist()) == [0, 1, 3, 4, 5, 6, 8, 9]
+    net = TinyLinear()
+    result = m.training_step(net, Batch(x=x[:4], y=y[:4], index=torch.arange(4), generator=torch.Generator()), 0)
+    assert torch.isfinite(result.loss) and len(asked) == 1 and set(asked[0].tolist()) <= {2, 7} and len(asked[0]) == 3
+    with pytest.raises(ConfigError, match="clean hold-out"):
+        m.setup(TrainContext(task=task(2, 10), train_targets=y, device=torch.device("cpu"), epochs=1, steps_per_epoch=1,
+                             seed=0, meta={}, model=None, iterate_train=None, fetch=fetch))
+
+
+# -- MentorNet PD ----------------------------------------------------------------------------------------------
+def test_mentornet_pd_curriculum_by_phase():
+    """authors' vstar_mentornet_pd, gamma 1, loss differences d = (-0.5, 0, 0.3, 2):
+    burn-in (<= 18%): all 1; self-paced (18-90%): 1[d <= 0] = (1, 1, 0, 0);
+    SPCL linear (>= 90%): clip(1 - d, 0, 1) = (1, 1, 0.7, 0)."""
+    d = torch.tensor([-0.5, 0.0, 0.3, 2.0])
+    assert mentornet_pd_weights(d, 18, 1.0).tolist() == [1, 1, 1, 1]
+    assert mentornet_pd_weights(d, 19, 1.0).tolist() == [1, 1, 0, 0]
+    assert mentornet_pd_weights(d, 89, 1.0).tolist() == [1, 1, 0, 0]
+    assert mentornet_pd_weights(d, 90, 1.0).tolist() == pytest.approx([1, 1, 0.7, 0])
+    assert mentornet_pd_weights(d, 99, 2.0).tolist() == pytest.approx([1, 1, 0.85, 0])  # 1 - 0.3 / 2
+
+
+def test_mentornet_dropout_schedule_and_percent_of_training():
+    rates = dropout_schedule([0.5, 17, 0.05, 83])
+    assert len(rates) == 100 and rates[16] == 0.5 and rates[17] == 0.05 and rates[99] == 0.05
+    with pytest.raises(ConfigError, match="summing to 100"):
+        dropout_schedule([0.5, 17, 0.05, 80])
+    v = torch.linspace(0.1, 1.0, 10)
+    kept = example_dropout(v, 0.5, torch.Generator().manual_seed(0))
+    assert int((kept > 0).sum()) == 5 and set(kept[kept > 0].tolist()) <= set(v.tolist())
+    assert int((example_dropout(v, 0.05, torch.Generator()) > 0).sum()) == 9  # floor(10 * 0.95)
+    assert percent_of_training(21, 120) == 17 and percent_of_training(119, 120) == 99  # floor(100 * 21 / 120) = 17
+
+
+def test_mentornet_pd_loss_with_its_moving_percentile():
+    """losses (1, 2, 3, 4) then (2, 4, 6, 8) (nearest-rank 75th percentile 3, then 6): lambda = 3, then
+    0.5 * 3 + 0.5 * 6 = 4.5. At 50% of training (self-paced) and no drop-out the second batch's weights are
+    1[l <= 4.5] = (1, 1, 0, 0), so the loss is (2 + 4) / 4 = 1.5."""
+    m = method("mentornet_pd", "method.example_dropout_rates=[0.0,100]", classes=4)
+    m.setup(TrainContext(task=task(4), train_targets=None, device=torch.device("cpu"), epochs=10, steps_per_epoch=1,
+                         seed=0, meta={}, model=None, iterate_train=None))
+    y = torch.zeros(4, dtype=torch.long)
+
+    def logits_with_losses(losses):  # log-probabilities whose class-0 entry is -l: CE of label 0 is exactly l
+        p0 = torch.exp(-torch.tensor(losses))
+        rest = (1 - p0) / 3
+        return torch.stack([p0, rest, rest, rest], 1).log()
+
+    batch = Batch(x=None, y=y, index=torch.arange(4), generator=torch.Generator())
+    first = m.loss({"logits": logits_with_losses([1.0, 2.0, 3.0, 4.0])}, batch, epoch=5)
+    assert m.loss_moving_average.item() == pytest.approx(3.0, abs=1e-5)
+    assert first.loss.item() == pytest.approx((1 + 2 + 3) / 4, abs=1e-5)  # 1[l <= 3]
+    second = m.loss({"logits": logits_with_losses([2.0, 4.0, 6.0, 8.0])}, batch, epoch=5)
+    assert m.loss_moving_average.item() == pytest.approx(4.5, abs=1e-5)
+    assert second.loss.item() == pytest.approx(1.5, abs=1e-5)
