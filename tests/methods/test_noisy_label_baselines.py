@@ -12,8 +12,8 @@ from dcl_runner.errors import ConfigError
 from dcl_runner.methods import Batch, TrainContext, build_method
 from dcl_runner.methods.bootstrapping import hard_bootstrap_loss
 from dcl_runner.methods.l2rw import l2rw_weights, normalised_weights
-from dcl_runner.methods.mentornet import (dropout_schedule, example_dropout, mentornet_pd_weights,
-                                          percent_of_training)
+from dcl_runner.methods.mentornet import (MentorNetwork, dropout_schedule, example_dropout, fit_mentor,
+                                          mentornet_pd_weights, percent_of_training)
 from dcl_runner.methods.s_model import channel_log_probs, initial_channel
 from helpers import compose
 
@@ -208,6 +208,70 @@ def test_mentornet_pd_loss_with_its_moving_percentile():
     second = m.loss({"logits": logits_with_losses([2.0, 4.0, 6.0, 8.0])}, batch, epoch=5)
     assert m.loss_moving_average.item() == pytest.approx(4.5, abs=1e-5)
     assert second.loss.item() == pytest.approx(1.5, abs=1e-5)
+
+
+# -- MentorNet DD ----------------------------------------------------------------------------------------------
+def test_the_mentor_network_reads_the_lstm_cell_states():
+    """utils.mentornet_nn on a one-step sequence from a zero state: c = sigmoid(i) tanh(g). All LSTM weights 0 and the
+    g-gate bias 1: c = sigmoid(0) tanh(1) = 0.5 * 0.761594 = 0.380797 (h would be sigmoid(0) tanh(c) = 0.181762).
+    A 20-unit layer reading only the forward cell (feature 7 of [label 2, epoch 5, cells 2]) and an output reading its
+    first unit: logit = tanh(0.380797) = 0.363400."""
+    mentor = MentorNetwork(torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for p in (*mentor.lstm.parameters(), mentor.fc.weight, mentor.fc.bias, mentor.out.weight, mentor.out.bias):
+            p.zero_()
+        mentor.lstm.bias_ih_l0[2] = 1.0          # gates i, f, g, o: the g gate's bias
+        mentor.fc.weight[0, 7] = 1.0
+        mentor.out.weight[0, 0] = 1.0
+    logit = mentor(torch.tensor([3.0, 0.1]), torch.tensor([1.0, -2.0]), torch.tensor([5, 99]))
+    expected = math.tanh(0.5 * math.tanh(1.0))
+    assert expected == pytest.approx(0.363400, abs=1e-6) and logit.tolist() == pytest.approx([expected] * 2, abs=1e-6)
+
+
+def test_the_mentor_learns_which_labels_are_right_from_its_records():
+    """Records where the right labels are those of small loss (the pattern the student's losses show): the fitted
+    mentor weighs a small-loss sample above a large-loss one."""
+    gen = torch.Generator().manual_seed(0)
+    loss = torch.rand(400, generator=gen) * 4
+    records = torch.stack([loss, torch.full_like(loss, 10), (loss < 1.5).float(), torch.zeros_like(loss)], 1)
+    mentor = MentorNetwork(torch.Generator().manual_seed(1))
+    final = fit_mentor(mentor, records, 0.9, steps=400, lr=0.1, batch_size=32, generator=gen)
+    diff = torch.tensor([0.2, 3.5]) - torch.quantile(loss, 0.9)
+    v = torch.sigmoid(mentor(torch.tensor([0.2, 3.5]), diff, torch.tensor([10, 10])))
+    assert final < 0.3 and v[0] > 0.8 and v[1] < 0.2
+
+
+def test_mentornet_dd_records_the_held_out_images_then_weighs_with_the_fitted_mentor():
+    m = method("mentornet_dd", "method.mentor_steps=5", "method.mentor_noise_rate=0.5",
+               "method.example_dropout_rates=[0.0,100]", classes=2)
+    x = torch.zeros(10, 2)
+    y = torch.tensor([0, 1] * 5)
+    held = np.zeros(10, dtype=bool)
+    held[:4] = True
+
+    class Fixed(nn.Module):  # p(class 0) = 0.8 for every image: CE 0.223144 (label 0), 1.609438 (label 1)
+        def forward(self, inputs):
+            return {"logits": torch.tensor([0.8, 0.2]).log().expand(len(inputs), 2)}
+
+    m.setup(TrainContext(task=task(2, 10), train_targets=y, device=torch.device("cpu"), epochs=100, steps_per_epoch=1,
+                         seed=0, meta={"clean_holdout_mask": held}, model=Fixed(), iterate_train=None,
+                         fetch=lambda at, generator=None, augment=True: (x[at], y[at], at)))
+    assert sorted(m.epoch_order(0, torch.Generator()).tolist()) == [4, 5, 6, 7, 8, 9]
+    assert (m.mentor_epoch(10), m.mentor_epoch(50)) == (10, 18)  # --fixed_epoch_after_burn_in at 18
+    m.on_epoch_start(3)  # 3% of training: record the 4 held-out images under their synthetic labels
+    rec = m.records
+    expected = np.where(m.holdout_labels.numpy() == 0, 0.223144, 1.609438)
+    assert rec.shape == (4, 4) and rec[:, 0].tolist() == pytest.approx(expected.tolist(), abs=1e-5)
+    assert rec[:, 1].tolist() == [3, 3, 3, 3]
+    assert rec[:, 2].tolist() == (m.holdout_labels == y[:4]).float().tolist()
+    # before the mentor exists, every weight is 1: the loss is the plain mean
+    batch = Batch(x=x[4:8], y=y[4:8], index=torch.arange(4, 8), generator=torch.Generator())
+    early = m.loss({"logits": torch.tensor([0.8, 0.2]).log().expand(4, 2)}, batch, epoch=3)
+    assert early.loss.item() == pytest.approx((0.223144 + 1.609438) / 2, abs=1e-5)
+    m.on_epoch_start(17)  # the burn-in ends: fit, then weigh by sigmoid(mentor)
+    assert bool(m.fitted) and len(m.records) == 4
+    late = m.loss({"logits": torch.tensor([0.8, 0.2]).log().expand(4, 2)}, batch, epoch=50)
+    assert 0 < late.parts["mentor_weight_mean"] < 1
 
 
 # --------------------------------------------------------------------------------------------------
