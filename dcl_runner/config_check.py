@@ -130,7 +130,7 @@ def _check_clean_holdout(cfg: Any) -> None:
                           "method that takes one (l2rw, mentornet_dd)")
     if uses and not size:
         raise ConfigError(f"method={cfg.method.name} learns from a clean hold-out of the training set: set "
-                          "dataset.clean_holdout.size (Ren et al. sec. 5.2: 1000 images on CIFAR)")
+                          "dataset.clean_holdout.size (Ren et al. 2018 (CIFAR noisy-label experiments): 1000 images on CIFAR)")
 
 
 def check_sections(cfg: Any) -> None:

@@ -3,6 +3,8 @@
     python scripts/benchmark_methods.py --methods dcl crl_i --backbone deepid2 --batch-size 128 --device cpu
     python scripts/benchmark_methods.py --methods data_params --dataset digits_lt --backbone resnet32 --control
     python scripts/benchmark_methods.py --methods twohead --dataset synthetic_classes --backbone resnet32 --flops
+    python scripts/benchmark_methods.py --methods reed_hard s_model l2rw mentornet_pd mentornet_dd \
+        --dataset digits_lt --backbone resnet32 -o dataset.noise.rate=0.4 dataset.imbalance_ratio=null
 
 For every method (``ce`` is always included as the reference) the config is composed like
 ``python -m dcl_runner method=<m> <overrides>`` and the trainer builds the run as it would (so precision,
@@ -15,6 +17,11 @@ alike. Printed: the median wall and CPU milliseconds per step, and each method's
 the median over rounds of (its step / CE's step in the same round) with the interquartile range of those
 per-round ratios. On a machine whose speed drifts that is steadier than a ratio of two medians, and the
 range says how far to trust it (more ``--steps`` narrow the error of the median).
+
+A method that learns from a clean hold-out (``l2rw``, ``mentornet_dd``: ``uses_clean_holdout``) gets
+``dataset.clean_holdout.size=<--clean-holdout>`` on top of the common overrides (the others refuse one). Its
+step includes what it does per step (L2RW: the meta-gradient passes on a clean batch); MentorNet DD's one-time
+mentor fit at the end of its burn-in is not a step (``--epoch`` past the burn-in times the fitted mentor's step).
 
 ``--control`` adds a second, independent CE trainer ("ce-control"): its ratio to CE is the noise floor.
 ``--flops`` adds each method's parameter count and forward FLOPs of the batch (torch's FlopCounterMode:
@@ -35,7 +42,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcl_runner.methods.base import Batch  # noqa: E402
+from dcl_runner.methods.base import METHODS, Batch  # noqa: E402
 from dcl_runner.config import compose  # noqa: E402
 from dcl_runner.runtime import make_generator  # noqa: E402
 from dcl_runner.train import Trainer  # noqa: E402
@@ -82,10 +89,17 @@ class Runner:
         return params, counter.get_total_flops()
 
 
-def build_runners(methods: List[str], overrides: List[str], epoch: int, seed: int, run_dir: Path, control: bool) -> List[Runner]:
-    """CE first (the reference), then the control CE if asked, then the methods."""
+def build_runners(methods: List[str], overrides: List[str], epoch: int, seed: int, run_dir: Path, control: bool,
+                  clean_holdout: int = 100) -> List[Runner]:
+    """CE first (the reference), then the control CE if asked, then the methods (a clean hold-out for those that
+    learn from one)."""
     labels = ["ce", *([CONTROL] if control else []), *[m for m in methods if m != "ce"]]
-    return [Runner(label, "ce" if label == CONTROL else label, overrides, epoch, seed, run_dir) for label in labels]
+    runners = []
+    for label in labels:
+        method = "ce" if label == CONTROL else label
+        holdout = [f"dataset.clean_holdout.size={clean_holdout}"] if METHODS.get(method).uses_clean_holdout else []
+        runners.append(Runner(label, method, [*overrides, *holdout], epoch, seed, run_dir))
+    return runners
 
 
 def time_steps(runners: List[Runner], steps: int, warmup: int) -> Dict[str, List[tuple]]:
@@ -151,6 +165,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--control", action="store_true", help=f"also time a second CE trainer ({CONTROL}): the noise floor")
     parser.add_argument("--flops", action="store_true", help="also print parameters and forward FLOPs per method")
+    parser.add_argument("--clean-holdout", type=int, default=100,
+                        help="dataset.clean_holdout.size for the methods that learn from a clean hold-out (l2rw, mentornet_dd)")
     parser.add_argument("-o", "--overrides", nargs="*", default=[], help="extra config overrides for every method")
     args = parser.parse_args(argv)
     if args.threads:
@@ -158,7 +174,8 @@ def main(argv=None) -> None:
     overrides = [f"dataset={args.dataset}", f"backbone={args.backbone}", f"trainer.batch_size={args.batch_size}",
                  f"trainer.device={args.device}", *args.overrides]
     with tempfile.TemporaryDirectory() as run_dir:  # the trainers' run folders (nothing is kept)
-        runners = build_runners(args.methods, overrides, args.epoch, args.seed, Path(run_dir), args.control)
+        runners = build_runners(args.methods, overrides, args.epoch, args.seed, Path(run_dir), args.control,
+                                args.clean_holdout)
         rows = summarize(time_steps(runners, args.steps, args.warmup))
         print(f"backbone={args.backbone} dataset={args.dataset} batch={args.batch_size} device={args.device} "
               f"steps={args.steps} (after {args.warmup} warm-up) threads={torch.get_num_threads()}")

@@ -123,7 +123,7 @@ def random_labels_vgg16():
     )
 
 
-REN = "Ren et al. 2018 ([26]) sec. 5.2"
+REN = "Ren et al. 2018 ([26]), CIFAR noisy-label experiments"
 REN_CODE = "uber-research/learning-to-reweight-examples cifar/configs/cifar-wide-resnet-28-10.prototxt"
 
 
@@ -160,7 +160,7 @@ REED_HARD = keys(
 )
 S_MODEL = keys(
     method__name=Cite("s_model", "DP Table 2 'S Model [26]' (Goldberger & Ben-Reuven 2017)"),
-    method__warmup_epochs=Cite(20, "CHOICE: G&BR sec. 4 train the base network first; no CIFAR length given"),
+    method__warmup_epochs=Cite(20, "CHOICE: G&BR train the base network first; no CIFAR length given"),
     method__init_keep=Cite(0.9, "CHOICE: the channel starts near the identity (refitted in the warm-up)"),
     method__channel_weight_decay=Cite(0.0, "CHOICE: no decay on the channel"),
 )

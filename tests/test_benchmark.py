@@ -24,3 +24,15 @@ def test_benchmark_times_each_method_against_ce(capsys):
     assert float(sizes["dcl"][3]) > float(sizes["ce"][3]) > 0  # the backbone, plus DCL's triplet distances (a bmm)
     # joint curriculum: a sigma per (attribute, label) and one per training sample (TINY keeps 128)
     assert int(sizes["data_params"][1]) == int(sizes["ce"][1]) + 2 * 40 + 128
+
+
+def test_benchmark_covers_the_noisy_label_baselines(capsys):
+    """dp.t2's baselines, the clean-hold-out ones (l2rw, mentornet_dd) with a hold-out and CE without one."""
+    tiny = [o for o in TINY if not o.startswith("trainer.batch_size")]
+    benchmark_methods.main(["--methods", "reed_hard", "s_model", "l2rw", "mentornet_pd", "mentornet_dd", "--dataset",
+                            "synthetic_classes", "--backbone", "resnet32", "--batch-size", "16", "--steps", "1",
+                            "--warmup", "0", "--clean-holdout", "20", "-o", *tiny, "backbone.width=0.25",
+                            "dataset.noise.rate=0.4"])
+    times = _rows(capsys.readouterr().out, 9)  # method, wall ms, ratio, [q1, q3], cpu ms, ratio, [q1, q3]
+    methods = ("reed_hard", "s_model", "l2rw", "mentornet_pd", "mentornet_dd")
+    assert times["ce"][2] == "1.000" and all(float(times[m][1]) > 0 for m in methods)

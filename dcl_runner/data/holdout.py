@@ -1,6 +1,6 @@
 """A clean hold-out: training images kept with their true labels for methods that learn from a small clean set.
 
-Learning to re-weight (Ren et al., ICML 2018, sec. 5.2: "For UNIFORMFLIP, we use 1,000 clean images in the
+Learning to re-weight (Ren et al., ICML 2018, CIFAR noisy-label experiments: "For UNIFORMFLIP, we use 1,000 clean images in the
 validation set", split off the training set) and MentorNet DD (Jiang et al., ICML 2018: the mentor learns on a
 small clean subset) need one. ``dataset.clean_holdout.size`` images are drawn uniformly without replacement from
 the training set by ``dataset.clean_holdout.seed`` (a fixed draw for every run, as Ren et al.'s

@@ -2,7 +2,7 @@
 bootstrapping", ICLR 2015 workshop), the "Reed Hard" row of Ren et al. 2018 Table 2 copied into DP Table 2.
 
 The training target is a convex mix of the given (possibly noisy) label and the network's own current prediction
-(Reed et al. sec. 3.2, "hard bootstrapping"):
+(Reed et al., "hard bootstrapping"):
 
     L_hard(q, t) = - sum_k [beta t_k + (1 - beta) z_k] log q_k,   z_k = 1[k = argmax_i q_i]
 
@@ -22,7 +22,7 @@ from .base import METHODS, Batch, Method, StepResult
 
 
 def hard_bootstrap_loss(logits: torch.Tensor, targets: torch.Tensor, beta: float) -> torch.Tensor:
-    """Per-sample L_hard (Reed et al. sec. 3.2): - sum_k [beta t_k + (1 - beta) z_k] log q_k, z = one-hot argmax q."""
+    """Per-sample L_hard (Reed et al., hard bootstrapping): - sum_k [beta t_k + (1 - beta) z_k] log q_k, z = one-hot argmax q."""
     log_q = F.log_softmax(logits.float(), dim=1)
     predicted = log_q.detach().argmax(dim=1)
     given = log_q.gather(1, targets[:, None]).squeeze(1)

@@ -21,7 +21,7 @@ class CleanHoldout:
         mask = ctx.meta.get("clean_holdout_mask")
         if mask is None or not np.asarray(mask).any():
             raise ConfigError(f"method={method} learns from a clean hold-out of the training set, and this dataset has "
-                              "none: set dataset.clean_holdout.size (Ren et al. sec. 5.2: 1000 images on CIFAR)")
+                              "none: set dataset.clean_holdout.size (Ren et al. 2018 (CIFAR noisy-label experiments): 1000 images on CIFAR)")
         mask = torch.as_tensor(np.asarray(mask), dtype=torch.bool)
         if bool(mask.all()):
             raise ConfigError(f"method={method}: every training image is held out; lower dataset.clean_holdout.size")

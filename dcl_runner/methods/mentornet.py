@@ -3,8 +3,8 @@ a small clean set), the "MentorNet PD" and "MentorNet DD" rows of DP Table 2 (co
 Table 2, who quote Jiang et al.).
 
 A mentor gives each sample of the mini-batch a weight v_i in [0, 1] from its loss, and the student minimises the
-weighted loss (1/B) sum_i v_i l_i (Jiang et al. eq. 1 / Algorithm 1; the authors' ``cifar_train_mentornet.py``:
-``reduce_mean(loss * v)``). The mentor's inputs (Jiang et al. sec. 3.1) are the loss l_i and its difference to a
+weighted loss (1/B) sum_i v_i l_i (Jiang et al.'s objective / Algorithm 1; the authors' ``cifar_train_mentornet.py``:
+``reduce_mean(loss * v)``). The mentor's inputs (Jiang et al.) are the loss l_i and its difference to a
 moving average of the p-th percentile of the mini-batch losses,
 
     lambda_t = decay lambda_{t-1} + (1 - decay) percentile_p(l_1..l_B),   d_i = l_i - lambda_t
@@ -28,7 +28,7 @@ The authors train a small network (bidirectional LSTM + embeddings) to imitate t
 here the function itself is the mentor (docs/noisy_labels.md says why).
 
 MentorNet DD: that network (``MentorNetwork``, the authors' ``utils.mentornet_nn``) learnt from data where it is
-known which labels are right (Jiang et al. sec. 3.2, "data-driven curriculum"; the authors' ``training_mentornet``):
+known which labels are right (Jiang et al., "data-driven curriculum"; the authors' ``training_mentornet``):
 records (loss, loss - the records' 90th loss percentile, epoch percent) with target v* = 1[label is right], fitted by
 sigmoid cross-entropy with Adam. Here the records come from the clean hold-out (``dataset.clean_holdout``) with a
 seeded synthetic noise (rate 0.2, the authors' mentor "nl_0.2_percentile_90"): at the start of every burn-in epoch

@@ -2,18 +2,22 @@
 using a noise adaptation layer", ICLR 2017), the "S-Model" row of Ren et al. 2018 Table 2 (copied into DP Table 2).
 
 The base network gives p(y = i | x) (the true label); the noisy label z the data shows comes through a learnt
-channel that does not depend on x, the "simple model" (G&BR sec. 3):
+channel that does not depend on x, G&BR's "simple model" (S-model):
 
-    theta(i, j) = p(z = j | y = i) = exp(b_ij) / sum_l exp(b_il)                       (G&BR eq. 8, the S-model)
-    p(z = j | x) = sum_i p(z = j | y = i) p(y = i | x)                                    (G&BR eq. 9)
+    theta(i, j) = p(z = j | y = i) = exp(b_ij) / sum_l exp(b_il)                       (G&BR, the S-model channel)
+    p(z = j | x) = sum_i p(z = j | y = i) p(y = i | x)           (G&BR, the noisy-label likelihood)
 
-and the training loss is -log p(z = label | x) (G&BR eq. 10). At test time the channel is removed: ``predict`` gives
-the base network's logits (G&BR sec. 3, "we ... use the base network ... to predict the true label").
+and the training loss is -log p(z = label | x). At test time the channel is removed: ``predict`` gives the base
+network's logits (G&BR predict the true label with the base network).
 
-G&BR initialise b from the confusion of a base network trained first on the noisy labels (G&BR sec. 4). Here that
-is one run: for ``warmup_epochs`` epochs the base network trains with plain cross-entropy while the channel is fitted
-to the base network's detached predictions (the same likelihood, maximised over theta alone: it tracks the base
-network's confusion with the noisy labels); afterwards both train through the channel (docs/noisy_labels.md).
+G&BR initialise the channel from a base network trained first on the noisy labels (their initialisation):
+
+    theta(i, j) = sum_t 1[z_t = j] p(y = i | x_t) / sum_t p(y = i | x_t)          (G&BR's initialisation, over the training set)
+
+Here that is one run: for ``warmup_epochs`` epochs the base network trains with plain cross-entropy (and the channel
+with the same likelihood on the base network's detached predictions); at the start of the next epoch the channel is
+set to that estimate from the base network's predictions on the (un-augmented) training images, and from then
+on both train through the channel (docs/noisy_labels.md).
 """
 from __future__ import annotations
 
@@ -26,14 +30,21 @@ from torch import nn
 
 from ..data.base import MULTICLASS, TaskInfo
 from ..errors import ConfigError
-from .base import METHODS, Batch, Method, StepResult
+from .base import METHODS, Batch, Method, StepResult, TrainContext
 
 
 def channel_log_probs(base_logits: torch.Tensor, channel_logits: torch.Tensor) -> torch.Tensor:
-    """log p(z = j | x) = log sum_i softmax_j(b_i.) softmax_i(base) (G&BR eqs. 8-9), [B, C], in log space."""
+    """log p(z = j | x) = log sum_i softmax_j(b_i.) softmax_i(base) (the S-model likelihood), [B, C], in log space."""
     log_theta = F.log_softmax(channel_logits.float(), dim=1)         # [C (true i), C (noisy j)]
     log_p_true = F.log_softmax(base_logits.float(), dim=1)           # [B, C (true i)]
     return torch.logsumexp(log_p_true[:, :, None] + log_theta[None, :, :], dim=1)
+
+
+def confusion_channel(base_probs: torch.Tensor, noisy_labels: torch.Tensor) -> torch.Tensor:
+    """theta(i, j) = sum_t 1[z_t = j] p(i | x_t) / sum_t p(i | x_t) (G&BR's initialisation): [C, C], rows sum to 1."""
+    onehot = F.one_hot(noisy_labels.long(), base_probs.shape[1]).to(base_probs.dtype)
+    joint = base_probs.T @ onehot                                    # [C true, C noisy]
+    return joint / joint.sum(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def initial_channel(num_classes: int, keep: float) -> torch.Tensor:
@@ -74,6 +85,30 @@ class SModel(Method):
         self.warmup_epochs = warmup_epochs
         self.init_keep = float(init_keep)
         self.channel_weight_decay = float(channel_weight_decay)
+        self.ctx: TrainContext | None = None
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))  # the confusion initialisation done (in the checkpoint)
+
+    def setup(self, ctx: TrainContext) -> None:
+        self.ctx = ctx
+
+    def on_epoch_start(self, epoch: int) -> None:
+        if epoch >= self.warmup_epochs and not bool(self.initialised) and self.ctx is not None:
+            self.initialise_channel()
+
+    @torch.no_grad()
+    def initialise_channel(self) -> None:
+        """The channel from the base network's confusion with the noisy training labels (G&BR's initialisation)."""
+        model = self.ctx.model
+        was_training = model.training
+        model.eval()
+        probs, labels = [], []
+        for x, y, _ in self.ctx.iterate_train(256):
+            probs.append(F.softmax(model(x)["logits"].float(), dim=1))
+            labels.append(y)
+        model.train(was_training)
+        theta = confusion_channel(torch.cat(probs), torch.cat(labels))
+        model.head.channel.copy_(theta.clamp_min(1e-6).log())
+        self.initialised.fill_(True)
 
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
         return NoiseAdaptationHead(in_features, self.task.num_outputs, self.init_keep)
@@ -91,7 +126,7 @@ class SModel(Method):
             base = F.cross_entropy(logits.float(), batch.y)
             fit = F.nll_loss(channel_log_probs(logits.detach(), channel), batch.y)
             loss, parts = base + fit, {"channel_nll": fit.detach()}
-        else:                           # G&BR eq. 10 through the channel
+        else:                           # -log p(z = label | x) through the channel
             loss = F.nll_loss(channel_log_probs(logits, channel), batch.y)
             parts = {}
         with torch.no_grad():

@@ -37,7 +37,7 @@ NAMES: Dict[str, Any] = {
     "dp_instance": ["method.curriculum=instance"],
     "dp_class_instance": ["method.curriculum=joint"],
     "dp_oracle": ["dataset.subset=clean"],
-    # dp.t2's methods with "additional clean data": a clean hold-out of 1,000 training images (Ren et al. sec. 5.2)
+    # dp.t2's methods with "additional clean data": a clean hold-out of 1,000 training images (Ren et al. 2018 (CIFAR noisy-label experiments))
     "dp_clean_holdout": ["dataset.clean_holdout.size=1000"],
     # DCL ablation switches (method dcl): sampling scheduler only / + triplet / + loss scheduler
     # (the same settings as conf/experiment/dcl_celeba_sampling_only.yaml / _sampling_tea.yaml)

@@ -14,7 +14,7 @@ from dcl_runner.methods.bootstrapping import hard_bootstrap_loss
 from dcl_runner.methods.l2rw import l2rw_weights, normalised_weights
 from dcl_runner.methods.mentornet import (MentorNetwork, dropout_schedule, example_dropout, fit_mentor,
                                           mentornet_pd_weights, percent_of_training)
-from dcl_runner.methods.s_model import channel_log_probs, initial_channel
+from dcl_runner.methods.s_model import channel_log_probs, confusion_channel, initial_channel
 from helpers import compose
 
 
@@ -28,7 +28,7 @@ def method(name, *overrides, classes=3):
 
 # -- Reed Hard -----------------------------------------------------------------------------------------------
 def test_hard_bootstrapping_mixes_the_label_with_the_predicted_class():
-    """Reed et al. sec. 3.2, q = (0.5, 0.25, 0.25), label 1, beta 0.8: the argmax is class 0, so
+    """Reed et al. hard bootstrapping, q = (0.5, 0.25, 0.25), label 1, beta 0.8: the argmax is class 0, so
     L = -(0.8 log 0.25 + 0.2 log 0.5) = 0.8 * 1.386294 + 0.2 * 0.693147 = 1.247665, and
     dL/dlogits = q - (0.8 e_1 + 0.2 e_0) = (0.3, -0.55, 0.25)."""
     logits = torch.tensor([[0.5, 0.25, 0.25]]).log().requires_grad_(True)
@@ -42,20 +42,45 @@ def test_hard_bootstrapping_mixes_the_label_with_the_predicted_class():
 
 
 def test_reed_hard_reads_beta_from_its_yaml_and_checks_it():
-    assert method("reed_hard").beta == 0.8  # Reed et al. sec. 4
+    assert method("reed_hard").beta == 0.8  # Reed et al. 2015 (hard bootstrapping)
     with pytest.raises(ConfigError, match="method.beta=1.5"):
         method("reed_hard", "method.beta=1.5")
 
 
 # -- S-Model --------------------------------------------------------------------------------------------------
 def test_the_noise_channel_mixes_the_base_probabilities():
-    """G&BR eqs. 8-9: p = (0.8, 0.2), theta = [[0.9, 0.1], [0.3, 0.7]]:
+    """The S-model channel: p = (0.8, 0.2), theta = [[0.9, 0.1], [0.3, 0.7]]:
     p(z=0) = 0.8 * 0.9 + 0.2 * 0.3 = 0.78, p(z=1) = 0.8 * 0.1 + 0.2 * 0.7 = 0.22."""
     base = torch.tensor([[0.8, 0.2]]).log()
     b = torch.tensor([[0.9, 0.1], [0.3, 0.7]]).log()  # softmax of a row of log-probabilities is the row itself
     assert channel_log_probs(base, b).exp()[0].tolist() == pytest.approx([0.78, 0.22], abs=1e-6)
     # the start: 0.9 on the diagonal, (1 - 0.9) / 2 = 0.05 elsewhere
     assert torch.softmax(initial_channel(3, 0.9), 1)[1].tolist() == pytest.approx([0.05, 0.9, 0.05], abs=1e-6)
+
+
+def test_the_channel_starts_from_the_base_networks_confusion():
+    """G&BR's initialisation theta(i, j) = sum_t 1[z_t = j] p(i | x_t) / sum_t p(i | x_t). Base probabilities
+    (0.9, 0.1), (0.2, 0.8), (0.6, 0.4) with noisy labels 0, 0, 1:
+    row 0: (0.9 + 0.2, 0.6) / 1.7 = (0.647059, 0.352941); row 1: (0.1 + 0.8, 0.4) / 1.3 = (0.692308, 0.307692)."""
+    theta = confusion_channel(torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), torch.tensor([0, 0, 1]))
+    assert theta.flatten().tolist() == pytest.approx([0.647059, 0.352941, 0.692308, 0.307692], abs=1e-6)
+    # in a run: the first epoch after the warm-up sets the channel from the model's predictions on the training set
+    m = method("s_model", "method.warmup_epochs=1", classes=2)
+    model = nn.Module()
+    model.head = m.build_head(2, 2)
+    with torch.no_grad():
+        model.head.fc.weight.copy_(torch.eye(2))
+        model.head.fc.bias.zero_()
+    model.forward = lambda x: model.head(x, None)
+    x = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]).log()  # logits whose softmax is those probabilities
+    y = torch.tensor([0, 0, 1])
+    m.setup(TrainContext(task=task(2, 3), train_targets=y, device=torch.device("cpu"), epochs=3, steps_per_epoch=1,
+                         seed=0, meta={}, model=model, iterate_train=lambda size: iter([(x, y, torch.arange(3))])))
+    m.on_epoch_start(0)
+    assert torch.softmax(model.head.channel, 1)[0, 0].item() == pytest.approx(0.9, abs=1e-6)  # still init_keep
+    m.on_epoch_start(1)
+    assert torch.softmax(model.head.channel, 1).flatten().tolist() == pytest.approx(
+        [0.647059, 0.352941, 0.692308, 0.307692], abs=1e-5)
 
 
 def test_s_model_warms_up_the_base_then_trains_through_the_channel():
@@ -66,7 +91,7 @@ def test_s_model_warms_up_the_base_then_trains_through_the_channel():
         head.fc.bias.copy_(torch.tensor([0.8, 0.2]).log())
         head.channel.copy_(torch.tensor([[0.9, 0.1], [0.3, 0.7]]).log())
     batch = Batch(x=torch.zeros(1, 2), y=torch.tensor([0]), index=torch.tensor([0]))
-    # after the warm-up: -log p(z = 0 | x) = -log 0.78 (eq. 10)
+    # after the warm-up: -log p(z = 0 | x) = -log 0.78
     late = m.loss(head(torch.zeros(1, 2), None), batch, epoch=2)
     assert late.loss.item() == pytest.approx(-math.log(0.78), abs=1e-6)
     # warm-up: CE of the base (-log 0.8) + the channel's fit to the detached base (-log 0.78); the base's gradient is
@@ -115,7 +140,7 @@ def test_l2rw_weights_are_the_normalised_positive_gradient_alignments():
     y = torch.tensor([0, 1, 0, 0])
     w = l2rw_weights(model, x, y, torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
     assert w.tolist() == pytest.approx([1 / 3, 0.0, 2 / 3, 0.0], abs=1e-6)
-    # no example helps: the weights stay 0 (Ren eq. 7's delta)
+    # no example helps: the weights stay 0 (Algorithm 1's zero-sum case)
     assert normalised_weights(torch.tensor([-1.0, 0.0])).tolist() == [0.0, 0.0]
 
 
