@@ -117,20 +117,17 @@ def check_config(cfg: Any) -> None:
 
 
 def _check_clean_holdout(cfg: Any) -> None:
-    """A clean hold-out (``dataset.clean_holdout.size``) goes with a method that learns from it, and such a method
-    with one: any other method would train on the held-out images as ordinary ones (``data/holdout.py``)."""
+    """A clean hold-out (``dataset.clean_holdout.size``) goes with a method that learns from it: any other method
+    would train on the held-out images as ordinary ones (``data/holdout.py``). A method that learns from one and gets
+    none says so when it is set up, before the first step (``methods/clean_holdout.py``)."""
     from .methods.base import method_class
 
     size = cfg.dataset.clean_holdout.size
     _positive_int(size, "dataset.clean_holdout.size", minimum=0)
-    uses = method_class(cfg.method).uses_clean_holdout
-    if size and not uses:
+    if size and not method_class(cfg.method).uses_clean_holdout:
         raise ConfigError(f"dataset.clean_holdout.size={size}: method={cfg.method.name} does not learn from a clean "
                           "hold-out and would train on it as ordinary data; set dataset.clean_holdout.size=0, or use a "
                           "method that takes one (l2rw, mentornet_dd)")
-    if uses and not size:
-        raise ConfigError(f"method={cfg.method.name} learns from a clean hold-out of the training set: set "
-                          "dataset.clean_holdout.size (Ren et al. 2018 (CIFAR noisy-label experiments): 1000 images on CIFAR)")
 
 
 def check_sections(cfg: Any) -> None:

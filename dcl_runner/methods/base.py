@@ -125,7 +125,8 @@ class Method(nn.Module):
     #: the task types (``data.base.TASK_KINDS``) the method trains; build_method refuses the others
     task_kinds: Tuple[str, ...] = (MULTICLASS, ATTRIBUTES)
     #: True: the method learns from ``dataset.clean_holdout`` (``meta["clean_holdout_mask"]``) and leaves those
-    #: images out of its training order; the config check requires a hold-out then, and refuses one otherwise
+    #: images out of its training order (it refuses to set up without one); the config check refuses a hold-out for
+    #: any other method
     uses_clean_holdout: bool = False
 
     def __init__(self, task: TaskInfo, *, branch_dim: Optional[int]):

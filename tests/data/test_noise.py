@@ -130,13 +130,20 @@ def test_the_smoke_cap_keeps_held_out_and_training_images_of_every_class():
     assert np.array_equal(targets[mask], capped.meta["clean_targets"][mask])
 
 
-def test_a_holdout_goes_with_a_method_that_learns_from_it():
+def test_a_holdout_goes_with_a_method_that_learns_from_it(tmp_path):
+    """A hold-out with a method that would train on it is refused before any data is read; a method that learns from
+    one and has none stops with one message before the first step (and the run records why)."""
+    import json
+
     from dcl_runner.config_check import check_config
+    from dcl_runner.train import run_experiment
+    from helpers import TINY
 
     with pytest.raises(ConfigError, match="method=ce does not learn from a clean hold-out"):
         check_config(compose([*HOLDOUT, "method=ce"]))
-    with pytest.raises(ConfigError, match="method=l2rw learns from a clean hold-out.*clean_holdout.size"):
-        check_config(compose([*DIGITS, "method=l2rw"]))
     check_config(compose([*HOLDOUT, "method=l2rw"]))
+    with pytest.raises(ConfigError, match="method=l2rw learns from a clean hold-out.*dataset.clean_holdout.size"):
+        run_experiment(compose([*DIGITS, *TINY, "method=l2rw", "backbone=resnet32", "backbone.width=0.25"]), tmp_path / "r")
+    assert "clean hold-out" in json.loads((tmp_path / "r" / "metrics.json").read_text())["reason"]
     with pytest.raises(ConfigError, match=r"clean_holdout.size=5000: expected an integer in \[0, 1497\)"):
         build_data(compose([*DIGITS, "dataset.clean_holdout.size=5000"]).dataset)
