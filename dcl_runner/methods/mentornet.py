@@ -32,8 +32,9 @@ known which labels are right (Jiang et al., "data-driven curriculum"; the author
 records (loss, loss - the records' 90th loss percentile, epoch percent) with target v* = 1[label is right], fitted by
 sigmoid cross-entropy with Adam. Here the records come from the clean hold-out (``dataset.clean_holdout``) with a
 seeded synthetic noise (rate 0.2, the authors' mentor "nl_0.2_percentile_90"): at the start of every burn-in epoch
-the student's losses on all held-out images are recorded (the student never trains on them), and the mentor is fitted
-when the burn-in ends. Then, as the authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
+the student's losses on all held-out images are recorded (the student never trains on them), and when the burn-in
+ends once more under the fixed epoch feature the mentor will be asked with (its epoch embedding is fixed and random:
+a row never seen in the fit would be noise), and the mentor is fitted. Then, as the authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
 
     e' = min(e, 18);   v_i = sigmoid(mentor(l_i, d_i, e'))  and  v_i = 1 while e' < 17;  drop-out at e'
 """
@@ -245,7 +246,8 @@ class MentorNetDD(MentorNetPD):
         percent = self.mentor_epoch(epoch)
         if percent < self.burn_in - 1:  # v = 1 for everyone: record the student on the held-out images
             self.records = torch.cat([self.records.to(self.holdout_right.device), self.record(percent)])
-        else:
+        else:  # the student at the burn-in's end, under the epoch feature the mentor will be asked with (fixed)
+            self.records = torch.cat([self.records.to(self.holdout_right.device), self.record(self.burn_in)])
             generator = torch.Generator().manual_seed(self.seed + 1)
             self.mentor_fit_loss = fit_mentor(self.mentor, self.records, self.mentor_percentile, self.mentor_steps,
                                               self.mentor_lr, self.mentor_batch_size, generator)

@@ -293,8 +293,8 @@ def test_mentornet_dd_records_the_held_out_images_then_weighs_with_the_fitted_me
     batch = Batch(x=x[4:8], y=y[4:8], index=torch.arange(4, 8), generator=torch.Generator())
     early = m.loss({"logits": torch.tensor([0.8, 0.2]).log().expand(4, 2)}, batch, epoch=3)
     assert early.loss.item() == pytest.approx((0.223144 + 1.609438) / 2, abs=1e-5)
-    m.on_epoch_start(17)  # the burn-in ends: fit, then weigh by sigmoid(mentor)
-    assert bool(m.fitted) and len(m.records) == 4
+    m.on_epoch_start(17)  # the burn-in ends: one more record under the fixed epoch feature 18, fit, then sigmoid(mentor)
+    assert bool(m.fitted) and len(m.records) == 8 and m.records[4:, 1].tolist() == [18, 18, 18, 18]
     late = m.loss({"logits": torch.tensor([0.8, 0.2]).log().expand(4, 2)}, batch, epoch=50)
     assert 0 < late.parts["mentor_weight_mean"] < 1
 
