@@ -102,9 +102,9 @@ DP_KEYS = ("branch_dim, clamp_sigma, class_lr, class_weight_decay, curriculum, i
            "inst_lr, inst_weight_decay, momentum, name, top_fraction, track_instances")
 # the keys of conf/_base/dataset.yaml and of conf/dataset/synthetic_classes.yaml, and the optional generate_size
 SYNTHETIC_CLASSES_KEYS = (
-    "augment, channels, data_seed, download, generate_size, image_size, imbalance_ratio, lt_seed, max_eval_samples, "
-    "max_train_samples, mean, min_strength, name, noise, num_classes, overlap, pattern_seed, pixel_noise, resident, "
-    "resident_max_gb, root, std, strength, subset, test_per_class, train_per_class")
+    "augment, channels, clean_holdout, data_seed, download, generate_size, image_size, imbalance_ratio, lt_seed, "
+    "max_eval_samples, max_train_samples, mean, min_strength, name, noise, num_classes, overlap, pattern_seed, "
+    "pixel_noise, resident, resident_max_gb, root, std, strength, subset, test_per_class, train_per_class")
 MISSPELT = {  # the experiment file's lines -> the one message, written out by hand from the YAML files
     "method": ("method:\n  curiculum: class",
                f"method.curiculum: unknown key for method data_params (did you mean curriculum?); its keys: {DP_KEYS}"),
