@@ -189,7 +189,9 @@ METHOD_OF = {
     "dcl_celeba_sampling_only": "dcl", "dcl_celeba_sampling_tea": "dcl", "dcl_rap": "dcl", "dcl_rap_ce": "ce",
     "dcl_rap_all_attributes": "dcl", "dcl_cifar100": "dcl", "dcl_cifar100_ce": "ce", "dcl_cifar100_crl": "crl_i",
     **{name: "data_params" for name in ("dp_cifar100_wrn", "dp_imagenet_resnet18", "dp_noisy_cifar100_wrn",
-                                        "dp_noisy_cifar10_wrn", "dp_random_labels_vgg16", "dp_webvision_resnet18")},
+                                        "dp_noisy_cifar10_wrn", "dp_random_labels_vgg16", "dp_webvision_resnet18",
+                                        # Ren et al.'s protocol over dp_noisy_*: its rows name their method
+                                        "ren_noisy_cifar10_wrn", "ren_noisy_cifar100_wrn")},
     **{name: "twohead" for name in ("th_cifar100_lt", "th_cifar100_lt_cui", "th_cifar100_lt_ldam_drw", "th_cifar10_lt",
                                     "th_cifar10_lt_cui", "th_cifar10_lt_ldam_drw", "th_imagenet_lt", "th_tiny_imagenet_lt")},
 }
