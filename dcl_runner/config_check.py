@@ -107,6 +107,7 @@ def check_config(cfg: Any) -> None:
     if ratio is not None and not (_is_number(ratio) and ratio >= 1):
         raise ConfigError(f"dataset.imbalance_ratio={ratio!r}: expected a number >= 1 (n_max / n_min), or null for none")
     _number_in(d.noise.rate, "dataset.noise.rate", 0, 1)
+    _check_clean_holdout(cfg)
     check_value("dataset.resident", d.resident, RESIDENT)
     if "decode" in d:  # the ImageNet family's datasets (data/image_files.py)
         check_value("dataset.decode", d.decode, DECODE_MODES)
@@ -134,6 +135,20 @@ def check_task_fit(cfg: Any) -> None:
     if detection and (augment.crop != "none" or augment.flip):
         raise ConfigError(f"dataset.augment crop={augment.crop} flip={augment.flip}: the augmentation moves pixels "
                           "only and the boxes of a detection dataset would not follow; set crop: none, flip: false")
+
+
+def _check_clean_holdout(cfg: Any) -> None:
+    """A clean hold-out (``dataset.clean_holdout.size``) goes with a method that learns from it: any other method
+    would train on the held-out images as ordinary ones (``data/holdout.py``). A method that learns from one and gets
+    none says so when it is set up, before the first step (``methods/clean_holdout.py``)."""
+    from .methods.base import method_class
+
+    size = cfg.dataset.clean_holdout.size
+    _positive_int(size, "dataset.clean_holdout.size", minimum=0)
+    if size and not method_class(cfg.method).uses_clean_holdout:
+        raise ConfigError(f"dataset.clean_holdout.size={size}: method={cfg.method.name} does not learn from a clean "
+                          "hold-out and would train on it as ordinary data; set dataset.clean_holdout.size=0, or use a "
+                          "method that takes one (l2rw, mentornet_dd)")
 
 
 def check_sections(cfg: Any) -> None:

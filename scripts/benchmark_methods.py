@@ -3,6 +3,8 @@
     python scripts/benchmark_methods.py --methods dcl crl_i --backbone deepid2 --batch-size 128 --device cpu
     python scripts/benchmark_methods.py --methods data_params --dataset digits_lt --backbone resnet32 --control
     python scripts/benchmark_methods.py --methods twohead --dataset synthetic_classes --backbone resnet32 --flops
+    python scripts/benchmark_methods.py --methods reed_hard s_model l2rw mentornet_pd mentornet_dd \
+        --dataset digits_lt --backbone resnet32 -o dataset.noise.rate=0.4 dataset.imbalance_ratio=null
 
 For every method (``ce`` is always included as the reference) the config is composed like
 ``python -m dcl_runner method=<m> <overrides>`` and the trainer builds the run as it would (so precision,
@@ -23,6 +25,10 @@ are "computationally expensive").
 A stage-2 method (its class names a ``stage1_method``: ``crt``, ``lws``, ``mislas``) is timed as it runs, from a
 stage-1 checkpoint: CE's freshly built model is saved and given to it as ``trainer.init_from`` (a CE and a mixup
 stage 1 have the same weights' shapes, and a step's cost does not depend on their values).
+A method that learns from a clean hold-out (``l2rw``, ``mentornet_dd``: ``uses_clean_holdout``) gets
+``dataset.clean_holdout.size=<--clean-holdout>`` on top of the common overrides (the others refuse one). Its
+step includes what it does per step (L2RW: the meta-gradient passes on a clean batch); MentorNet DD's one-time
+mentor fit at the end of its burn-in is not a step (``--epoch`` past the burn-in times the fitted mentor's step).
 
 ``--control`` adds a second, independent CE trainer ("ce-control"): its ratio to CE is the noise floor.
 ``--bare`` adds the runner's overhead against a bare PyTorch loop over the same model, batch and data: a copy
@@ -148,18 +154,20 @@ def time_evaluation(reference: Runner, rounds: int) -> Dict[str, List[float]]:
     return out
 
 
-def build_runners(methods: List[str], overrides: List[str], epoch: int, seed: int, run_dir: Path, control: bool) -> List[Runner]:
+def build_runners(methods: List[str], overrides: List[str], epoch: int, seed: int, run_dir: Path, control: bool,
+                  clean_holdout: int = 100) -> List[Runner]:
     """CE first (the reference), then the control CE if asked, then the methods; stage-2 methods start from a
-    checkpoint of CE's model (``trainer.init_from``), as they would from their stage-1 run."""
+    checkpoint of CE's model (``trainer.init_from``), as they would from their stage-1 run; a method that learns
+    from a clean hold-out gets one of ``clean_holdout`` images."""
     labels = ["ce", *([CONTROL] if control else []), *[m for m in methods if m != "ce"]]
     runners = [Runner("ce", "ce", overrides, epoch, seed, run_dir)]
     stage1 = run_dir / "stage1.pt"
     for label in labels[1:]:
-        extra = []
+        extra = [f"dataset.clean_holdout.size={clean_holdout}"] if label != CONTROL and METHODS.get(label).uses_clean_holdout else []
         if getattr(METHODS.get(label), "stage1_method", None) if label != CONTROL else None:
             if not stage1.exists():
                 torch.save({"model": runners[0].trainer.model.state_dict()}, stage1)
-            extra = [f"trainer.init_from={stage1}"]
+            extra += [f"trainer.init_from={stage1}"]
         runners.append(Runner(label, "ce" if label == CONTROL else label, [*overrides, *extra], epoch, seed, run_dir))
     return runners
 
@@ -259,6 +267,8 @@ def main(argv=None) -> None:
     parser.add_argument("--eval-rounds", type=int, default=3, help="--bare: interleaved evaluations of the eval split")
     parser.add_argument("--per-epoch", type=int, default=0, metavar="ROUNDS",
                         help="also time each method's once-per-epoch work (ROUNDS times) and estimate an epoch")
+    parser.add_argument("--clean-holdout", type=int, default=100,
+                        help="dataset.clean_holdout.size for the methods that learn from a clean hold-out (l2rw, mentornet_dd)")
     parser.add_argument("-o", "--overrides", nargs="*", default=[], help="extra config overrides for every method")
     args = parser.parse_args(argv)
     if args.threads:
@@ -266,7 +276,8 @@ def main(argv=None) -> None:
     overrides = [f"dataset={args.dataset}", f"backbone={args.backbone}", f"trainer.batch_size={args.batch_size}",
                  f"trainer.device={args.device}", *args.overrides]
     with tempfile.TemporaryDirectory() as run_dir:  # the trainers' run folders (nothing is kept)
-        runners = build_runners(args.methods, overrides, args.epoch, args.seed, Path(run_dir), args.control)
+        runners = build_runners(args.methods, overrides, args.epoch, args.seed, Path(run_dir), args.control,
+                                args.clean_holdout)
         timed = runners + ([BareRunner(runners[0])] if args.bare else [])
         rows = summarize(time_steps(timed, args.steps, args.warmup))
         print(f"backbone={args.backbone} dataset={args.dataset} batch={args.batch_size} device={args.device} "

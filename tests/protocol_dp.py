@@ -166,12 +166,95 @@ def ssd_kitti():
 
 
 # -- method protocols (METHOD_KEYS of every data_params cell) ---------------------------------------
+
+
+REN = "Ren et al. 2018 ([26]), CIFAR noisy-label experiments"
+REN_CODE = "uber-research/learning-to-reweight-examples cifar/configs/cifar-wide-resnet-28-10.prototxt"
+
+
+def ren_wrn():
+    """DP Table 2's rows copied from [26] (Ren et al. 2018 Table 2): their WRN-28-10 protocol, over the column's
+    dataset / noise / augmentation (conf/experiment/ren_noisy_*_wrn.yaml)."""
+    return keys(
+        backbone__dropout=Cite(0.3, REN_CODE + " dropout 0.3"),
+        trainer__epochs=Cite(120, f"{REN_CODE} max_train_iter 60000 x batch 100 / 50,000 images (DP sec. 3.4: 'settings "
+                                  "identical to ones reported in [26]')"),
+        trainer__batch_size=Cite(100, f"{REN} 'mini-batch size 100'; {REN_CODE} batch_size 100"),
+        trainer__optimizer__name=Cite("sgd", f"{REN} 'SGD with momentum'"),
+        trainer__optimizer__lr=Cite(0.1, f"{REN} 'initial learning rate 0.1'"),
+        trainer__optimizer__momentum=Cite(0.9, f"{REN} 'a momentum 0.9'"),
+        trainer__optimizer__nesterov=Cite(False, REN_CODE + " type momentum (tf MomentumOptimizer, no Nesterov)"),
+        trainer__optimizer__weight_decay=Cite(2e-4, REN_CODE + " weight_decay 2e-4"),
+        trainer__lr_schedule__name=Cite("multistep", REN_CODE + " learn_rate_decay_steps"),
+        trainer__lr_schedule__milestones=Cite([80, 100], REN_CODE + " decay steps 40000, 50000 of 500 steps per epoch"),
+        trainer__lr_schedule__gamma=Cite(0.1, REN_CODE + " learn_rate_list 1e-2, 1e-3 after 1e-1"),
+        trainer__lr_schedule__warmup_epochs=Cite(0, REN_CODE + " (no warm-up)"),
+    )
+
+
+MENTORNET = "google/mentornet"
+MENTORNET_CMD = f"{MENTORNET} commands/train_studentnet_resnet.sh (40% noise, CIFAR-10 and CIFAR-100)"
+NO_HOLDOUT = keys(dataset__clean_holdout__size=Cite(0, "no additional clean data (DP Table 2 'Clean data: No')"))
+CLEAN_HOLDOUT = keys(dataset__clean_holdout__size=Cite(1000, f"{REN} 'For UNIFORMFLIP, we use 1,000 clean images'"),
+                     dataset__clean_holdout__seed=Cite(0, "Ren et al.'s split: cifar_train.py --seed default 0 "
+                                                       "(generate_noisy_cifar_data._split)"))
+REED_HARD = keys(
+    method__name=Cite("reed_hard", "DP Table 2 'Reed Hard [26]'"),
+    method__beta=Cite(0.8, "Reed et al. 2015 sec. 4 'beta = 0.8' for hard bootstrapping (CHOICE: Ren et al. do not "
+                           "state the beta they ran)"),
+)
+S_MODEL = keys(
+    method__name=Cite("s_model", "DP Table 2 'S Model [26]' (Goldberger & Ben-Reuven 2017)"),
+    method__warmup_epochs=Cite(20, "CHOICE: G&BR train the base network first; no CIFAR length given"),
+    method__init_keep=Cite(0.9, "CHOICE: the channel starts near the identity (refitted in the warm-up)"),
+    method__channel_weight_decay=Cite(0.0, "CHOICE: no decay on the channel"),
+)
+L2RW = keys(
+    method__name=Cite("l2rw", "DP Table 2 'Robust Weighting [26]' (Ren et al. Algorithm 1)"),
+    method__clean_batch_size=Cite(100, "uber-research/learning-to-reweight-examples cifar_train.py --bsize_b 100"),
+)
+MENTORNET_PD = keys(
+    method__name=Cite("mentornet_pd", "DP Table 2 'MentorNet PD [17]'"),
+    method__loss_percentile=Cite(0.75, MENTORNET_CMD + " mentornet_pd --loss_p_precentile=0.75"),
+    method__moving_average_decay=Cite(0.5, f"{MENTORNET} cifar_train_mentornet.py --loss_moving_average_decay 0.5"),
+    method__gamma=Cite(1.0, f"{MENTORNET} mentor model mentornet_pd1_g_1 (vstar_spcl_linear gamma 1)"),
+    method__burn_in_percent=Cite(18, f"{MENTORNET} training_mentornet/models.py vstar_mentornet_pd (epoch <= 18)"),
+    method__switch_percent=Cite(90, f"{MENTORNET} training_mentornet/models.py vstar_mentornet_pd (epoch >= 90)"),
+    method__example_dropout_rates=Cite([0.5, 17, 0.05, 83], MENTORNET_CMD + ' --example_dropout_rates="0.5,17,0.05,83"'),
+)
+MENTORNET_DD = keys(
+    method__name=Cite("mentornet_dd", "DP Table 2 'MentorNet DD [17]' (additional clean data)"),
+    method__loss_percentile=Cite(0.6, MENTORNET_CMD + " mentornet_dd1 --loss_p_precentile=0.6"),
+    method__moving_average_decay=Cite(0.5, f"{MENTORNET} cifar_train_mentornet.py --loss_moving_average_decay 0.5"),
+    method__burn_in_percent=Cite(18, MENTORNET_CMD + " mentornet_dd1 --burn_in_epoch=18 --fixed_epoch_after_burn_in"),
+    method__example_dropout_rates=Cite([0.5, 17, 0.05, 78, 0.9, 5],
+                                       MENTORNET_CMD + ' mentornet_dd1 --example_dropout_rates="0.5,17,0.05,78,0.9,5"'),
+    method__mentor_noise_rate=Cite(0.2, f"{MENTORNET} mentor nl_0.2_percentile_90 (training_mentornet_command.sh: "
+                                        "student dump nl_0.2_datapara_0.75_7k.csv)"),
+    method__mentor_percentile=Cite(0.9, f"{MENTORNET} mentor nl_0.2_percentile_90 (data_generator.py percentile 90)"),
+    method__mentor_steps=Cite(30000, f"{MENTORNET} training_mentornet_command.sh --max_step_train=3e4"),
+    method__mentor_lr=Cite(0.1, f"{MENTORNET} training_mentornet_command.sh --learning_rate=0.1"),
+    method__mentor_batch_size=Cite(32, f"{MENTORNET} training_mentornet/train.py --mini_batch_size default 32"),
+)
+
+# -- method protocols (METHOD_KEYS: what every cell of the method must pin) ------------------------
 METHOD_KEYS = {
     "data_params": (
         "method.curriculum", "method.class_lr", "method.inst_lr", "method.class_weight_decay",
         "method.inst_weight_decay", "method.init_class_sigma", "method.init_inst_sigma", "method.clamp_sigma",
         "method.momentum",
     ),
+    "reed_hard": ("method.beta", "backbone.dropout", "dataset.clean_holdout.size"),
+    "s_model": ("method.warmup_epochs", "method.init_keep", "method.channel_weight_decay", "backbone.dropout",
+                "dataset.clean_holdout.size"),
+    "l2rw": ("method.clean_batch_size", "backbone.dropout", "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
+    "mentornet_pd": ("method.loss_percentile", "method.moving_average_decay", "method.gamma", "method.burn_in_percent",
+                     "method.switch_percent", "method.example_dropout_rates", "backbone.dropout",
+                     "dataset.clean_holdout.size"),
+    "mentornet_dd": ("method.loss_percentile", "method.moving_average_decay", "method.burn_in_percent",
+                     "method.example_dropout_rates", "method.mentor_noise_rate", "method.mentor_percentile",
+                     "method.mentor_steps", "method.mentor_lr", "method.mentor_batch_size", "backbone.dropout",
+                     "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
 }
 CE = keys(method__name=Cite("ce", "the baseline: the same protocol without data parameters (DP sec. 3.2; authors' README)"))
 
@@ -285,7 +368,12 @@ PROTOCOLS = {
     "dp.t2": TableProtocol(
         every_cell=ALL_DATA,
         columns={"cifar10": noisy_wrn("cifar10", 0.4), "cifar100": noisy_wrn("cifar100", 0.4)},
-        rows={"Baseline": CE, "Data params (instance)": NOISY_DP, "Baseline on clean 60% (oracle)": {**CE, **ORACLE}},
+        rows={"Baseline": CE, "Data params (instance)": NOISY_DP, "Baseline on clean 60% (oracle)": {**CE, **ORACLE},
+              "Reed Hard": {**ren_wrn(), **NO_HOLDOUT, **REED_HARD},
+              "S-Model": {**ren_wrn(), **NO_HOLDOUT, **S_MODEL},
+              "Robust Weighting (extra clean data)": {**ren_wrn(), **CLEAN_HOLDOUT, **L2RW},
+              "MentorNet PD": {**ren_wrn(), **NO_HOLDOUT, **MENTORNET_PD},
+              "MentorNet DD (extra clean data)": {**ren_wrn(), **CLEAN_HOLDOUT, **MENTORNET_DD}},
     ),
     "dp.t2s": TableProtocol(
         every_cell=ALL_DATA,

@@ -70,3 +70,15 @@ def test_benchmark_per_epoch_counts_the_clustering_of_lmle_and_clmle(capsys):
     assert epochs["ce"][4] == "1.000" and int(epochs["lmle"][1]) == int(epochs["ce"][1]) == 128 // 32
     # CE does nothing between epochs; LMLE / CLMLE embed the training set and re-cluster it
     assert float(epochs["lmle"][2]) > float(epochs["ce"][2]) and float(epochs["clmle"][2]) > float(epochs["ce"][2])
+
+
+def test_benchmark_covers_the_noisy_label_baselines(capsys):
+    """dp.t2's baselines, the clean-hold-out ones (l2rw, mentornet_dd) with a hold-out and CE without one."""
+    tiny = [o for o in TINY if not o.startswith("trainer.batch_size")]
+    benchmark_methods.main(["--methods", "reed_hard", "s_model", "l2rw", "mentornet_pd", "mentornet_dd", "--dataset",
+                            "synthetic_classes", "--backbone", "resnet32", "--batch-size", "16", "--steps", "1",
+                            "--warmup", "0", "--clean-holdout", "20", "-o", *tiny, "backbone.width=0.25",
+                            "dataset.noise.rate=0.4"])
+    times = _rows(capsys.readouterr().out, 9)  # method, wall ms, ratio, [q1, q3], cpu ms, ratio, [q1, q3]
+    methods = ("reed_hard", "s_model", "l2rw", "mentornet_pd", "mentornet_dd")
+    assert times["ce"][2] == "1.000" and all(float(times[m][1]) > 0 for m in methods)

@@ -111,9 +111,9 @@ DP_KEYS = ("branch_dim, clamp_sigma, class_lr, class_weight_decay, curriculum, i
            "inst_lr, inst_weight_decay, momentum, name, top_fraction, track_instances")
 # the keys of conf/_base/dataset.yaml and of conf/dataset/synthetic_classes.yaml, and the optional generate_size
 SYNTHETIC_CLASSES_KEYS = (
-    "augment, channels, data_seed, download, generate_size, image_size, imbalance_ratio, lt_seed, max_eval_samples, "
-    "max_train_samples, mean, min_strength, name, noise, num_classes, overlap, pattern_seed, pixel_noise, resident, "
-    "resident_max_gb, root, std, strength, subset, test_per_class, train_per_class")
+    "augment, channels, clean_holdout, data_seed, download, generate_size, image_size, imbalance_ratio, lt_seed, "
+    "max_eval_samples, max_train_samples, mean, min_strength, name, noise, num_classes, overlap, pattern_seed, "
+    "pixel_noise, resident, resident_max_gb, root, std, strength, subset, test_per_class, train_per_class")
 MISSPELT = {  # the experiment file's lines -> the one message, written out by hand from the YAML files
     "method": ("method:\n  curiculum: class",
                f"method.curiculum: unknown key for method data_params (did you mean curriculum?); its keys: {DP_KEYS}"),
@@ -200,7 +200,9 @@ METHOD_OF = {
     "dcl_rap_all_attributes": "dcl", "dcl_cifar100": "dcl", "dcl_cifar100_ce": "ce", "dcl_cifar100_crl": "crl_i",
     **{name: "data_params" for name in ("dp_cifar100_wrn", "dp_imagenet_resnet18", "dp_noisy_cifar100_wrn",
                                         "dp_noisy_cifar10_wrn", "dp_random_labels_vgg16", "dp_webvision_resnet18",
-                                        "dp_kitti_ssd")},
+                                        "dp_kitti_ssd",
+                                        # Ren et al.'s protocol over dp_noisy_*: its rows name their method
+                                        "ren_noisy_cifar10_wrn", "ren_noisy_cifar100_wrn")},
     **{name: "twohead" for name in ("th_cifar100_lt", "th_cifar100_lt_cui", "th_cifar100_lt_ldam_drw", "th_cifar10_lt",
                                     "th_cifar10_lt_cui", "th_cifar10_lt_ldam_drw", "th_imagenet_lt", "th_tiny_imagenet_lt")},
     "th_cifar10_lt_bbn": "bbn", "th_cifar100_lt_bbn": "bbn",  # BBN's own CIFAR configs (th.t1's BBN row)

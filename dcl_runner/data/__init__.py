@@ -5,7 +5,7 @@
 (``augment.Augment``'s). ``build_data(cfg.dataset, seed)`` loads the named dataset and applies, in this order: the
 long-tail profile (``imbalance_ratio``), label noise (``noise``; its draw follows ``seed``, the run's,
 unless ``noise.seed`` fixes it), the oracle subset (``subset: clean``: the samples not chosen for
-corruption), the smoke-budget caps (``max_train_samples`` / ``max_eval_samples``), a one-time resize
+corruption), the clean hold-out (``clean_holdout``, ``holdout.py``), the smoke-budget caps (``max_train_samples`` / ``max_eval_samples``), a one-time resize
 of in-memory images to ``image_size`` and, for detection, the numbering of the training boxes (one instance
 parameter each: ``boxes.number_boxes``).
 """
@@ -22,6 +22,7 @@ from ..errors import ConfigError, DatasetError, check_value
 from .augment import Augment
 from . import boxes
 from .base import ATTRIBUTES, DATASETS, DETECTION, MULTICLASS, DataBundle, DatasetKeys, ImageDataset, Noise, Split, TaskInfo
+from .holdout import holdout_mask, restore_true_labels
 from .longtail import longtail_indices, stratified_cap
 from .noise import LabelNoise, permute_noise, uniform_noise
 
@@ -73,8 +74,9 @@ def _check_bundle(bundle: DataBundle, name: str) -> None:
                 raise DatasetError(f"dataset {name}: {split_name} attribute targets must be 0 or 1")
 
 
-# per-training-sample arrays that label noise adds to DataBundle.meta (subset / cap select their rows too)
-NOISE_META = ("noisy_mask", "noise_chosen_mask", "clean_targets")
+# per-training-sample arrays that label noise and the clean hold-out add to DataBundle.meta (subset / cap select their
+# rows too)
+NOISE_META = ("noisy_mask", "noise_chosen_mask", "clean_targets", "clean_holdout_mask")
 
 
 def _label_noise(targets: np.ndarray, num_classes: int, noise: Noise, run_seed: int) -> LabelNoise:
@@ -124,6 +126,7 @@ def build_data(cfg: Any, seed: int = 0) -> DataBundle:
     _apply_longtail(bundle, keys)
     _apply_noise(bundle, keys, seed)
     _apply_subset(bundle, keys)
+    _apply_holdout(bundle, keys)
     _apply_caps(bundle, keys, seed)
     for split_name in ("train", "test", "val"):
         split = getattr(bundle, split_name)
@@ -166,14 +169,30 @@ def _apply_subset(bundle: DataBundle, keys: DatasetKeys) -> None:
     clean = np.flatnonzero(~bundle.meta["noise_chosen_mask"])
     bundle.train = bundle.train.subset(clean)
     for key in NOISE_META:
-        bundle.meta[key] = bundle.meta[key][clean]
+        if key in bundle.meta:
+            bundle.meta[key] = bundle.meta[key][clean]
+
+
+def _apply_holdout(bundle: DataBundle, keys: DatasetKeys) -> None:
+    size = keys.clean_holdout.size
+    if not size:
+        return
+    if bundle.kind != MULTICLASS:
+        raise ConfigError(f"dataset.clean_holdout applies to multi-class datasets, not {keys.name}")
+    mask = holdout_mask(len(bundle.train), size, keys.clean_holdout.seed)
+    bundle.train = Split(images=bundle.train.images, targets=restore_true_labels(bundle.train.targets, bundle.meta, mask))
+    bundle.meta["clean_holdout_mask"] = mask
 
 
 def _apply_caps(bundle: DataBundle, keys: DatasetKeys, seed: int) -> None:
-    """The smoke budget's stratified caps (every class keeps a sample); noise facts follow the kept samples."""
+    """The smoke budget's stratified caps (every class keeps a sample, and, with a clean hold-out, every class
+    keeps a held-out and a training sample where it has both); noise facts follow the kept samples."""
     cap = keys.max_train_samples
     if cap and cap < len(bundle.train):
-        keep = stratified_cap(bundle.train.targets, int(cap), seed)
+        strata = np.asarray(bundle.train.targets)
+        if "clean_holdout_mask" in bundle.meta:
+            strata = strata + len(bundle.names) * bundle.meta["clean_holdout_mask"]
+        keep = stratified_cap(strata, int(cap), seed)
         bundle.train = bundle.train.subset(keep)
         for key in NOISE_META:
             if key in bundle.meta:

@@ -145,6 +145,15 @@ class Noise:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CleanHoldout:
+    """``dataset.clean_holdout``: training images held out with their true labels for methods that learn from a
+    small clean set (learning to re-weight, MentorNet DD; ``data/holdout.py``)."""
+
+    size: int                # 0: none
+    seed: int                # which images (a fixed draw, independent of the run seed)
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatasetKeys:
     """The keys every dataset has (conf/_base/dataset.yaml, documented there): ``build_data`` reads the long-tail
     profile, the label noise, the subset, the caps and the training resolution; the trainer the device residency,
@@ -158,6 +167,7 @@ class DatasetKeys:
     lt_seed: int
     noise: Noise
     subset: str
+    clean_holdout: CleanHoldout
     max_train_samples: Optional[int]
     max_eval_samples: Optional[int]
     resident: Any

@@ -175,6 +175,10 @@ class Method(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.multi_process = bool(cls.__dict__.get("multi_process", False))
+    #: True: the method learns from ``dataset.clean_holdout`` (``meta["clean_holdout_mask"]``) and leaves those
+    #: images out of its training order (it refuses to set up without one); the config check refuses a hold-out for
+    #: any other method
+    uses_clean_holdout: bool = False
 
     def __init__(self, task: TaskInfo, *, branch_dim: Optional[int]):
         super().__init__()

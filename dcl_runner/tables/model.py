@@ -52,7 +52,9 @@ class Row:
     """One row: label, method name, overrides added to every column's, and the paper's values.
 
     ``paper`` maps column id -> value (a number, or text for dcl.t1); ``paper_std`` the paper's std
-    over runs where given; ``ref`` names the source of a number copied from other work.
+    over runs where given; ``ref`` names the source of a number copied from other work. ``withheld`` keeps a row
+    whose method is in the runner out of the runs, with the reason (a method known not to work as its paper's yet):
+    a number printed beside the paper's must be one we trust.
     """
 
     label: str
@@ -63,6 +65,7 @@ class Row:
     note: str = ""
     per_attribute: Optional[Tuple[int, ...]] = None  # dcl.t2: values in PAPER_ATTRIBUTES order
     stage1: Optional[Stage1] = None  # a two-stage row: the run its cells start from (trainer.init_from)
+    withheld: str = ""  # why a row whose method exists is not run (known not to reproduce it yet): printed as ref only
 
     def cell_overrides(self, column: Column) -> Tuple[str, ...]:
         return (*column.overrides, f"method={self.method}", *self.overrides)

@@ -18,6 +18,9 @@ NAMES: Dict[str, Any] = {
         "dp_webvision": "dp_webvision_resnet18",        # WebVision / ResNet-18 (DP Table 1)
         "dp_noisy_cifar10": "dp_noisy_cifar10_wrn",    # 40% uniform noise, WRN-28-10, epoch 84 (DP Table 2)
         "dp_noisy_cifar100": "dp_noisy_cifar100_wrn",
+        # Ren et al. 2018's WRN-28-10 protocol: dp.t2's rows copied from [26] (batch 100, wd 2e-4, dropout 0.3)
+        "ren_noisy_cifar10": "ren_noisy_cifar10_wrn",
+        "ren_noisy_cifar100": "ren_noisy_cifar100_wrn",
         "dp_random_labels": "dp_random_labels_vgg16",    # CIFAR-100 all labels random, VGG-16 (DP sec. 3.5)
         "dp_kitti": "dp_kitti_ssd",            # KITTI car detection, SSD300 (DP sec. 3.3, Figures 2 and 3)
         "th_cifar10_lt": "th_cifar10_lt",      # CIFAR-10-LT / ResNet-32 (two-head Table 1)
@@ -48,6 +51,8 @@ NAMES: Dict[str, Any] = {
     "dp_instance": ["method.curriculum=instance"],
     "dp_class_instance": ["method.curriculum=joint"],
     "dp_oracle": ["dataset.subset=clean"],
+    # dp.t2's methods with "additional clean data": a clean hold-out of 1,000 training images (Ren et al. 2018 (CIFAR noisy-label experiments))
+    "dp_clean_holdout": ["dataset.clean_holdout.size=1000"],
     # DCL ablation switches (method dcl): sampling scheduler only / + triplet / + loss scheduler
     # (the same settings as conf/experiment/dcl_celeba_sampling_only.yaml / _sampling_tea.yaml)
     "dcl_ss_only": ["method.loss_scheduler.name=constant", "method.loss_scheduler.value=0.0", "method.loss_scheduler.p=null"],

@@ -101,3 +101,49 @@ def test_bad_noise_settings_are_config_errors():
         build_data(cfg)
     with pytest.raises(ConfigError, match="subset=clean"):
         build_data(compose(["dataset=digits_lt", "dataset.subset=clean"]).dataset)
+
+
+HOLDOUT = [*DIGITS, "dataset.noise.rate=0.4", "dataset.clean_holdout.size=100"]
+
+
+def test_the_clean_holdout_keeps_true_labels_and_one_draw_for_every_run():
+    """dataset.clean_holdout (data/holdout.py): 100 images drawn by clean_holdout.seed, with their true labels,
+    no longer counted as chosen or noisy; the same images for every run seed (noise redraws per seed)."""
+    full = build_data(compose(HOLDOUT).dataset, seed=0)
+    mask = full.meta["clean_holdout_mask"]
+    assert mask.sum() == 100 and len(full.train) == 1497
+    assert np.array_equal(full.train.targets[mask], full.meta["clean_targets"][mask])
+    assert not (full.meta["noisy_mask"] & mask).any() and not (full.meta["noise_chosen_mask"] & mask).any()
+    # the other images carry the run's noise untouched
+    plain = build_data(compose([*DIGITS, "dataset.noise.rate=0.4"]).dataset, seed=0)
+    assert np.array_equal(full.train.targets[~mask], plain.train.targets[~mask])
+    other_seed = build_data(compose(HOLDOUT).dataset, seed=1)
+    assert np.array_equal(other_seed.meta["clean_holdout_mask"], mask)
+    other_draw = build_data(compose([*HOLDOUT, "dataset.clean_holdout.seed=1"]).dataset, seed=0)
+    assert not np.array_equal(other_draw.meta["clean_holdout_mask"], mask)
+
+
+def test_the_smoke_cap_keeps_held_out_and_training_images_of_every_class():
+    capped = build_data(compose([*HOLDOUT, "dataset.max_train_samples=100"]).dataset)
+    mask, targets = capped.meta["clean_holdout_mask"], capped.train.targets
+    assert set(targets[mask]) == set(range(10)) and set(targets[~mask]) == set(range(10))
+    assert np.array_equal(targets[mask], capped.meta["clean_targets"][mask])
+
+
+def test_a_holdout_goes_with_a_method_that_learns_from_it(tmp_path):
+    """A hold-out with a method that would train on it is refused before any data is read; a method that learns from
+    one and has none stops with one message before the first step (and the run records why)."""
+    import json
+
+    from dcl_runner.config_check import check_config
+    from dcl_runner.train import run_experiment
+    from helpers import TINY
+
+    with pytest.raises(ConfigError, match="method=ce does not learn from a clean hold-out"):
+        check_config(compose([*HOLDOUT, "method=ce"]))
+    check_config(compose([*HOLDOUT, "method=l2rw"]))
+    with pytest.raises(ConfigError, match="method=l2rw learns from a clean hold-out.*dataset.clean_holdout.size"):
+        run_experiment(compose([*DIGITS, *TINY, "method=l2rw", "backbone=resnet32", "backbone.width=0.25"]), tmp_path / "r")
+    assert "clean hold-out" in json.loads((tmp_path / "r" / "metrics.json").read_text())["reason"]
+    with pytest.raises(ConfigError, match=r"clean_holdout.size=5000: expected an integer in \[0, 1497\)"):
+        build_data(compose([*DIGITS, "dataset.clean_holdout.size=5000"]).dataset)
