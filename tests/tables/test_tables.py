@@ -196,7 +196,7 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
     # (th_cifar*_lt_ldam_drw: LDAM, LDAM+DRW), Cui et al.'s (th_cifar*_lt_cui: CE, Focal, CB+Focal), BBN's own
     # (th_cifar*_lt_bbn: BBN) and MiSLAS's stage 1 (th_cifar*_lt_mislas_stage1: mixup); its stage 2 waits for that
     # run (not launched in a dry run)
-    assert len(commands) == 8
+    assert len(commands) == 10  # 2 datasets x (two-head, LDAM-DRW, Cui, BBN, MiSLAS stage 1)
     runs, every_method = 0, set()
     for line in commands:
         args = shlex.split(line)[4:]

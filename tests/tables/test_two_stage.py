@@ -92,12 +92,12 @@ def test_stage_two_launches_after_its_stage_one_then_both_are_skipped(tmp_path, 
     md = (root / "tables" / "th.t3.md").read_text()
     assert re.search(r"\| LWS \| 60\.2 \| \d+\.\d\d \(n=1\)", _cell(md, "LWS")), _cell(md, "LWS")
     assert "(n=1)" in _cell(md, "MiSLAS")
-    assert rc == 0 and "all 40 runnable cells complete" in out
+    assert rc == 0 and "all 44 runnable cells complete" in out
     # again: stage 1 and stage 2 found by identity, nothing launched
     launched = len(launcher.jobs)
     rc, out = _run(args, capsys)
     assert len(launcher.jobs) == launched and rc == 0
-    assert "stage-1 and single-stage runs: 9 runs already completed (skipped), 0 to launch" in out
+    assert "stage-1 and single-stage runs: 10 runs already completed (skipped), 0 to launch" in out
     assert "stage-2 runs: 2 runs already completed (skipped), 0 to launch" in out
 
 
