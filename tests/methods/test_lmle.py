@@ -16,7 +16,7 @@ from dcl_runner.methods.clmle import angular_distances, cluster_margin_softmax
 from dcl_runner.methods.lmle import quintuplet_partners, triple_header_hinge
 from dcl_runner.methods.local_embedding import ABSENT, UNANIMOUS, cluster_knn_scores, cluster_tasks, kmeans
 from dcl_runner.train import run_experiment
-from helpers import compose
+from helpers import SLOW_DIGITS, SLOW_SEEDS, compose
 
 
 def test_kmeans_splits_two_far_groups_at_their_means():
@@ -127,11 +127,7 @@ def test_wrong_number_of_margins_is_one_config_error(name, margins):
 # ``python -m pytest -m slow tests/methods/test_lmle.py -s``: scikit-learn's digits at imbalance ratio 100 (150 .. 1
 # training images per digit, 30 test images each); LMLE's and CLMLE's few-shot recall (digits with < 20 training
 # images: 6 of 10) beats CE's, averaged over 3 seeds, by more than the seed spread (the larger std over seeds).
-SLOW_DIGITS = [
-    "dataset=digits_lt", "dataset.imbalance_ratio=100", "backbone=resnet32", "trainer.epochs=30",
-    "trainer.batch_size=32", "trainer.num_threads=1", "trainer.progress=false", "trainer.device=cpu",
-]
-SLOW_SEEDS = (0, 1, 2)
+# the digits setting and seeds: helpers.SLOW_DIGITS / SLOW_SEEDS (shared by every long-tail method's slow check)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from dcl_runner.methods.twohead_parts import (
     clusters_to_classes,
     soft_cluster_targets,
 )
-from helpers import TINY, compose
+from helpers import SLOW_DIGITS, SLOW_SEEDS, TINY, compose
 from dcl_runner.train import run_experiment
 
 
@@ -264,11 +264,7 @@ def test_twohead_full_trains_end_to_end_and_resumes_bit_identically(tmp_path, mo
 # (150 .. 1 training images per digit, balanced test set of 30 per digit), the two-head model's
 # few-shot recall (digits with < 20 training images: 6 of 10) beats plain CE, averaged over 3 seeds, by more
 # than the seed spread (the larger of the two methods' standard deviations over the seeds).
-SLOW_DIGITS = [
-    "dataset=digits_lt", "dataset.imbalance_ratio=100", "backbone=resnet32", "trainer.epochs=30",
-    "trainer.batch_size=32", "trainer.num_threads=1", "trainer.progress=false", "trainer.device=cpu",
-]
-SLOW_SEEDS = (0, 1, 2)
+# the digits setting and seeds: helpers.SLOW_DIGITS / SLOW_SEEDS (shared by every long-tail method's slow check)
 
 
 @pytest.mark.slow
