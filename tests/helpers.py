@@ -59,29 +59,35 @@ def run_cli(args: Sequence[str], cwd: str | os.PathLike | None = None, timeout: 
     )
 
 
-def interrupt_at_step(monkeypatch, step: int) -> None:
-    """Make runs built after this call send themselves SIGINT at their ``step``-th training step (counted over
-    every run of the test, whatever the method), as a user's Ctrl-C would; later steps run normally, so the
-    resumed run is not interrupted again."""
+def signal_at_step(step: int, sig: int = signal.SIGINT, install=None) -> None:
+    """Make runs built after this call send themselves ``sig`` at their ``step``-th training step (counted over
+    every run built after it, whatever the method); later steps run normally, so a resumed run is not stopped
+    again. ``install(module, name, value)`` puts the wrapper in place: a monkeypatch's ``setattr`` (undone after the
+    test), or plain ``setattr`` in a forked process that exits after the test."""
     import dcl_runner.train as train_module
 
     build = train_module.build_method
     steps_taken = [0]
 
-    def build_interrupting(cfg, task):
+    def build_signalling(cfg, task):
         method = build(cfg, task)
         training_step = method.training_step
 
         def counted_step(model, batch, epoch):
             steps_taken[0] += 1
             if steps_taken[0] == step:
-                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), sig)
             return training_step(model, batch, epoch)
 
         method.training_step = counted_step
         return method
 
-    monkeypatch.setattr(train_module, "build_method", build_interrupting)
+    (install or setattr)(train_module, "build_method", build_signalling)
+
+
+def interrupt_at_step(monkeypatch, step: int) -> None:
+    """A user's Ctrl-C (SIGINT) at the ``step``-th training step of the runs built after this call."""
+    signal_at_step(step, signal.SIGINT, monkeypatch.setattr)
 
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from dcl_runner.distributed import BatchPart, Processes
-from helpers import REPO_ROOT, compose, run_in_processes
+from helpers import REPO_ROOT, compose, run_in_processes, signal_at_step
 
 CLASSES = ["dataset=synthetic_classes", "dataset.train_per_class=40", "dataset.imbalance_ratio=4", "dataset.test_per_class=8"]
 ATTRIBUTES = ["dataset.num_train=256", "dataset.num_test=64"]
@@ -142,22 +142,8 @@ def interrupted_then_resumed(rank, root, stop_rank, stop_step):
     from dcl_runner.train import RunInterrupted, run_experiment
 
     build = train_module.build_method
-    steps = [0]
-
-    def build_signalling(cfg, task):
-        method = build(cfg, task)
-        step = method.training_step
-
-        def counted(model, batch, epoch):
-            steps[0] += 1
-            if rank == stop_rank and steps[0] == stop_step:
-                os.kill(os.getpid(), signal.SIGTERM)
-            return step(model, batch, epoch)
-
-        method.training_step = counted
-        return method
-
-    train_module.build_method = build_signalling
+    if rank == stop_rank:  # a forked process: the patch ends with it
+        signal_at_step(stop_step, signal.SIGTERM)
     cfg = compose([*BASE, *METHODS["data_params"]])
     run_dir = Path(root) / "run"
     try:
@@ -169,7 +155,7 @@ def interrupted_then_resumed(rank, root, stop_rank, stop_step):
     progress = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=False)["progress"]
     if rank == 0:
         shutil.copytree(run_dir, Path(root) / "copy")
-    train_module.build_method = build
+    train_module.build_method = build  # the resume as a user's: not stopped again
     run_experiment(cfg, run_dir, resume=True)
     return stopped, record["status"], progress["epoch"], progress["step"]
 

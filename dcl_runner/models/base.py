@@ -25,6 +25,17 @@ BACKBONES: Registry = Registry("backbone", "dcl_runner.models.backbones")
 SHARED_KEYS = ("name", "pretrained")
 
 
+def kaiming_init(module: nn.Module) -> None:
+    """torchvision's ResNet / VGG initialisation of every layer in ``module``: convolutions Kaiming normal (fan-out,
+    ReLU gain), BatchNorm weight 1 and bias 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class Backbone(nn.Module):
     out_channels: int
     feature_dim: int

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..base import BACKBONES, Backbone, scaled
+from ..base import BACKBONES, Backbone, kaiming_init, scaled
 
 # BN-Inception paper, Figure 5: (name, #1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3, pool, pool proj,
 # stride); #1x1 0 and pool "pass" (proj None) in the stride-2 modules 3c and 4e
@@ -81,9 +81,7 @@ class BNInception(Backbone):
             cin = block.out_channels
         self.blocks = nn.Sequential(*blocks)
         self.out_channels = self.feature_dim = cin
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        kaiming_init(self)  # BatchNorm's 1 / 0 is also its default
 
     def forward(self, x: torch.Tensor):
         fmap = self.blocks(self.stem(x))

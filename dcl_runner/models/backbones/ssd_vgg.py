@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import ConfigError
-from ..base import BACKBONES, Backbone, scaled
+from ..base import BACKBONES, Backbone, kaiming_init, scaled
 from ..pretrained import imagenet_state_dict
 
 # VGG-16 configuration D: channels, "M" a 2x2 max-pool (torchvision.models.vgg cfgs["D"])
@@ -61,10 +61,10 @@ class SSDVGG16(Backbone):
         if not 0 <= int(trainable_layers) <= 5:
             raise ConfigError(f"backbone.trainable_layers={trainable_layers}: expected 0..5 of VGG's five stages")
         vgg = vgg_layers(width)
-        for m in vgg.modules():  # torchvision's VGG initialisation
+        kaiming_init(vgg)  # torchvision's VGG initialisation, which also zeroes the convolutions' biases
+        for m in vgg.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.constant_(m.bias, 0.0)
+                nn.init.zeros_(m.bias)
         if pretrained == "imagenet":  # shape checked by models.pretrained.check (config_check)
             state = imagenet_state_dict("ssd_vgg16")
             vgg.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})

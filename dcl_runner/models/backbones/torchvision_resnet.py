@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ...errors import ConfigError, check_value
-from ..base import BACKBONES, Backbone, scaled
+from ..base import BACKBONES, Backbone, kaiming_init, scaled
 from ..pretrained import imagenet_state_dict
 
 
@@ -83,12 +83,7 @@ class TorchvisionResNet(Backbone):
         last = self.stages[-1][-1]
         self.stages[-1] = self.stages[-1][:-1]
         twin = copy.deepcopy(last)
-        for m in twin.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        kaiming_init(twin)
         return last, twin
 
     def forward(self, x: torch.Tensor):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..base import BACKBONES, Backbone, scaled
+from ..base import BACKBONES, Backbone, kaiming_init, scaled
 
 VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
@@ -30,9 +30,7 @@ class VGG(Backbone):
                 size //= 2
         self.features = nn.Sequential(*layers)
         self.out_channels = self.feature_dim = cin
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        kaiming_init(self)
 
     def forward(self, x: torch.Tensor):
         fmap = self.features(x)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import ConfigError
-from ..base import BACKBONES, Backbone, scaled
+from ..base import BACKBONES, Backbone, kaiming_init, scaled
 
 
 class WideBlock(nn.Module):
@@ -57,12 +57,7 @@ class WideResNet(Backbone):
         self.blocks = nn.Sequential(*blocks)
         self.bn = nn.BatchNorm2d(cin)
         self.out_channels = self.feature_dim = cin
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        kaiming_init(self)
 
     def forward(self, x: torch.Tensor):
         fmap = F.relu(self.bn(self.blocks(self.stem(x))))
