@@ -1,5 +1,7 @@
 """scripts/benchmark_methods.py takes the trainer's own step for every method and prints ratios to CE."""
 import re
+
+import pytest
 import sys
 
 from helpers import REPO_ROOT, TINY
@@ -82,3 +84,46 @@ def test_benchmark_covers_the_noisy_label_baselines(capsys):
     times = _rows(capsys.readouterr().out, 9)  # method, wall ms, ratio, [q1, q3], cpu ms, ratio, [q1, q3]
     methods = ("reed_hard", "s_model", "l2rw", "mentornet_pd", "mentornet_dd")
     assert times["ce"][2] == "1.000" and all(float(times[m][1]) > 0 for m in methods)
+
+
+def test_gpu_benchmark_epoch_time_projection_and_doc_section(tmp_path):
+    """scripts/benchmark_gpu.py: an epoch is the median gap between epoch ends after the first (which pays
+    compilation); CelebA's epoch scales the measured one by 162,770 / images; the doc section replaces the old one
+    between its markers and leaves the rest of the page alone."""
+    import benchmark_gpu as bg
+
+    assert bg.epoch_seconds([10.0, 12.0, 15.0, 17.0]) == 2.0          # gaps 2, 3, 2 -> median 2
+    assert bg.epoch_seconds([4.0]) == 4.0
+    # 3 s for 16,277 images (a tenth of CelebA's 162,770) -> 30 s per epoch -> 300 epochs = 9,000 s = 2.5 h
+    assert bg.celeba_projection(3.0, 16277) == pytest.approx((30.0, 2.5))
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# Performance\n\nbefore\n\n## GPU speed\n\n{bg.BEGIN}\nold table\n{bg.END}\n\nafter\n")
+    bg.write_doc(doc, f"{bg.BEGIN}\nnew table\n{bg.END}")
+    assert doc.read_text() == f"# Performance\n\nbefore\n\n## GPU speed\n\n{bg.BEGIN}\nnew table\n{bg.END}\n\nafter\n"
+    fresh = tmp_path / "new.md"
+    fresh.write_text("# Performance\n")
+    bg.write_doc(fresh, f"{bg.BEGIN}\nx\n{bg.END}")
+    assert fresh.read_text() == f"# Performance\n\n## GPU speed\n\n{bg.BEGIN}\nx\n{bg.END}\n"
+
+
+def test_gpu_benchmark_refuses_cuda_without_a_gpu(capsys):
+    import benchmark_gpu as bg
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    with pytest.raises(SystemExit):
+        bg.main(["--device", "cuda", "--parts", "pipeline"])
+    assert "no GPU is visible" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_dry_run_on_the_cpu(tmp_path):
+    """The whole prepared script at --scale tiny on the CPU (about a minute): every part runs and the section lands."""
+    import benchmark_gpu as bg
+
+    results = bg.main(["--device", "cpu", "--scale", "tiny", "--doc", str(tmp_path / "p.md"),
+                       "--json", str(tmp_path / "g.json")])
+    assert results["twohead"]["epochs"] == 2 and results["celeba"]["projected_300_h"] > 0
+    assert {row["method"] for row in results["ratios"]["cifar"]["rows"]} == {"ce", "ce-control", "data_params", "twohead"}
+    assert "| two-head CIFAR-100-LT protocol" in (tmp_path / "p.md").read_text()
