@@ -116,6 +116,13 @@ def test_stride_2_modules_pass_the_input_through_an_unpadded_ceil_max_pool():
     torch.testing.assert_close(passed[..., 5, 13], x[..., 10:13, 26:28].amax(dim=(-1, -2)))  # the last, clipped window
 
 
+@pytest.mark.parametrize("size", [24, 48, 200])
+def test_an_image_size_whose_maps_are_odd_at_3c_or_4e_is_one_message(size):
+    # 48: 24 -> 12 -> 6 at 3c -> 3 at 4e, where the 3x3/2 convolution gives 2 and the unpadded pool 1
+    with pytest.raises(ConfigError, match=f"multiple of 32 .*got {size}"):
+        build_backbone(compose(["backbone=inception_v2", "backbone.width=0.25"]).backbone, 3, size)
+
+
 def test_cadene_weights_land_in_the_right_layers(saved, state, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(saved))
     net = pretrained()

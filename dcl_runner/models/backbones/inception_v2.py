@@ -108,4 +108,9 @@ class BNInception(Backbone):
 
 @BACKBONES.register("inception_v2")
 def inception_v2(in_channels: int, image_size: int, *, width: float, pretrained: Optional[str]) -> BNInception:
+    if image_size < 32 or image_size % 32:
+        # 3c and 4e concatenate a padded 3x3/2 convolution (floor) with an unpadded 3x3/2 max pool (ceil): their
+        # outputs agree on an even input only, i.e. image sizes 32 k (224 = 32 x 7: 28 and 14 px at 3c and 4e)
+        raise ConfigError(f"backbone=inception_v2 needs dataset.image_size a multiple of 32 (32, 64, ..., 224), got "
+                          f"{image_size}: its stride-2 modules 3c and 4e need even maps (Caffe BN-Inception's pooling)")
     return BNInception(in_channels, float(width), pretrained)
