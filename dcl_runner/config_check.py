@@ -15,7 +15,7 @@ from .data.encoded import DECODE_MODES
 from .errors import ConfigError, check_value
 from .optim import GRANULARITIES, LR_SCHEDULES, OPTIMIZERS
 from .trackers import check_trackers
-from .models.pretrained import check as check_pretrained
+from .models.pretrained import check as check_pretrained, check_input
 
 
 RESIDENT = {"auto": "on the device when it fits dataset.resident_max_gb", True: "", False: "through a DataLoader"}
@@ -117,6 +117,7 @@ def check_config(cfg: Any) -> None:
     if width is not None and (not _is_number(width) or width <= 0):
         raise ConfigError(f"backbone.width={width!r}: expected a number > 0")
     check_pretrained(cfg.backbone)
+    check_input(cfg.backbone, cfg.dataset)
     check_task_fit(cfg)
 
 

@@ -195,6 +195,46 @@ def deep_mar_rap() -> Keys:
     }
 
 
+MAIN_NET = "xh-liu/HydraPlus-Net prototxt_example/main_net.prototxt (the HP-net authors' M-net)"
+CADENE = "Cadene/pretrained-models.pytorch pretrainedmodels/models/bninception.py"
+NO_SOLVER = "choice: no solver file is published (docs/dcl.md 'dcl.t5'); DeepMAR's authors' RAP fine-tuning"
+
+
+def inception_v2_rap() -> Keys:
+    """DCL Table 5 "Inception-v2": BN-Inception [23] from ImageNet weights; what the HP-net authors' files state, the
+    rest (loss, solver) choices."""
+    return {
+        "dataset.name": Cite("rap", "DCL Table 5: RAP"),
+        "dataset.attributes": Cite(51, "DCL Table 5: the RAP protocol's 51 attributes"),
+        "dataset.partition": Cite(0, "choice: the first official partition, as experiment=dcl_rap"),
+        "dataset.image_size": Cite(224, f"{MAIN_NET}: crop_size 224 (TRAIN), new_width / new_height 224 (TEST)"),
+        "dataset.resize": Cite("stretch", f"{MAIN_NET}: new_width = new_height (a square, aspect not kept)"),
+        "dataset.augment.flip": Cite(True, f"{MAIN_NET}: mirror: true"),
+        "dataset.augment.crop": Cite("resized", f"{MAIN_NET}: new 256 x 256, random crop_size 224"),
+        "dataset.augment.scale": Cite([0.765625, 0.765625], f"{MAIN_NET}: a 224 / 256 square, (7/8)^2 of the area"),
+        "dataset.augment.ratio": Cite([1.0, 1.0], f"{MAIN_NET}: a square crop"),
+        "dataset.mean": Cite([128 / 255, 117 / 255, 104 / 255], f"{CADENE}: mean [104, 117, 128] BGR on 0..255, in RGB"),
+        "dataset.std": Cite([1 / 255] * 3, f"{CADENE}: std [1, 1, 1] on 0..255"),
+        "backbone.name": Cite("inception_v2", "DCL Table 5 row 'Inception-v2' [23]: BN-Inception"),
+        "backbone.width": Cite(1.0, "BN-Inception [23] Figure 5 as it is (the weights' shapes)"),
+        "backbone.pretrained": Cite("imagenet", f"choice: {CADENE}'s bn_inception-52deb4733.pth, the Caffe ImageNet "
+                                                "BN-Inception whose layer names main_net uses; no file names its weights"),
+        "method.name": Cite("ce", "choice: main_net stops before its classifier and loss; per-attribute cross-entropy"),
+        "method.branch_dim": Cite(64, "choice: the runner's attribute head (DCL sec. 4.3.1), as experiment=dcl_rap_ce"),
+        "trainer.epochs": Cite(150, NO_SOLVER),
+        "trainer.batch_size": Cite(150, f"{MAIN_NET}: batch_size 150 (TRAIN)"),
+        "trainer.optimizer.name": Cite("sgd", NO_SOLVER),
+        "trainer.optimizer.lr": Cite(0.001, NO_SOLVER),
+        "trainer.optimizer.momentum": Cite(0.9, NO_SOLVER),
+        "trainer.optimizer.weight_decay": Cite(5e-4, NO_SOLVER),
+        "trainer.lr_schedule.name": Cite("multistep", NO_SOLVER),
+        "trainer.lr_schedule.milestones": Cite([49, 99], NO_SOLVER),
+        "trainer.lr_schedule.gamma": Cite(0.1, NO_SOLVER),
+        "trainer.lr_schedule.warmup_epochs": Cite(0, NO_SOLVER),
+        "trainer.lr_schedule.granularity": Cite("epoch", NO_SOLVER),
+    }
+
+
 NOT_AT_HAND = "choice: {paper}'s text was not at hand (docs/dcl.md 'LMLE / CLMLE')"
 
 
@@ -284,7 +324,7 @@ PROTOCOLS = {
     "dcl.t5": TableProtocol(
         rap(51, "DCL Table 5: the RAP protocol's 51 evaluated attributes, on which its other rows (DeepMAR ... LG-Net) are published"),
         rows={"DCL": dcl("DCL sec. 4.4.1", margin_source="choice: sec. 4.4.1 lists no margin; sec. 4.3.1's 0.2"),
-              "Deep-Mar": deep_mar_rap()},
+              "Deep-Mar": deep_mar_rap(), "Inception-v2": inception_v2_rap()},
     ),
     "dcl.t6": TableProtocol(
         rap("all", "DCL sec. 4.4.3: Table 6 groups the dataset's attributes ('there are 70 attributes in this dataset'); "

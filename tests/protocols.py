@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 from dataclasses import dataclass, field
+from unittest import mock
 from typing import Any, Dict, Iterable, List, Tuple
 
 from omegaconf import OmegaConf
@@ -124,7 +125,9 @@ def table_mismatches(table):
     from dcl_runner.tables.runs import plan_cells
 
     spec = PROTOCOLS.get(table.id)
-    cells = [c for c in plan_cells([table], "paper", [0], composer=composer()) if c.runnable]
+    # a row whose weights file is not on disk (BN-Inception's) is held to its protocol all the same
+    with mock.patch("dcl_runner.tables.runs.missing_weights", lambda backbone: ""):
+        cells = [c for c in plan_cells([table], "paper", [0], composer=composer()) if c.runnable]
     out = []
     for cell in cells:
         runs = [(cell.row.label, cell.run_overrides, spec.expected(cell.row.label, cell.column.id) if spec else {})]

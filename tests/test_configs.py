@@ -55,8 +55,9 @@ def test_smoke_budget_shrinks_the_run():
 @pytest.mark.parametrize("name", options("backbone"))
 def test_every_backbone_builds_and_runs(name):
     cfg = compose([f"backbone={name}", "backbone.width=0.25"]).backbone
-    net = build_backbone(cfg, in_channels=3, image_size=16)
-    fmap, feats = net(torch.randn(2, 3, 16, 16))
+    size = 32 if name == "inception_v2" else 16  # BN-Inception's Caffe pooling takes multiples of 32 (its own test)
+    net = build_backbone(cfg, in_channels=3, image_size=size)
+    fmap, feats = net(torch.randn(2, 3, size, size))
     if isinstance(fmap, tuple):  # a detection backbone: its maps, one out_channels each, and no pooled vector
         assert [m.shape[:2] for m in fmap] == [(2, c) for c in net.out_channels] and feats is None
         return
@@ -196,6 +197,7 @@ METHOD_OF = {
     "dcl_celeba_undersample": "undersample", "dcl_celeba_cost_sensitive": "cost_sensitive",
     "dcl_celeba_selective_learning": "selective_learning", "dcl_celeba_crl_i": "crl_i",
     "dcl_celeba_lmle": "lmle", "dcl_celeba_clmle": "clmle", "dcl_rap_deep_mar": "deep_mar",
+    "dcl_rap_inception_v2": "ce",
     "dcl_celeba_sampling_only": "dcl", "dcl_celeba_sampling_tea": "dcl", "dcl_rap": "dcl", "dcl_rap_ce": "ce",
     "dcl_rap_all_attributes": "dcl", "dcl_cifar100": "dcl", "dcl_cifar100_ce": "ce", "dcl_cifar100_crl": "crl_i",
     **{name: "data_params" for name in ("dp_cifar100_wrn", "dp_imagenet_resnet18", "dp_noisy_cifar100_wrn",
@@ -224,6 +226,9 @@ def paper_protocol(name, cfg):
     if name == "dcl_rap_deep_mar":  # DeepMAR's authors' code (train_deepmar_resnet50.py): 150 epochs, batch 32, lr 0.001
         assert (t.epochs, t.batch_size, t.optimizer.lr, t.optimizer.weight_decay) == (150, 32, 0.001, 5e-4)
         assert cfg.backbone.name == "resnet50" and cfg.backbone.pretrained == "imagenet"
+    elif name == "dcl_rap_inception_v2":  # main_net.prototxt's batch 150; DeepMAR's fine-tuning solver (a choice)
+        assert (t.epochs, t.batch_size, t.optimizer.lr, t.optimizer.weight_decay) == (150, 150, 0.001, 5e-4)
+        assert cfg.backbone.name == "inception_v2" and cfg.backbone.pretrained == "imagenet"
     elif name.startswith("dcl_") and "cifar100" not in name:  # DCL sec. 4.3.1 / 4.4.1: CelebA and RAP
         assert (t.epochs, t.batch_size, t.optimizer.lr, t.optimizer.weight_decay) == (300, 512, 0.003, 5e-4)
         assert cfg.dataset.augment.flip is True

@@ -71,11 +71,21 @@ _T5 = (
                source="DeepMAR [32]; 73.79 as the RAP benchmark (Li et al., arXiv 1603.07054) publishes it",
                note="DeepMAR [32] under its authors' code (experiment=dcl_rap_deep_mar: ResNet-50 from ImageNet, "
                     "weighted sigmoid CE); the published 73.8 came from its CaffeNet version"),
-    Row("Inception-v2", "inception_v2", paper={"mA": 75.4},
-        note=_T5_REF + "BN-Inception [23]; not built: see docs/dcl.md 'dcl.t5'"),
+    SourcedRow("Inception-v2", "ce", paper={"mA": 75.4}, protocols={"dcl_rap": "dcl_rap_inception_v2"},
+               source="BN-Inception [23] (DCL cites the model, not the number); 75.4 as the RAP tables of the HP-net / "
+                      "LG-Net group print their Inception-v2 baseline (their texts were not at hand: unverified)",
+               note="Inception-v2: BN-Inception [23] from ImageNet weights (experiment=dcl_rap_inception_v2: Cadene's "
+                    "bn_inception-52deb4733.pth, the HP-net authors' main_net.prototxt input pipeline; loss and solver "
+                    "are choices, no source gives them: docs/dcl.md 'dcl.t5'); at paper budget it runs only with the "
+                    "weights file on disk"),
     Row("HP-net", "hp_net", paper={"mA": 76.1},
-        note=_T5_REF + "not built: HydraPlus-Net's multi-directional attention modules sit on BN-Inception (no ImageNet "
-                       "weights here) and train in stages; its paper's text was not at hand to build them faithfully"),
+        note=_T5_REF + "not built: the authors' files (xh-liu/HydraPlus-Net prototxt_example/) define the M-net "
+                       "(a half-width BN-Inception with 6 of its 10 modules) and two of the AF-net branches (a0: "
+                       "attention from inception_3b, a3: from inception_5b, each 8 maps multiplied onto "
+                       "inception_4b's output); the fusion file trains on 10 saved feature files (z0, z1, z3, a0, a1, "
+                       "a3, main) whose a1 / z branches have no definition, and every file stops before its "
+                       "classifier and loss; no solver file. A faithful build needs the missing branches, the loss "
+                       "and the schedule"),
     Row("JRL", "jrl", paper={"mA": 77.8},
         note=_T5_REF + "not built: JRL's recurrent encoder-decoder reads other persons' images as context and an "
                        "attribute order; its paper's text was not at hand to build it faithfully"),

@@ -13,6 +13,7 @@ NAMES: Dict[str, Any] = {
         "dcl_cifar100": "dcl_cifar100",        # CIFAR-100 (DCL sec. 4.5)
         # the protocols that produced DCL's baseline numbers (docs/dcl.md "Where the paper's baseline numbers come from")
         "dcl_rap_deep_mar": "dcl_rap_deep_mar",  # RAP, DeepMAR's authors' code (DCL Table 5 "Deep-Mar")
+        "dcl_rap_inception_v2": "dcl_rap_inception_v2",  # RAP, BN-Inception from ImageNet (DCL Table 5 "Inception-v2")
         "dp_cifar100": "dp_cifar100_wrn",      # CIFAR-100 / WRN-28-10 (DP Table 1)
         "dp_imagenet": "dp_imagenet_resnet18",          # ImageNet / ResNet-18 (DP Table 1)
         "dp_webvision": "dp_webvision_resnet18",        # WebVision / ResNet-18 (DP Table 1)

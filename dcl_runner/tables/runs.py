@@ -176,7 +176,7 @@ class Composer:
         return compose(list(overrides))
 
     def resolve(self, overrides: Tuple[str, ...], seeds: Sequence[int]) -> Dict:
-        """{"error": str|None, "cell_key", "identities": {seed: id}, "dataset": {...facts}}."""
+        """{"error": str|None, "cell_key", "identities": {seed: id}, "dataset": {...facts}, "backbone": {name, pretrained}}."""
         key = json.dumps(list(overrides))
         entry = self.entries.get(key)
         if entry is not None and (entry["error"] or all(str(s) in entry["identities"] for s in seeds)):
@@ -191,6 +191,7 @@ class Composer:
                 "imbalance_ratio": d.get("imbalance_ratio"), "noise_rate": float(noise.get("rate", 0.0) or 0.0),
                 "noise_mode": str(noise.get("mode", "uniform")), "subset": str(d.get("subset", "all")),
             }
+            entry["backbone"] = {"name": str(cfg.backbone.name), "pretrained": cfg.backbone.get("pretrained")}
             entry["cell_key"] = cell_key(cfg)
             for seed in seeds:
                 seeded = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
@@ -322,6 +323,10 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                     what = "the smoke stand-in does not compose" if cell.substituted else "overrides do not compose"
                     cell.reason = f"ref only: {what} ({entry['error']})"
                     continue
+                weights = missing_weights(entry.get("backbone") or {})  # checked on every plan: never cached
+                if weights:
+                    cell.reason = f"ref only: {weights}"
+                    continue
                 if row.stage1 is not None:
                     first = launched(row.stage1.cell_overrides(column), budget, for_the_dataset, stand_in)
                     stage1 = composer.resolve((*first, *base), seeds)
@@ -336,6 +341,13 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                     cell.identities = {int(s): entry["identities"][str(s)] for s in seeds}
     composer.save()
     return cells
+
+
+def missing_weights(backbone: Dict) -> str:
+    """Why a cell's backbone cannot start: its ImageNet weights file (one never downloaded) is not on disk; or ""."""
+    from ..models.pretrained import missing_file
+
+    return missing_file(backbone)
 
 
 def not_runnable(row: Row, column: Column, search_dirs: Sequence[Path]) -> str:

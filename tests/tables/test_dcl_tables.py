@@ -37,3 +37,29 @@ def test_celeba_experiment_runs_under_the_smoke_budget(tmp_path):
     final = run_experiment(compose(["experiment=dcl_celeba", "budget=smoke", f"dataset.root={tmp_path}/data",
                                     f"cache_root={tmp_path}/cache", "dataset.decode_workers=0", "trainer.device=cpu"]), tmp_path / "run")
     assert len(final["per_attribute_mA"]) == 40
+
+
+def test_inception_v2_row_needs_its_weights_file_at_paper_budget_only(tmp_path, monkeypatch):
+    """dcl.t5 "Inception-v2": ref only with the file's name, URL and folder while bn_inception-52deb4733.pth is not in
+    torch hub's checkpoint dir; runnable under its own protocol once it is; at smoke budget from random weights."""
+    from dcl_runner import tables as T
+    from dcl_runner.tables.runs import Composer, plan_cells
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    composer = Composer()
+
+    def cell(budget):
+        return next(c for c in plan_cells(T.select("dcl.t5"), budget, [0], composer=composer)
+                    if c.row.label == "Inception-v2")
+
+    absent = cell("paper")
+    assert not absent.runnable
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    assert f"are not in {folder}" in absent.reason
+    assert "Download http://data.lip6.fr/cadene/pretrainedmodels/bn_inception-52deb4733.pth" in absent.reason
+    smoke = cell("smoke")
+    assert smoke.runnable and "experiment=dcl_rap_inception_v2" in smoke.run_overrides
+    folder.mkdir(parents=True)
+    (folder / "bn_inception-52deb4733.pth").write_bytes(b"")  # the plan looks for the file; the run reads it
+    present = cell("paper")
+    assert present.runnable and present.run_overrides == ("experiment=dcl_rap_inception_v2", "method=ce")

@@ -423,24 +423,25 @@ def test_load_runs_is_tolerant(tmp_path):
 
 
 def test_smoke_table_end_to_end_then_skips(tmp_path, capsys):
-    # dcl.t5 (RAP): two runnable rows (DCL, Deep-Mar under its own protocol); RAP is not on disk, so smoke runs them
-    # on the synthetic stand-in
+    # dcl.t5 (RAP): three runnable rows (DCL; Deep-Mar and Inception-v2 under their own protocols, Inception-v2 from
+    # random weights: budget=smoke sets pretrained null); RAP is not on disk, so smoke runs them on the synthetic stand-in
     root = tmp_path / "o"
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), "-o", "trainer.device=cpu",
             "-o", "trainer.epochs=1", "-o", "trainer.eval_batch_size=128"]
     rc, out = _run_script(args, capsys)
     assert rc == 0, out
-    assert "0 runs already completed (skipped), 2 to launch in 2 Hydra multirun(s)" in out
+    assert "0 runs already completed (skipped), 3 to launch in 3 Hydra multirun(s)" in out
     md = (root / "tables" / "dcl.t5.md").read_text()
     assert "plumbing check, not results" in md
     assert re.search(r"\| DCL \| 83\.7 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md  # one run: no ± 0.00; stand-in: no Δ
     assert re.search(r"\| Deep-Mar \| 73\.8 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md
-    assert "all 2 runnable cells complete" in out
+    assert re.search(r"\| Inception-v2 \| 75\.4 \| \d+\.\d\d \(n=1\) †‡ \|  \|", md), md
+    assert "all 3 runnable cells complete" in out
     assert "| HP-net | 76.1 | ref only |  |" in md
     # why a row is not run is printed under the table (the rows' notes, in the table's note)
     assert "LG-Net: ref: the number its paper publishes on RAP's 51 attributes; not built: LG-Net's localization" in md
     rc, out = _run_script([*args, "--dry-run"], capsys)
-    assert "2 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
+    assert "3 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s)" in out
 
 
 class RecordingLauncher:
@@ -486,12 +487,12 @@ def test_two_invocations_in_the_same_second_launch_into_their_own_folders_and_ex
     root = tmp_path / "o"
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root)]
     codes = [_run_script(args, capsys) for _ in range(2)]
-    sweep_dirs = [_value(c, "hydra.sweep.dir") for c in launcher.commands]  # DCL's and Deep-Mar's, per invocation
-    assert len(sweep_dirs) == 4 and len(set(sweep_dirs)) == 4
-    assert len(set(launcher.logs)) == 4 and all(Path(log).read_text() == "recorded\n" for log in launcher.logs)
+    sweep_dirs = [_value(c, "hydra.sweep.dir") for c in launcher.commands]  # DCL's, Deep-Mar's, Inception-v2's, per invocation
+    assert len(sweep_dirs) == 6 and len(set(sweep_dirs)) == 6
+    assert len(set(launcher.logs)) == 6 and all(Path(log).read_text() == "recorded\n" for log in launcher.logs)
     # the runs are missing after the launch: each invocation says so and exits non-zero
     for rc, out in codes:
-        assert rc == 1 and "0 of 2 runnable cells complete" in out and "| DCL | 83.7 | not run |  |" in out
+        assert rc == 1 and "0 of 3 runnable cells complete" in out and "| DCL | 83.7 | not run |  |" in out
         assert "| Deep-Mar | 73.8 | not run |  |" in out
 
 
@@ -530,7 +531,7 @@ def test_interrupted_runs_are_resumed_failed_ones_reported_or_retried(tmp_path, 
 def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, capsys, monkeypatch):
     """A tiny real run (dcl.t5's DCL smoke cell, DeepID2 for speed: 2 steps) stopped by Ctrl-C at its first step,
     then the script: it continues that folder through ``python -m dcl_runner resume=<folder>`` and launches no new
-    run (the table's other runnable cell, Deep-Mar, is completed by hand first)."""
+    run (the table's other runnable cells, Deep-Mar and Inception-v2, are completed by hand first)."""
     from dcl_runner.tables.runs import plan_cells
     from dcl_runner.train import RunInterrupted, run_experiment
 
@@ -539,7 +540,7 @@ def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, c
     root = tmp_path / "o"
     extra = ["trainer.device=cpu", "trainer.epochs=1", "trainer.batch_size=128", "trainer.eval_batch_size=128", "backbone=deepid2"]
     cells = {c.row.label: c for c in plan_cells(T.select("dcl.t5"), "smoke", [0], extra) if c.runnable}
-    assert set(cells) == {"DCL", "Deep-Mar"}
+    assert set(cells) == {"DCL", "Deep-Mar", "Inception-v2"}
 
     def by_hand(cell, name):
         overrides = [*cell.run_overrides, "budget=smoke", *extra, "seed=0", "trainer.progress=false"]
@@ -549,8 +550,9 @@ def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, c
         (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
         return cfg, run_dir, overrides
 
-    cfg, done_dir, overrides = by_hand(cells["Deep-Mar"], "deep_mar_done")
-    run_experiment(cfg, done_dir, overrides=overrides)
+    for label in ("Deep-Mar", "Inception-v2"):
+        cfg, done_dir, overrides = by_hand(cells[label], f"{label}_done")
+        run_experiment(cfg, done_dir, overrides=overrides)
     cfg, run_dir, overrides = by_hand(cells["DCL"], "by_hand")
     interrupt_at_step(monkeypatch, 1)
     with pytest.raises(RunInterrupted):
@@ -560,7 +562,7 @@ def test_the_script_resumes_a_real_interrupted_run_in_its_own_folder(tmp_path, c
     args = ["--table", "dcl.t5", "--budget", "smoke", "--output-root", str(root), *(x for e in extra for x in ("-o", e))]
     rc, out = _run_script(args, capsys)
     assert rc == 0, out
-    assert "1 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s), 1 interrupted to resume" in out
+    assert "2 runs already completed (skipped), 0 to launch in 0 Hydra multirun(s), 1 interrupted to resume" in out
     assert load_run(run_dir)["status"] == "completed"
     assert [d for d in (root / "tables" / "runs").rglob("metrics.json")] == []  # no fresh run anywhere
     mA = load_run(run_dir)["metrics"]["mA"]

@@ -7,9 +7,16 @@
 
 Each module concatenates a 1x1 branch, a 1x1 -> 3x3 branch, a 1x1 -> 3x3 -> 3x3 branch and a pooling branch
 (average or max pooling, then a 1x1 projection; the stride-2 modules have no 1x1 branch and pass the max-pooled
-input through). ``width`` scales every layer (budget=smoke). No ImageNet weights exist for it in torchvision:
-``backbone.pretrained=imagenet`` is refused before any data is read (models/pretrained.py), so it trains from
-random initialisation only.
+input through). ``width`` scales every layer (budget=smoke).
+
+The pooling follows the Caffe BN-Inception definition, which the paper's table leaves open: the 3x3/1 average
+pools count the zero padding (Caffe's AVE pooling divides by the full 3x3 window, PyTorch's count_include_pad=True)
+and the stride-2 max pools of 3c / 4e are unpadded with ceil rounding (14 -> 7 as the padded 3x3/2 convolutions
+beside them). Sources: Cadene/pretrained-models.pytorch pretrainedmodels/models/bninception.py (the PyTorch
+conversion of the Caffe ImageNet model) and the HP-net authors' xh-liu/HydraPlus-Net
+prototxt_example/main_net.prototxt ("half_InceptionNetwork_v2": ``pool: AVE`` pad 1; ``pool: MAX`` stride 2 no pad).
+``pretrained: imagenet`` loads Cadene's ``bn_inception-52deb4733.pth`` (models/bninception_weights.py: names,
+conv biases folded into BatchNorm, BGR -> RGB); torchvision has no BN-Inception weights.
 """
 from __future__ import annotations
 
@@ -19,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import ConfigError
 from ..base import BACKBONES, Backbone, kaiming_init, scaled
+from ..pretrained import load_weights_file
 
 # BN-Inception paper, Figure 5: (name, #1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3, pool, pool proj,
 # stride); #1x1 0 and pool "pass" (proj None) in the stride-2 modules 3c and 4e
@@ -58,15 +67,19 @@ class InceptionModule(nn.Module):
         self.out_channels = n1x1 + n3x3 + nd + (proj if proj else cin)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = (F.avg_pool2d(x, 3, self.stride, 1, count_include_pad=False) if self.pool == "avg"
-                  else F.max_pool2d(x, 3, self.stride, 1))
+        if self.pool == "avg":  # Caffe AVE pad 1: the window's 9 cells, padding included
+            pooled = F.avg_pool2d(x, 3, self.stride, 1, count_include_pad=True)
+        elif self.stride == 1:  # 5b: MAX 3x3/1 pad 1
+            pooled = F.max_pool2d(x, 3, 1, 1)
+        else:  # 3c, 4e: MAX 3x3/2, no padding, ceil rounding (Caffe's)
+            pooled = F.max_pool2d(x, 3, 2, 0, ceil_mode=True)
         outs = [self.branch1(x)] if self.branch1 is not None else []
         outs += [self.branch3(x), self.branch33(x), self.proj(pooled) if self.proj is not None else pooled]
         return torch.cat(outs, 1)
 
 
 class BNInception(Backbone):
-    def __init__(self, in_channels: int = 3, width: float = 1.0):
+    def __init__(self, in_channels: int = 3, width: float = 1.0, pretrained: Optional[str] = None):
         super().__init__()
         c = lambda n: scaled(n, width)  # noqa: E731
         self.stem = nn.Sequential(
@@ -82,6 +95,11 @@ class BNInception(Backbone):
         self.blocks = nn.Sequential(*blocks)
         self.out_channels = self.feature_dim = cin
         kaiming_init(self)  # BatchNorm's 1 / 0 is also its default
+        if pretrained == "imagenet":  # width checked by models.pretrained.check (config_check)
+            if in_channels != 3:
+                raise ConfigError(f"backbone.pretrained=imagenet: the ImageNet weights take 3 input channels, "
+                                  f"this dataset has {in_channels}; set backbone.pretrained=null")
+            load_weights_file("inception_v2", self, [row[0] for row in MODULES])
 
     def forward(self, x: torch.Tensor):
         fmap = self.blocks(self.stem(x))
@@ -89,5 +107,10 @@ class BNInception(Backbone):
 
 
 @BACKBONES.register("inception_v2")
-def inception_v2(in_channels: int, image_size: int, *, width: float) -> BNInception:
-    return BNInception(in_channels, float(width))
+def inception_v2(in_channels: int, image_size: int, *, width: float, pretrained: Optional[str]) -> BNInception:
+    if image_size < 32 or image_size % 32:
+        # 3c and 4e concatenate a padded 3x3/2 convolution (floor) with an unpadded 3x3/2 max pool (ceil): their
+        # outputs agree on an even input only, i.e. image sizes 32 k (224 = 32 x 7: 28 and 14 px at 3c and 4e)
+        raise ConfigError(f"backbone=inception_v2 needs dataset.image_size a multiple of 32 (32, 64, ..., 224), got "
+                          f"{image_size}: its stride-2 modules 3c and 4e need even maps (Caffe BN-Inception's pooling)")
+    return BNInception(in_channels, float(width), pretrained)
