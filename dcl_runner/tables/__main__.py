@@ -65,7 +65,7 @@ def list_tables(extra, protocol: str = "paper") -> None:
         for row in table.rows:
             states = set()
             for column in table.columns:
-                if not method_registered(row.method):
+                if not method_registered(row.method) and not row.not_built:
                     states.add(f"ref only (method '{row.method}' not in the runner)")
                 else:
                     reason = not_runnable(row, column, dirs)  # the row's config files, and its stage 1's

@@ -79,7 +79,7 @@ _T5 = (
                     "are choices, no source gives them: docs/dcl.md 'dcl.t5'); at paper budget it runs only with the "
                     "weights file on disk"),
     Row("HP-net", "hp_net", paper={"mA": 76.1},
-        note=_T5_REF + "not built: the authors' files (xh-liu/HydraPlus-Net prototxt_example/) define the M-net "
+        note=_T5_REF.rstrip("; "), not_built="the authors' files (xh-liu/HydraPlus-Net prototxt_example/) define the M-net "
                        "(a half-width BN-Inception with 6 of its 10 modules) and two of the AF-net branches (a0: "
                        "attention from inception_3b, a3: from inception_5b, each 8 maps multiplied onto "
                        "inception_4b's output); the fusion file trains on 10 saved feature files (z0, z1, z3, a0, a1, "
@@ -87,13 +87,13 @@ _T5 = (
                        "classifier and loss; no solver file. A faithful build needs the missing branches, the loss "
                        "and the schedule"),
     Row("JRL", "jrl", paper={"mA": 77.8},
-        note=_T5_REF + "not built: JRL's recurrent encoder-decoder reads other persons' images as context and an "
+        note=_T5_REF.rstrip("; "), not_built="JRL's recurrent encoder-decoder reads other persons' images as context and an "
                        "attribute order; its paper's text was not at hand to build it faithfully"),
     Row("VeSPA", "vespa", paper={"mA": 77.7},
-        note=_T5_REF + "not built: VeSPA's view-specific branches gated by a view classifier (GoogLeNet-based); its "
+        note=_T5_REF.rstrip("; "), not_built="VeSPA's view-specific branches gated by a view classifier (GoogLeNet-based); its "
                        "paper's text was not at hand to build it faithfully"),
     Row("LG-Net", "lg_net", paper={"mA": 78.7},
-        note=_T5_REF + "not built: LG-Net's localization guidance needs EdgeBoxes region proposals and class "
+        note=_T5_REF.rstrip("; "), not_built="LG-Net's localization guidance needs EdgeBoxes region proposals and class "
                        "activation maps per attribute; no proposal generator is in the runner"),
 )
 
@@ -157,7 +157,7 @@ DCL_TABLES = (
         ),
         note="RAP protocol's 51 attributes (dataset.attributes=51). DCL: ResNet-50 from ImageNet weights; each other "
              "runnable row under the protocol that produced its published number (its experiment file). Rows without a run: "
-             + "; ".join(f"{row.label}: {row.note}" for row in _T5 if row.note.startswith("ref")),
+             + "; ".join(f"{row.label}: {row.note}; not built: {row.not_built}" for row in _T5 if row.not_built),
         paper_precision=1,
     ),
     Table(

@@ -54,7 +54,8 @@ class Row:
     ``paper`` maps column id -> value (a number, or text for dcl.t1); ``paper_std`` the paper's std
     over runs where given; ``ref`` names the source of a number copied from other work. ``withheld`` keeps a row
     whose method is in the runner out of the runs, with the reason (a method known not to work as its paper's yet):
-    a number printed beside the paper's must be one we trust.
+    a number printed beside the paper's must be one we trust. ``not_built`` says why a row's method is not in the
+    runner at all (what its sources lack for a faithful build); ``--list`` and the table print it.
     """
 
     label: str
@@ -66,6 +67,7 @@ class Row:
     per_attribute: Optional[Tuple[int, ...]] = None  # dcl.t2: values in PAPER_ATTRIBUTES order
     stage1: Optional[Stage1] = None  # a two-stage row: the run its cells start from (trainer.init_from)
     withheld: str = ""  # why a row whose method exists is not run (known not to reproduce it yet): printed as ref only
+    not_built: str = ""  # why the row's method is not in the runner (no faithful build possible from its sources)
 
     def cell_overrides(self, column: Column) -> Tuple[str, ...]:
         return (*column.overrides, f"method={self.method}", *self.overrides)

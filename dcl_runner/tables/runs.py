@@ -354,6 +354,8 @@ def not_runnable(row: Row, column: Column, search_dirs: Sequence[Path]) -> str:
     """Why a cell cannot run without composing anything ("ref only: ..."), or "" (its stage 1 checked too)."""
     if row.withheld:
         return f"ref only: {row.withheld}"
+    if row.not_built and not method_registered(row.method):
+        return f"ref only: not built: {row.not_built}"
     stages = [("", row.method, row.cell_overrides(column))]
     if row.stage1 is not None:
         stages.append(("its stage 1: ", row.stage1.method, row.stage1.cell_overrides(column)))

@@ -63,3 +63,14 @@ def test_inception_v2_row_needs_its_weights_file_at_paper_budget_only(tmp_path, 
     (folder / "bn_inception-52deb4733.pth").write_bytes(b"")  # the plan looks for the file; the run reads it
     present = cell("paper")
     assert present.runnable and present.run_overrides == ("experiment=dcl_rap_inception_v2", "method=ce")
+
+
+def test_list_prints_why_a_row_is_not_built(capsys):
+    """A row whose method cannot be built faithfully says why in --list, not just that the method is missing."""
+    from dcl_runner.tables.__main__ import list_tables
+
+    list_tables([])
+    out = capsys.readouterr().out
+    assert "- JRL " in out and "ref only (not built: JRL's recurrent encoder-decoder reads other persons' images" in out
+    assert "ref only (not built: LG-Net's localization guidance needs EdgeBoxes region proposals" in out
+    assert "method 'lg_net' not in the runner" not in out
