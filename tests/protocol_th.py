@@ -13,7 +13,9 @@ Sources (quoted next to every value):
 - BBN_CFG: the same BBN configs, as the protocol of th.t1's BBN row (its own numbers);
 - MISLAS: dvlab-research/MiSLAS config/*/..._stage1_mixup.yaml (Ours-Full's Mixup, "as used in MiSLAS"), and for the
   MiSLAS rows config/*/*_stage2_mislas.yaml, train_stage1.py, train_stage2.py, methods.py, datasets/sampler.py;
-- KANG's cls_lws.yaml and run_networks.py (th.t3's LWS row, stage 2).
+- KANG's cls_lws.yaml and run_networks.py (th.t3's LWS row, stage 2);
+- HSC: Hybrid-SC (Wang et al. 2021) sec. 4.1 as restated by a reproduction report (the paper's own text was not
+  available; no official code exists), with SupCon's authors' code (HobbitLong/SupContrast) for the projection head.
 Two-stage rows (MiSLAS, LWS) are checked twice: the stage-2 run (rows / cells) and its stage-1 run (``stage1``).
 Milestones are 0-based epochs (the trainer's ``t >= m``): BBN's "120th epoch" is index 119, LDAM-DRW's
 ``epoch + 1 > 160`` is index 160.
@@ -226,6 +228,54 @@ DRW_KEYS: Keys = {
     "method.reweight.start_epoch": Cite(None, f"{DEFERRED}: given as a fraction so it scales with the epochs"),
     "method.reweight.start_fraction": Cite(0.8, DEFERRED),
 }
+HSC = ("Hybrid-SC paper sec. 4.1 as restated in CENG502-Projects/CENG502-Spring2022 Project_Durmus-Yavuz/Readme.md "
+       "(the paper's text not available)")
+SUPCON = "HobbitLong/SupContrast networks/resnet_big.py SupConResNet head='mlp'"
+HSC_CHOICE = "sources silent: choice documented in conf/method/hybrid_sc.yaml and docs/longtail_one_stage.md"
+HYBRID_SC_KEYS: Keys = {
+    "method.loss": Cite("sc", "two-head Table 1 row 'Hybrid-SC' (the SC loss; Hybrid-PSC is the paper's other row)"),
+    "method.sc_temperature": Cite(0.1, f"{HSC} 'In SC Loss, temperature is set to 0.1'"),
+    "method.projection_hidden": Cite(None, f"{HSC} 'MLP with one hidden layer' (width not given); {SUPCON} "
+                                           "Linear(dim_in, dim_in): null = the feature width"),
+    "method.projection_dim": Cite(128, f"{HSC}: not given; {SUPCON} feat_dim=128"),
+    "method.alpha_epochs": Cite(None, f"{HSC} alpha = 1 - (T/T_max)^2, T_max 'maximum epoch number': trainer.epochs"),
+    "method.ce_sampler": Cite("class_balanced", f"{HSC} 'different data sampling strategies'; two-head Table 1 types "
+                                                f"Hybrid-SC 'ES+RB' (re-balancing); {HSC_CHOICE}"),
+}
+METHOD_KEYS["hybrid_sc"] = (*HYBRID_SC_KEYS, "method.psc_temperature")
+
+
+def _schedule_hybrid_sc() -> Keys:
+    """The protocol of th.t1's Hybrid-SC numbers (sec. 4.1 as restated)."""
+    return {
+        "trainer.epochs": Cite(200, f"{HSC} 'trained for 200 epochs'"),
+        "trainer.batch_size": Cite(512, f"{HSC} 'Batch size is set to 512'"),
+        "trainer.optimizer.name": Cite("sgd", f"{HSC} 'They use SGD'"),
+        "trainer.optimizer.lr": Cite(0.5, f"{HSC} 'The initial learning rate is 0.5'"),
+        "trainer.optimizer.momentum": Cite(0.9, f"{HSC} 'momentum of 0.9'"),
+        "trainer.optimizer.weight_decay": Cite(1e-4, f"{HSC} 'weight decay of 1x10-4'"),
+        "trainer.lr_schedule.name": Cite("multistep", f"{HSC} 'decayed by a factor of 10 at the 120th epoch and 160th epoch'"),
+        "trainer.lr_schedule.milestones": Cite([119, 159], f"{HSC} 'at the 120th epoch and 160th epoch' (1-based, read as "
+                                                          f"{TH}'s same sentence)"),
+        "trainer.lr_schedule.gamma": Cite(0.1, f"{HSC} 'by a factor of 10'"),
+        "trainer.lr_schedule.warmup_epochs": Cite(0, f"{HSC}: no warm-up named"),
+        "trainer.lr_schedule.warmup_start_factor": Cite(0.0, f"{HSC}: no warm-up (not the two-head protocol's 1/3)"),
+        "trainer.lr_schedule.granularity": Cite("epoch", f"{HSC}: a multi-step decay at epochs (the same lr either way)"),
+    }
+
+
+def _hybrid_sc_cells(prefix: str, psc_temperature: float, which: str) -> Dict[Tuple[str, str], Keys]:
+    """Per column: the PSC temperature (per dataset) and the augmentation of both branches."""
+    return {("Hybrid-SC", f"{prefix}{r}"): {
+        "method.psc_temperature": Cite(psc_temperature, f"{HSC} 'in PSC Loss, tau is set to 0.1 for CIFAR-100 and 1 for "
+                                                        f"CIFAR10' ({which})"),
+        "dataset.augment.crop": Cite("pad", f"{HSC} 'random cropping with size 32 x 32' for both branches"),
+        "dataset.augment.padding": Cite(4, f"{HSC}: padding not given; LDAM's CIFAR crop ({HSC_CHOICE})"),
+        "dataset.augment.flip": Cite(True, f"{HSC} 'horizontal flip'"),
+        "dataset.augment.grayscale": Cite(0.2, f"{HSC} 'random grayscale with probability of 0.2'"),
+    } for r in (100, 50, 10)}
+
+
 ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's method and its paper's defaults)
     "CE": _method("ce"),
     "Focal": {**_method("focal"), "method.loss": Cite("focal", "Lin et al. 2020"),
@@ -251,6 +301,9 @@ ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's me
     "OLTR": {**_method("oltr"), **OLTR_KEYS},
     "BBN": {**_method("bbn"), "method.alpha_epochs": Cite(None, "BBN lib/core/combiner.py div_epoch = MAX_EPOCH (200; "
                                                                  "100 (MAX_EPOCH // 100 + 1) only for 90 / 180): trainer.epochs")},
+    "Hybrid-SC": {**_method("hybrid_sc"), **HYBRID_SC_KEYS,
+                  "method.psc_temperature": Cite(0.1, "loss sc: unused; conf/method/hybrid_sc.yaml default (restated "
+                                                      "CIFAR-100 value; the experiment files pin each dataset's)")},
     "Ours-Full": {**_method("twohead_full"), **TWO_HEAD,
                   "method.mixup_alpha": Cite(1.0, "sec. 3.2 Mixup 'as used in MiSLAS': MiSLAS config/cifar100/*_stage1_mixup.yaml alpha 1.0"),
                   "method.reweight.type": Cite("cb", "sec. 3.2 'class re-weighting [11]' (Cui et al.)"),
@@ -262,6 +315,7 @@ ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's me
 LDAM_DRW_ROWS = ("LDAM", "LDAM+DRW")
 CUI_ROWS = ("CE", "Focal", "CB+Focal")
 BBN_ROWS = ("BBN",)  # th.t1: BBN's own CIFAR configs
+HYBRID_SC_ROWS = ("Hybrid-SC",)  # th.t1: Hybrid-SC sec. 4.1 as restated
 IMAGENET_MIXUP = Cite(0.2, "Zhang et al. 2018 ImageNet alpha 0.2; MiSLAS config/imagenet/imagenet_resnet50_stage1_mixup.yaml alpha 0.2")
 
 
@@ -272,16 +326,19 @@ def _rows(labels, sourced: bool) -> Dict[str, Keys]:
             return {}
         if label in BBN_ROWS:
             return _schedule_bbn()
+        if label in HYBRID_SC_ROWS:
+            return _schedule_hybrid_sc()
         return _schedule_ldam_drw() if label in LDAM_DRW_ROWS else _schedule_cui() if label in CUI_ROWS else {}
 
     return {label: {**ROW_KEYS[label], **schedule(label)} for label in labels}
 
 
 def _th1(sourced: bool) -> TableProtocol:
-    labels = ("CE", "Focal", "Mixup", "CB", "LDAM", "Ours", "CB+Focal", "DRS", "LDAM+DRW", "BBN", "Ours-Full")
+    labels = ("CE", "Focal", "Mixup", "CB", "LDAM", "Ours", "CB+Focal", "DRS", "LDAM+DRW", "BBN", "Hybrid-SC", "Ours-Full")
+    cells = {**_hybrid_sc_cells("c10_", 1.0, "CIFAR-10"), **_hybrid_sc_cells("c100_", 0.1, "CIFAR-100")} if sourced else {}
     return TableProtocol(every_cell={**_common(), **_schedule_two_head()},
                          columns={**_cifar_columns("c10_", "cifar10_lt"), **_cifar_columns("c100_", "cifar100_lt")},
-                         rows=_rows(labels, sourced))
+                         rows=_rows(labels, sourced), cells=cells)
 
 
 def _th2() -> TableProtocol:

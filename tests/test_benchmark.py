@@ -53,15 +53,19 @@ def test_bare_control_times_a_plain_loop_on_the_same_model(capsys):
 
 def test_benchmark_covers_the_two_branch_methods(capsys):
     """BBN's step takes two batches (the reversed sampler's through TrainContext.fetch) and both branches: about
-    twice CE's forward FLOPs; OLTR's memory / attention / classifier add parameters, little compute."""
+    twice CE's forward FLOPs; OLTR's memory / attention / classifier add parameters, little compute; Hybrid-SC's step
+    takes three batches through the whole net (two views of the batch, the class-balanced CE batch): about three
+    times CE's, plus the projection MLP's parameters."""
     tiny = [o for o in TINY if not o.startswith("trainer.batch_size")]
-    benchmark_methods.main(["--methods", "bbn", "oltr", "--dataset", "digits_lt", "--backbone", "resnet32",
+    benchmark_methods.main(["--methods", "bbn", "oltr", "hybrid_sc", "--dataset", "digits_lt", "--backbone", "resnet32",
                             "--batch-size", "16", "--steps", "1", "--warmup", "0", "--flops", "-o", *tiny])
     out = capsys.readouterr().out
     times, sizes = _rows(out, 9), _rows(out, 5)
     assert {"bbn", "oltr"} <= set(times) and float(times["bbn"][1]) > 0 and float(times["oltr"][1]) > 0
     assert 1.8 < float(sizes["bbn"][3]) / float(sizes["ce"][3]) < 2.2  # two batches through (nearly) the whole net
     assert int(sizes["oltr"][1]) > int(sizes["ce"][1])
+    assert float(times["hybrid_sc"][1]) > 0 and 2.8 < float(sizes["hybrid_sc"][3]) / float(sizes["ce"][3]) < 3.3
+    assert int(sizes["hybrid_sc"][1]) > int(sizes["ce"][1])
 
 
 def test_benchmark_per_epoch_counts_the_clustering_of_lmle_and_clmle(capsys):

@@ -126,7 +126,7 @@ MISSPELT = {  # the experiment file's lines -> the one message, written out by h
                 f"its keys: {SYNTHETIC_CLASSES_KEYS}"),
     "augment": ("dataset:\n  augment:\n    fliip: true",
                 "dataset.augment.fliip: unknown key for the augmentation of dataset synthetic_classes (did you mean "
-                "flip?); its keys: color_jitter, crop, flip, padding, ratio, scale"),
+                "flip?); its keys: color_jitter, crop, flip, grayscale, padding, ratio, scale"),
     "method, among valid keys": ("method:\n  class_lr: 0.2\n  momentm: 0.9",
                f"method.momentm: unknown key for method data_params (did you mean momentum?); its keys: {DP_KEYS}"),
     "trainer": ("trainer:\n  optimizer:\n    weight_decy: 0.1",
@@ -208,6 +208,8 @@ METHOD_OF = {
     **{name: "twohead" for name in ("th_cifar100_lt", "th_cifar100_lt_cui", "th_cifar100_lt_ldam_drw", "th_cifar10_lt",
                                     "th_cifar10_lt_cui", "th_cifar10_lt_ldam_drw", "th_imagenet_lt", "th_tiny_imagenet_lt")},
     "th_cifar10_lt_bbn": "bbn", "th_cifar100_lt_bbn": "bbn",  # BBN's own CIFAR configs (th.t1's BBN row)
+    # Hybrid-SC sec. 4.1 as restated by a reproduction report (th.t1's Hybrid-SC row)
+    "th_cifar10_lt_hybrid_sc": "hybrid_sc", "th_cifar100_lt_hybrid_sc": "hybrid_sc",
     "oltr_imagenet_lt": "oltr",  # OLTR's own ImageNet-LT protocol, stage 2
     # two-stage rows (docs/two_stage.md): MiSLAS's stage 1 (mixup) and stage 2, decoupling's LWS stage 2
     **{f"th_{d}_lt_mislas_stage1": "mixup" for d in ("cifar10", "cifar100", "imagenet")},
@@ -243,6 +245,9 @@ def paper_protocol(name, cfg):
         assert t.optimizer.momentum == 0.9 and t.epochs in (200, 180) and t.batch_size in (128, 256)
     elif name.startswith("th_"):  # two-head sec. 3.1: SGD momentum 0.9, 200 (CIFAR) or 90 (ImageNet-LT) epochs
         assert t.optimizer.momentum == 0.9 and t.epochs in (200, 90) and t.batch_size in (128, 512)
+    if cfg.method.name == "hybrid_sc":  # restated sec. 4.1: batch 512, lr 0.5, wd 1e-4, grayscale 0.2, SC tau 0.1
+        assert (t.batch_size, t.optimizer.lr, t.optimizer.weight_decay, cfg.dataset.augment.grayscale) == (512, 0.5, 1e-4, 0.2)
+        assert (cfg.method.loss, cfg.method.sc_temperature) == ("sc", 0.1)
     if name.startswith("oltr_"):  # OLTR stage_2_meta_embedding.py: 60 epochs, batch 128, features 0.01, classifier 0.1
         assert (t.epochs, t.batch_size, t.optimizer.lr, cfg.method.classifier_lr) == (60, 128, 0.01, 0.1)
     if name == "dp_kitti_ssd":  # DP sec. 3.3 method values; the detector's protocol: torchvision's SSD300 recipe

@@ -8,7 +8,11 @@ sliced, so every sample is augmented as in the 1-process run. Ops (``dataset.aug
 - ``crop: pad``     random crop with zero padding (``padding`` px each side), per sample;
 - ``crop: resized`` random resized crop (area ``scale``, aspect ``ratio``), per sample, as one
   ``grid_sample``; crops are clamped inside the image instead of torchvision's 10 re-draws;
-- ``crop: none``;   ``flip: true`` horizontal flip with probability 1/2, per sample.
+- ``crop: none``;   ``flip: true`` horizontal flip with probability 1/2, per sample;
+- ``grayscale: p``  random grayscale with probability p, per sample, after the crop and flip (torchvision
+  RandomGrayscale's place in SupCon's pipeline, HobbitLong/SupContrast main_supcon.py): the three channels become
+  their luma 0.299 R + 0.587 G + 0.114 B (ITU-R 601-2, PIL ``convert('L')``), unrounded; a single-channel image is
+  left as it is. p = 0 draws nothing, so the other draws of a batch do not move.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import torch.nn.functional as F
 
 from .. import sections
 from ..distributed import BatchPart, draw_for
-from ..errors import check_value
+from ..errors import ConfigError, check_value
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,19 @@ def pad_crop(x: torch.Tensor, padding: int, generator: Optional[torch.Generator]
 def random_flip(x: torch.Tensor, generator: Optional[torch.Generator], part: Optional[BatchPart] = None) -> torch.Tensor:
     flip = per_sample(lambda k: torch.rand(k, device=x.device, generator=generator), x.shape[0], part) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def random_grayscale(x: torch.Tensor, p: float, generator: Optional[torch.Generator],
+                     part: Optional[BatchPart] = None) -> torch.Tensor:
+    """Per sample with probability ``p``: every channel := 0.299 R + 0.587 G + 0.114 B (float [B, 3, H, W])."""
+    if p <= 0 or x.shape[1] != 3:
+        return x
+    gray = per_sample(lambda k: torch.rand(k, device=x.device, generator=generator), x.shape[0], part) < p
+    luma = (x * LUMA.to(x.device, x.dtype).view(1, 3, 1, 1)).sum(dim=1, keepdim=True).expand_as(x)
+    return torch.where(gray[:, None, None, None], luma, x)
+
+
+LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601-2 luma weights (PIL Image.convert('L'))
 
 
 def resized_crop(
@@ -91,7 +108,7 @@ class Augment:
     """uint8 [B, C, H, W] on the device -> normalised float [B, C, S, S] (S = ``image_size``).
 
     The keyword-only arguments are ``dataset.augment``'s keys (conf/_base/dataset.yaml): ``crop`` (none | pad |
-    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``; ``color_jitter`` only in the YAMLs of
+    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``, ``grayscale``; ``color_jitter`` only in the YAMLs of
     the ImageNet-family datasets, whose standard pipeline (``dataset.decode: standard``, data/encoded.py) applies it
     in the DataLoader workers: on the device it is not applied, and a run that sets it says so.
     """
@@ -109,6 +126,7 @@ class Augment:
         scale: Sequence[float],
         ratio: Sequence[float],
         flip: bool,
+        grayscale: float = 0.0,  # conf/_base/dataset.yaml gives it; the default keeps hand-built Augments as they were
         color_jitter: Optional[Sequence[float]] = None,  # optional across datasets: only the ImageNet-family YAMLs have it
     ):
         self.crop = str(check_value("dataset.augment.crop", crop or "none", CROPS))
@@ -116,6 +134,10 @@ class Augment:
         self.scale = tuple(scale)
         self.ratio = tuple(ratio)
         self.flip = bool(flip)
+        self.grayscale = float(grayscale)
+        if not 0.0 <= self.grayscale <= 1.0:
+            raise ConfigError(f"dataset.augment.grayscale={grayscale}: expected a probability in [0, 1] (0: off; "
+                              "Hybrid-SC's CIFAR protocol 0.2)")
         self.color_jitter = color_jitter
         self.image_size = int(image_size)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
@@ -147,7 +169,7 @@ class Augment:
             x = resized_crop(x, self.image_size, self.scale, self.ratio, generator, part)
         else:
             x = self._resize(x)
-        return self._normalize(x)
+        return self._normalize(random_grayscale(x, self.grayscale, generator, part))
 
     def eval(self, images: torch.Tensor) -> torch.Tensor:
         return self._normalize(self._resize(images.float()))
@@ -161,7 +183,8 @@ def build_augment(dataset: Any, channels_last: bool = False, crops_in_workers: b
     args = (int(dataset["image_size"]), list(dataset["mean"]), list(dataset["std"]), channels_last)
     augment = sections.build(Augment, dataset["augment"], "dataset.augment", owner, *args, shared=())
     if crops_in_workers:
-        return Augment(*args, crop="none", padding=0, scale=augment.scale, ratio=augment.ratio, flip=False)
+        return Augment(*args, crop="none", padding=0, scale=augment.scale, ratio=augment.ratio, flip=False,
+                       grayscale=augment.grayscale)  # grayscale after the workers' crop / jitter, as torchvision orders it
     if augment.color_jitter:
         log.warning("dataset.augment.color_jitter=%s is not applied: only dataset.decode=standard (the ImageNet "
                     "family's per-batch decoding) applies colour jitter; set it to null to silence this",

@@ -35,6 +35,8 @@ NAMES: Dict[str, Any] = {
         "th_cifar100_lt_cui": "th_cifar100_lt_cui",
         "th_cifar10_lt_bbn": "th_cifar10_lt_bbn",      # Megvii-Nanjing/BBN configs/cifar10.yaml: th.t1's BBN row
         "th_cifar100_lt_bbn": "th_cifar100_lt_bbn",
+        "th_cifar10_lt_hybrid_sc": "th_cifar10_lt_hybrid_sc",    # Hybrid-SC sec. 4.1 as restated: th.t1's Hybrid-SC row
+        "th_cifar100_lt_hybrid_sc": "th_cifar100_lt_hybrid_sc",
         # two-stage rows (Row.stage1): decoupling's LWS on ImageNet-LT (Kang et al.), MiSLAS's stage 1 (mixup) and
         # stage 2 per dataset and ratio (dvlab-research/MiSLAS config/*); Tiny-ImageNet: a choice (docs/twohead.md)
         "th_imagenet_lt_lws": "th_imagenet_lt_lws",

@@ -60,7 +60,6 @@ _TH5 = {  # Table 5: CIFAR-100-LT β=100 with ResNet-110 / VGG-16 / MobileNet-v2
     "CE": (42.47, 40.25, 37.11), "Mixup": (44.78, 40.60, 37.57), "DRS": (44.18, 42.14, 42.03),
     "LDAM+DRW": (43.38, 40.22, 43.55), "MiSLAS": (47.55, 46.27, 44.17), "Ours-Full": (50.45, 47.85, 44.66),
 }
-_REF_TH = {"hybrid_sc"}
 
 
 # -- where each baseline number comes from, and the protocol that produced it ---------------------------------
@@ -80,10 +79,13 @@ _UNTRACED = "source not traced (the two-head authors' own runs, or a paper not f
 _LDAM_DRW_CIFAR = {"th_cifar10_lt": "th_cifar10_lt_ldam_drw", "th_cifar100_lt": "th_cifar100_lt_ldam_drw"}
 _CUI_CIFAR = {"th_cifar10_lt": "th_cifar10_lt_cui", "th_cifar100_lt": "th_cifar100_lt_cui"}
 _BBN_CIFAR = {"th_cifar10_lt": "th_cifar10_lt_bbn", "th_cifar100_lt": "th_cifar100_lt_bbn"}
+_HYBRID_SC_CIFAR = {"th_cifar10_lt": "th_cifar10_lt_hybrid_sc", "th_cifar100_lt": "th_cifar100_lt_hybrid_sc"}
 _OWN = "the two-head protocol"
 _BBN_PROTOCOL = "BBN's CIFAR configs (Megvii-Nanjing/BBN configs/cifar*.yaml; the same values as the two-head protocol)"
 _LDAM_PROTOCOL = "the LDAM-DRW CIFAR protocol (lr x0.01 at 160 and 180, warm-up per epoch)"
 _CUI_PROTOCOL = "Cui et al.'s CIFAR protocol (lr x0.01 at 160 and 180, warm-up per step)"
+_HYBRID_SC_PROTOCOL = ("Hybrid-SC sec. 4.1 as restated by a reproduction report (the paper's text was not available): batch "
+                       "512, lr 0.5 x0.1 at 120 and 160, weight decay 1e-4, random grayscale 0.2 (th_cifar*_lt_hybrid_sc)")
 
 # label -> (source of the printed numbers, protocols of its columns, what runs), per table
 _TH1_SOURCES = {
@@ -100,7 +102,7 @@ _TH1_SOURCES = {
     "MiSLAS": ("Zhong et al., CVPR 2021 (MiSLAS), CIFAR-LT table",
                {f"{p}{r}": f"th_{d}_lt_mislas_r{r}" for p, d in (("c10_", "cifar10"), ("c100_", "cifar100")) for r in RATIOS},
                "MiSLAS's own configs: stage 1 mixup (th_cifar*_lt_mislas_stage1), stage 2 th_cifar*_lt_mislas_r<ratio>"),
-    "Hybrid-SC": ("Wang et al., CVPR 2021 (Hybrid-SC), CIFAR-LT table", {}, "ref only"),
+    "Hybrid-SC": ("Wang et al., CVPR 2021 (Hybrid-SC), CIFAR-LT table", _HYBRID_SC_CIFAR, _HYBRID_SC_PROTOCOL),
 }
 _TH2_SOURCES = {label: (_UNTRACED, {}, f"{_OWN} (untraced)") for label in ("CE", "Focal", "Mixup", "LDAM", "DRS", "LDAM+DRW", "BBN")}  # BBN reports no Tiny-ImageNet
 _TH2_SOURCES.update({"MiSLAS": (_UNTRACED, {f"tiny_{r}": f"th_tiny_imagenet_lt_mislas_r{r}" for r in RATIOS},
@@ -147,8 +149,6 @@ def _th_rows(values: Dict[str, Sequence[float]], columns: Sequence[Column], sour
             continue
         source, protocols, runs = sources[label]
         note = f"source: {source}; runs {runs}"
-        if method in _REF_TH:
-            note = f"source: {source}; ref until the method is added to the runner"
         rows.append(SourcedRow(label, method, extra, paper=paper, note=note, source=source, protocols=dict(protocols),
                                stage1=(stage1 or {}).get(label)))
     return tuple(rows)

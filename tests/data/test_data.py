@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from dcl_runner.data import build_data
-from dcl_runner.data.augment import Augment, pad_crop
+from dcl_runner.data.augment import Augment, pad_crop, random_grayscale
 from dcl_runner.data.longtail import longtail_counts, longtail_indices, stratified_cap
-from dcl_runner.errors import DatasetError
+from dcl_runner.errors import ConfigError, DatasetError
 from helpers import compose
 
 
@@ -137,3 +137,22 @@ def test_augment_is_reproducible_and_normalised():
     b = aug.train(x, torch.Generator().manual_seed(1))
     assert a.shape == (4, 3, 16, 16) and torch.equal(a, b) and a.is_contiguous()
     assert aug.eval(torch.full((1, 3, 16, 16), 128, dtype=torch.uint8)).abs().max() < 0.02
+
+
+def test_random_grayscale_by_hand():
+    """dataset.augment.grayscale: with probability p per sample every channel becomes 0.299 R + 0.587 G + 0.114 B."""
+    x = torch.tensor([[200.0, 100.0, 0.0], [10.0, 20.0, 30.0]]).view(2, 3, 1, 1).expand(2, 3, 2, 2).contiguous()
+    always = random_grayscale(x, 1.0, torch.Generator().manual_seed(0))
+    # 0.299 * 200 + 0.587 * 100 = 118.5; 0.299 * 10 + 0.587 * 20 + 0.114 * 30 = 2.99 + 11.74 + 3.42 = 18.15
+    assert torch.allclose(always[0], torch.full((3, 2, 2), 118.5)) and torch.allclose(always[1], torch.full((3, 2, 2), 18.15))
+    assert torch.equal(random_grayscale(x, 0.0, None), x)
+    assert torch.equal(random_grayscale(x[:, :1], 1.0, None), x[:, :1])  # a one-channel image is already gray
+    # p = 0.2: the same uniform draws decide, about a fifth of 4000 samples are gray
+    many = torch.rand(4000, 3, 1, 1, generator=torch.Generator().manual_seed(3)) * 255
+    out = random_grayscale(many, 0.2, torch.Generator().manual_seed(4))
+    gray = (out[:, 0] == out[:, 1]).flatten() & (out[:, 1] == out[:, 2]).flatten()
+    assert torch.equal(gray, torch.rand(4000, generator=torch.Generator().manual_seed(4)) < 0.2)
+    assert 0.18 < gray.float().mean().item() < 0.22
+    with pytest.raises(ConfigError, match=r"dataset.augment.grayscale=1.5: expected a probability in \[0, 1\]"):
+        Augment(16, [0.5] * 3, [0.25] * 3, crop="none", padding=0, scale=[0.08, 1.0], ratio=[0.75, 4 / 3], flip=False,
+                grayscale=1.5)

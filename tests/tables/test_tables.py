@@ -185,7 +185,8 @@ def test_list_names_every_table(capsys):
     assert rc == 0
     for table_id in T.REGISTRY:
         assert table_id in out
-    assert "ref only (method 'hybrid_sc' not in the runner)" in out
+    two_head = out[out.index("th.t1  [table]"):out.index("th.fig3")]  # issue 13: no ref-only row left in th.t1-th.t5
+    assert "ref only" not in two_head and "    - Hybrid-SC                                  runnable" in two_head
 
 
 def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
@@ -194,9 +195,9 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
     commands = [line for line in out.splitlines() if line.startswith("python -m dcl_runner -m ")]
     # the cifar10-LT and cifar100-LT stand-ins, 3 ratios each, under the two-head protocol, LDAM-DRW's
     # (th_cifar*_lt_ldam_drw: LDAM, LDAM+DRW), Cui et al.'s (th_cifar*_lt_cui: CE, Focal, CB+Focal), BBN's own
-    # (th_cifar*_lt_bbn: BBN) and MiSLAS's stage 1 (th_cifar*_lt_mislas_stage1: mixup); its stage 2 waits for that
-    # run (not launched in a dry run)
-    assert len(commands) == 10  # 2 datasets x (two-head, LDAM-DRW, Cui, BBN, MiSLAS stage 1)
+    # (th_cifar*_lt_bbn: BBN), Hybrid-SC's (th_cifar*_lt_hybrid_sc) and MiSLAS's stage 1 (th_cifar*_lt_mislas_stage1:
+    # mixup); its stage 2 waits for that run (not launched in a dry run)
+    assert len(commands) == 12  # 2 datasets x (two-head, LDAM-DRW, Cui, BBN, Hybrid-SC, MiSLAS stage 1)
     runs, every_method = 0, set()
     for line in commands:
         args = shlex.split(line)[4:]
@@ -208,7 +209,7 @@ def test_dry_run_prints_commands_that_compose(tmp_path, capsys):
         assert cfg.dataset.name == "synthetic_classes"  # CIFAR is not on disk: the smoke stand-in
         runs += len(combos)
         assert len(combos) == 3 * len(methods)
-    assert {"ce", "focal", "ldam_drw", "twohead", "twohead_full", "bbn"} <= every_method
+    assert {"ce", "focal", "ldam_drw", "twohead", "twohead_full", "bbn", "hybrid_sc"} <= every_method
     assert runs >= 6
     assert not (tmp_path / "o" / "tables" / "runs").exists()  # a dry run launches nothing
 
