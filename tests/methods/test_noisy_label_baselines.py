@@ -12,8 +12,8 @@ from dcl_runner.errors import ConfigError
 from dcl_runner.methods import Batch, TrainContext, build_method
 from dcl_runner.methods.bootstrapping import hard_bootstrap_loss
 from dcl_runner.methods.l2rw import l2rw_weights, normalised_weights
-from dcl_runner.methods.mentornet import (MentorNetwork, dropout_schedule, example_dropout, fit_mentor,
-                                          mentornet_pd_weights, percent_of_training)
+from dcl_runner.methods.mentornet import (MentorNetwork, dropout_schedule, example_dropout, mentornet_pd_weights,
+                                          percent_of_training)
 from dcl_runner.methods.s_model import channel_log_probs, confusion_channel, initial_channel
 from helpers import compose
 
@@ -253,19 +253,6 @@ def test_the_mentor_network_reads_the_lstm_cell_states():
     assert expected == pytest.approx(0.363400, abs=1e-6) and logit.tolist() == pytest.approx([expected] * 2, abs=1e-6)
 
 
-def test_the_mentor_learns_which_labels_are_right_from_its_records():
-    """Records where the right labels are those of small loss (the pattern the student's losses show): the fitted
-    mentor weighs a small-loss sample above a large-loss one."""
-    gen = torch.Generator().manual_seed(0)
-    loss = torch.rand(400, generator=gen) * 4
-    records = torch.stack([loss, torch.full_like(loss, 10), (loss < 1.5).float(), torch.zeros_like(loss)], 1)
-    mentor = MentorNetwork(torch.Generator().manual_seed(1))
-    final = fit_mentor(mentor, records, 0.9, steps=400, lr=0.1, batch_size=32, generator=gen)
-    diff = torch.tensor([0.2, 3.5]) - torch.quantile(loss, 0.9)
-    v = torch.sigmoid(mentor(torch.tensor([0.2, 3.5]), diff, torch.tensor([10, 10])))
-    assert final < 0.3 and v[0] > 0.8 and v[1] < 0.2
-
-
 def test_mentornet_dd_records_the_held_out_images_then_weighs_with_the_fitted_mentor():
     m = method("mentornet_dd", "method.mentor_steps=5", "method.mentor_noise_rate=0.5",
                "method.example_dropout_rates=[0.0,100]", classes=2)
@@ -279,8 +266,8 @@ def test_mentornet_dd_records_the_held_out_images_then_weighs_with_the_fitted_me
             return {"logits": torch.tensor([0.8, 0.2]).log().expand(len(inputs), 2)}
 
     m.setup(TrainContext(task=task(2, 10), train_targets=y, device=torch.device("cpu"), epochs=100, steps_per_epoch=1,
-                         seed=0, meta={"clean_holdout_mask": held}, model=Fixed(), iterate_train=None,
-                         fetch=lambda at, generator=None, augment=True: (x[at], y[at], at)))
+                         seed=0, meta={"clean_holdout_mask": held, "noisy_mask": np.arange(10) % 2 == 1}, model=Fixed(),
+                         iterate_train=None, fetch=lambda at, generator=None, augment=True: (x[at], y[at], at)))
     assert sorted(m.epoch_order(0, torch.Generator()).tolist()) == [4, 5, 6, 7, 8, 9]
     assert (m.mentor_epoch(10), m.mentor_epoch(50)) == (10, 18)  # --fixed_epoch_after_burn_in at 18
     m.on_epoch_start(3)  # 3% of training: record the 4 held-out images under their synthetic labels
@@ -297,6 +284,14 @@ def test_mentornet_dd_records_the_held_out_images_then_weighs_with_the_fitted_me
     assert bool(m.fitted) and len(m.records) == 8 and m.records[4:, 1].tolist() == [18, 18, 18, 18]
     late = m.loss({"logits": torch.tensor([0.8, 0.2]).log().expand(4, 2)}, batch, epoch=50)
     assert 0 < late.parts["mentor_weight_mean"] < 1
+    # mentor_auc: v of the batch against its labels' rightness (images 5 and 7 noisy). A mentor whose output ignores
+    # its inputs (last layer 0, bias 1) ties every pair: AUC 1/2
+    m.on_epoch_start(51)
+    with torch.no_grad():
+        m.mentor.out.weight.zero_()
+        m.mentor.out.bias.fill_(1.0)
+    m.loss({"logits": torch.tensor([0.8, 0.2]).log().expand(4, 2)}, batch, epoch=51)
+    assert m.epoch_scalars()["mentor_auc"] == 0.5
 
 
 # --------------------------------------------------------------------------------------------------
