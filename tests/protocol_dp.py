@@ -235,6 +235,7 @@ MENTORNET_DD = keys(
     method__mentor_steps=Cite(30000, f"{MENTORNET} training_mentornet_command.sh --max_step_train=3e4"),
     method__mentor_lr=Cite(0.1, f"{MENTORNET} training_mentornet_command.sh --learning_rate=0.1"),
     method__mentor_batch_size=Cite(32, f"{MENTORNET} training_mentornet/train.py --mini_batch_size default 32"),
+    method__mentor_max_grad_norm=Cite(5.0, f"{MENTORNET} training_mentornet/train.py create_train_op max_grad_norm=5"),
 )
 
 # -- method protocols (METHOD_KEYS: what every cell of the method must pin) ------------------------
@@ -253,8 +254,8 @@ METHOD_KEYS = {
                      "dataset.clean_holdout.size"),
     "mentornet_dd": ("method.loss_percentile", "method.moving_average_decay", "method.burn_in_percent",
                      "method.example_dropout_rates", "method.mentor_noise_rate", "method.mentor_percentile",
-                     "method.mentor_steps", "method.mentor_lr", "method.mentor_batch_size", "backbone.dropout",
-                     "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
+                     "method.mentor_steps", "method.mentor_lr", "method.mentor_batch_size", "method.mentor_max_grad_norm",
+                     "backbone.dropout", "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
 }
 CE = keys(method__name=Cite("ce", "the baseline: the same protocol without data parameters (DP sec. 3.2; authors' README)"))
 

@@ -29,12 +29,17 @@ here the function itself is the mentor (docs/noisy_labels.md says why).
 
 MentorNet DD: that network (``MentorNetwork``, the authors' ``utils.mentornet_nn``) learnt from data where it is
 known which labels are right (Jiang et al., "data-driven curriculum"; the authors' ``training_mentornet``):
-records (loss, loss - the records' 90th loss percentile, epoch percent) with target v* = 1[label is right], fitted by
-sigmoid cross-entropy with Adam. Here the records come from the clean hold-out (``dataset.clean_holdout``) with a
-seeded synthetic noise (rate 0.2, the authors' mentor "nl_0.2_percentile_90"): at the start of every burn-in epoch
-the student's losses on all held-out images are recorded (the student never trains on them), and when the burn-in
-ends once more under the fixed epoch feature the mentor will be asked with (its epoch embedding is fixed and random:
-a row never seen in the fit would be noise), and the mentor is fitted. Then, as the authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
+records (loss, loss difference, epoch percent) with target v* = 1[label is right], fitted by sigmoid cross-entropy
+with Adam, gradients clipped to global norm 5 (``train.py create_train_op``). Here the records come from the clean
+hold-out (``dataset.clean_holdout``) with a seeded synthetic noise (rate 0.2, the authors' mentor
+"nl_0.2_percentile_90"): at the start of every burn-in epoch the student's losses on all held-out images are
+recorded (the student never trains on them), and when the burn-in ends once more under the fixed epoch feature the
+mentor will be asked with (its epoch embedding is fixed and random: a row never seen in the fit would be noise), and
+the mentor is fitted. Each epoch's records are one student dump, and a record's loss difference is to the 90th
+percentile of its own dump (``record_loss_differences``; the authors' ``generate_data_driven`` takes it over their
+one dump): a single percentile over all dumps let the untrained student's first dump (losses ~50) push every later
+difference to ~-45, where the LSTM saturates and the mentor fits a constant (docs/noisy_labels.md). Then, as the
+authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
 
     e' = min(e, 18);   v_i = sigmoid(mentor(l_i, d_i, e'))  and  v_i = 1 while e' < 17;  drop-out at e'
 """
@@ -178,14 +183,37 @@ class MentorNetwork(nn.Module):
         return self.out(torch.tanh(self.fc(feat))).squeeze(1)
 
 
+def record_loss_differences(loss: torch.Tensor, dump: torch.Tensor, percentile: float) -> torch.Tensor:
+    """d_i = l_i - (the ``percentile`` loss of the records of i's dump), dump = the epoch they were recorded at (the
+    authors' ``data_generator.generate_data_driven``: loss minus np.percentile of the dump's losses, linear)."""
+    diff = torch.empty_like(loss)
+    for recorded_at in dump.unique():
+        same = dump == recorded_at
+        diff[same] = loss[same] - torch.quantile(loss[same], percentile)
+    return diff
+
+
+def separation_auc(score: torch.Tensor, positive: torch.Tensor) -> float:
+    """P(score of a random positive > score of a random negative), ties counting 1/2: the Mann-Whitney U over
+    n+ n-, from the positives' average ranks, U = sum of their ranks - n+ (n+ + 1) / 2. nan without both classes."""
+    score, positive = score.detach().double().cpu(), positive.detach().bool().cpu()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, group, counts = torch.unique(score, return_inverse=True, return_counts=True)
+    last = counts.cumsum(0).double()                   # 1-based rank of each distinct score's last copy
+    rank = ((last - counts + 1 + last) / 2)[group]     # tied scores share their average rank
+    return float((rank[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def fit_mentor(mentor: MentorNetwork, records: torch.Tensor, percentile: float, steps: int, lr: float,
-               batch_size: int, generator: torch.Generator) -> float:
-    """Fit the mentor to records [N, 4] = (loss, epoch percent, noisy label right (1) or not (0), -) as the authors'
-    ``training_mentornet``: loss difference to the records' ``percentile`` loss, sigmoid cross-entropy against
-    v* = 1[label right], Adam at ``lr`` decayed x0.9 every 1000 steps (staircase), ``batch_size`` records a step.
-    Returns the final mean training loss over all records."""
+               batch_size: int, max_grad_norm: float, generator: torch.Generator) -> float:
+    """Fit the mentor to records [N, 4] = (loss, epoch percent, noisy label right (1) or not (0), epoch recorded at)
+    as the authors' ``training_mentornet``: loss difference to its dump's ``percentile`` loss, sigmoid cross-entropy
+    against v* = 1[label right], Adam at ``lr`` decayed x0.9 every 1000 steps (staircase), gradients clipped to global
+    norm ``max_grad_norm``, ``batch_size`` records a step. Returns the final mean training loss over all records."""
     loss, epoch, right = records[:, 0], records[:, 1].long(), records[:, 2]
-    diff = loss - torch.quantile(loss, percentile)
+    diff = record_loss_differences(loss, records[:, 3], percentile)
     optimizer = torch.optim.Adam(mentor.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.9)
     with torch.enable_grad():
@@ -194,6 +222,7 @@ def fit_mentor(mentor: MentorNetwork, records: torch.Tensor, percentile: float, 
             fit = F.binary_cross_entropy_with_logits(mentor(loss[at], diff[at], epoch[at]), right[at])
             optimizer.zero_grad(set_to_none=True)
             fit.backward()
+            torch.nn.utils.clip_grad_norm_(mentor.parameters(), max_grad_norm)
             optimizer.step()
             schedule.step()
     with torch.no_grad():
@@ -207,7 +236,7 @@ class MentorNetDD(MentorNetPD):
     uses_clean_holdout = True
 
     def __init__(self, task: TaskInfo, *, mentor_noise_rate: float, mentor_percentile: float, mentor_steps: int,
-                 mentor_lr: float, mentor_batch_size: int, **kwargs):
+                 mentor_lr: float, mentor_batch_size: int, mentor_max_grad_norm: float, **kwargs):
         super().__init__(task, **kwargs)
         if not 0.0 < float(mentor_noise_rate) < 1.0:
             raise ConfigError(f"method.mentor_noise_rate={mentor_noise_rate!r}: expected a rate in (0, 1): the mentor "
@@ -215,23 +244,33 @@ class MentorNetDD(MentorNetPD):
         for key, value in (("mentor_steps", mentor_steps), ("mentor_batch_size", mentor_batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"method.{key}={value!r}: expected an integer >= 1")
+        if not float(mentor_max_grad_norm) > 0:
+            raise ConfigError(f"method.mentor_max_grad_norm={mentor_max_grad_norm!r}: expected a norm > 0 (authors: 5)")
         self.mentor_noise_rate = float(mentor_noise_rate)
         self.mentor_percentile = float(mentor_percentile)
         self.mentor_steps, self.mentor_lr, self.mentor_batch_size = mentor_steps, float(mentor_lr), mentor_batch_size
+        self.mentor_max_grad_norm = float(mentor_max_grad_norm)
         self.mentor = MentorNetwork(torch.Generator().manual_seed(0))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("recorded_epoch", torch.full((), -1, dtype=torch.long))  # last epoch whose dump is taken
         self.records = torch.zeros(0, 4)
         self.mentor_fit_loss = float("nan")
+        self.noisy_mask = None
+        self.scored: List[torch.Tensor] = []  # (v, label right) of this epoch's batches, for mentor_auc
 
     def setup(self, ctx: TrainContext) -> None:
         super().setup(ctx)
         self.holdout = CleanHoldout(ctx, "mentornet_dd")
-        self.model, self.seed = ctx.model, int(ctx.seed)
+        # the student, read (not owned): a plain attribute, so that it is not a submodule in the method's checkpoint
+        object.__setattr__(self, "student", ctx.model)
+        self.seed = int(ctx.seed)
         self.mentor = MentorNetwork(torch.Generator().manual_seed(self.seed)).to(ctx.device)
         true = ctx.train_targets[self.holdout.clean.to(ctx.train_targets.device)].cpu().numpy()
         noisy = uniform_noise(true, self.task.num_outputs, self.mentor_noise_rate, self.seed).targets
         self.holdout_labels = torch.as_tensor(noisy, device=ctx.device)
         self.holdout_right = torch.as_tensor(noisy == true, dtype=torch.float32, device=ctx.device)
+        mask = ctx.meta.get("noisy_mask")  # which training labels the noise changed: only for the mentor_auc report
+        self.noisy_mask = None if mask is None else torch.as_tensor(np.asarray(mask), dtype=torch.bool)
 
     def epoch_order(self, epoch: int, generator: torch.Generator):
         return self.holdout.training_order(generator)
@@ -241,32 +280,38 @@ class MentorNetDD(MentorNetPD):
         return min(percent_of_training(epoch, self.epochs), self.burn_in)
 
     def on_epoch_start(self, epoch: int) -> None:
-        if bool(self.fitted):
+        self.scored = []
+        if bool(self.fitted) or epoch <= int(self.recorded_epoch):  # fitted, or this dump came back with a resume
             return
         percent = self.mentor_epoch(epoch)
+        device = self.holdout_right.device
         if percent < self.burn_in - 1:  # v = 1 for everyone: record the student on the held-out images
-            self.records = torch.cat([self.records.to(self.holdout_right.device), self.record(percent)])
+            self.records = torch.cat([self.records.to(device), self.record(percent, epoch)])
+            self.recorded_epoch.fill_(epoch)
         else:  # the student at the burn-in's end, under the epoch feature the mentor will be asked with (fixed)
-            self.records = torch.cat([self.records.to(self.holdout_right.device), self.record(self.burn_in)])
+            self.records = torch.cat([self.records.to(device), self.record(self.burn_in, epoch)])
+            self.recorded_epoch.fill_(epoch)
             generator = torch.Generator().manual_seed(self.seed + 1)
             self.mentor_fit_loss = fit_mentor(self.mentor, self.records, self.mentor_percentile, self.mentor_steps,
-                                              self.mentor_lr, self.mentor_batch_size, generator)
+                                              self.mentor_lr, self.mentor_batch_size, self.mentor_max_grad_norm,
+                                              generator)
             self.fitted.fill_(True)
 
     @torch.no_grad()
-    def record(self, percent: int) -> torch.Tensor:
-        """[H, 4]: the student's loss on each held-out image under its synthetic label, the percent, label right."""
-        was_training = self.model.training
-        self.model.eval()
+    def record(self, percent: int, epoch: int) -> torch.Tensor:
+        """[H, 4]: the student's loss on each held-out image under its synthetic label, the percent, label right,
+        the epoch of this dump."""
+        was_training = self.student.training
+        self.student.eval()
         losses = []
         for start in range(0, len(self.holdout.clean), 256):
             at = self.holdout.clean[start:start + 256]
             x, _, _ = self.holdout.fetch(at, augment=False)
-            logits = self.model(x)["logits"].float()
+            logits = self.student(x)["logits"].float()
             losses.append(F.cross_entropy(logits, self.holdout_labels[start:start + len(at)], reduction="none"))
-        self.model.train(was_training)
+        self.student.train(was_training)
         loss = torch.cat(losses)
-        return torch.stack([loss, torch.full_like(loss, percent), self.holdout_right, torch.zeros_like(loss)], dim=1)
+        return torch.stack([loss, torch.full_like(loss, percent), self.holdout_right, torch.full_like(loss, epoch)], 1)
 
     def loss(self, outputs: Dict[str, torch.Tensor], batch: Batch, epoch: int) -> StepResult:
         logits = outputs["logits"]
@@ -278,13 +323,20 @@ class MentorNetDD(MentorNetPD):
         else:
             with torch.no_grad():
                 v = torch.sigmoid(self.mentor(losses.detach(), diff, torch.full_like(batch.y, percent)))
+            if self.noisy_mask is not None:
+                right = ~self.noisy_mask[batch.index.cpu()].to(v.device)
+                self.scored.append(torch.stack([v, right.to(v.dtype)], 1))
         v = example_dropout(v, self.dropout_rates[percent], batch.generator)
         loss = (v * losses).mean()
         return StepResult(loss=loss, parts={"mentor_weight_mean": v.mean(), "mentor_lambda": self.loss_moving_average.clone()},
                           logits=logits)
 
     def epoch_scalars(self) -> Dict[str, float]:
-        return {"mentor_records": float(len(self.records)), "mentor_fit_loss": self.mentor_fit_loss}
+        """mentor_auc: how the mentor's v (before drop-out) ranks the student's right training labels above the wrong
+        ones over this epoch (0.5: no separation; nan before the mentor weighs, or without a noise mask)."""
+        scored = torch.cat(self.scored) if self.scored else torch.zeros(0, 2)
+        return {"mentor_records": float(len(self.records)), "mentor_fit_loss": self.mentor_fit_loss,
+                "mentor_auc": separation_auc(scored[:, 0], scored[:, 1])}
 
     def get_extra_state(self):
         return {"records": self.records.cpu(), "mentor_fit_loss": self.mentor_fit_loss}

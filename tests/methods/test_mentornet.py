@@ -1,0 +1,134 @@
+"""MentorNet DD's mentor (Jiang et al., ICML 2018; google/mentornet code/training_mentornet): its training data from
+the clean hold-out, its loss-difference feature per student dump, that it learns to separate right from wrong labels,
+and that its records survive a resume mid burn-in. Every expected number is worked out by hand in the docstrings."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dcl_runner.data.base import MULTICLASS, TaskInfo
+from dcl_runner.methods import TrainContext, build_method
+from dcl_runner.methods.mentornet import MentorNetwork, fit_mentor, record_loss_differences, separation_auc
+from dcl_runner.train import RunInterrupted, run_experiment
+from helpers import TINY, compose, interrupt_at_step
+
+
+def binary_entropy(p: float) -> float:
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def test_loss_differences_are_to_the_percentile_of_their_own_dump():
+    """Two dumps (epochs 0 and 3). np.percentile(linear) at 0.9 of (1, 2, 3): position 0.9 * 2 = 1.8, 2 + 0.8 = 2.8;
+    of (10, 20, 30): 20 + 0.8 * 10 = 28. So d = (-1.8, -0.8, 0.2, -18, -8, 2)."""
+    loss = torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])
+    dump = torch.tensor([0.0, 0.0, 0.0, 3.0, 3.0, 3.0])
+    assert record_loss_differences(loss, dump, 0.9).tolist() == pytest.approx([-1.8, -0.8, 0.2, -18, -8, 2], abs=1e-5)
+
+
+def test_separation_auc_by_hand():
+    """Positives score 0.9, 0.8; negatives 0.3, 0.8: pairs 1 + 1 + 1 + 1/2 (the tie) = 3.5 of 4 = 0.875."""
+    assert separation_auc(torch.tensor([0.9, 0.8, 0.3, 0.8]), torch.tensor([1, 1, 0, 0])) == pytest.approx(0.875)
+    assert math.isnan(separation_auc(torch.tensor([0.9]), torch.tensor([1])))
+
+
+class FixedStudent(nn.Module):
+    """p(class 0) = 0.8 for every image: CE 0.223144 under label 0, ln(1 / 0.02222) under another of 10 classes."""
+
+    def forward(self, inputs):
+        probs = torch.full((10,), 0.2 / 9)
+        probs[0] = 0.8
+        return {"logits": probs.log().expand(len(inputs), 10)}
+
+
+def holdout_method(n: int, rate: float):
+    """mentornet_dd over n training images of 10 classes (all of class 0), every one of them held out but the last."""
+    m = build_method(compose(["method=mentornet_dd", "method.mentor_steps=5", f"method.mentor_noise_rate={rate}"]).method,
+                     TaskInfo(MULTICLASS, [f"c{i}" for i in range(10)], np.full(10, n // 10), n, (1, 2, 2)))
+    x, y = torch.zeros(n, 2), torch.zeros(n, dtype=torch.long)
+    held = np.ones(n, dtype=bool)
+    held[-1] = False
+    m.setup(TrainContext(task=m.task, train_targets=y, device=torch.device("cpu"), epochs=100, steps_per_epoch=1,
+                         seed=0, meta={"clean_holdout_mask": held}, model=FixedStudent(), iterate_train=None,
+                         fetch=lambda at, generator=None, augment=True: (x[at], y[at], at)))
+    return m
+
+
+def test_the_mentor_data_has_both_targets_in_the_proportion_of_the_corruption():
+    """The hold-out's labels are corrupted (uniform noise, Jiang et al.'s: each label is, with probability p, replaced
+    by a uniform random class, the true one included) and v* = 1[label still right]. Over 1,999 held-out images at
+    p = 0.2 and 10 classes, the wrong fraction is 0.2 * 9/10 = 0.18, binomial sd sqrt(0.18 * 0.82 / 1999) = 0.0086:
+    within 0.035 (4 sd). Every record's loss is the student's under its own (noisy) label: 0.223144 where the label
+    is 0 (right), -ln(0.2 / 9) = 3.806662 where it is not."""
+    m = holdout_method(2000, 0.2)
+    m.on_epoch_start(0)
+    right, loss = m.records[:, 2], m.records[:, 0]
+    assert set(right.tolist()) == {0.0, 1.0}
+    assert abs((1 - right.mean().item()) - 0.18) < 0.035
+    assert loss[right == 1].tolist() == pytest.approx([0.223144] * int(right.sum()), abs=1e-5)
+    assert loss[right == 0].tolist() == pytest.approx([3.806662] * int((1 - right).sum()), abs=1e-5)
+    assert m.records[:, 3].unique().tolist() == [0.0]  # the dump's epoch
+    # the same hand-worked v* on a tiny hold-out: 4 images, p = 0.5
+    tiny = holdout_method(5, 0.5)
+    tiny.on_epoch_start(0)
+    assert tiny.records[:, 2].tolist() == (tiny.holdout_labels == 0).float().tolist()
+
+
+def separable_records():
+    """Two student dumps: an untrained student (epoch 0, percent 0: losses 40-60 whatever the label, as the real
+    first dump on noisy digits) and the student at the burn-in's end (epoch 7, percent 18): right labels lose 0-1,
+    wrong ones 2-4. Each dump: 160 right, 40 wrong (80% right, the mentor's 0.2 noise)."""
+    gen = torch.Generator().manual_seed(0)
+    right = torch.cat([torch.ones(160), torch.zeros(40)])
+    untrained = 40 + 20 * torch.rand(200, generator=gen)
+    trained = torch.where(right == 1, torch.rand(200, generator=gen), 2 + 2 * torch.rand(200, generator=gen))
+    first = torch.stack([untrained, torch.zeros(200), right, torch.zeros(200)], 1)
+    last = torch.stack([trained, torch.full((200,), 18.0), right, torch.full((200,), 7.0)], 1)
+    return torch.cat([first, last])
+
+
+def test_the_mentor_separates_right_from_wrong_labels_where_the_loss_does():
+    """The authors' fit (Adam lr 0.1, batch 32, clip 5), 200 steps. On the trained dump a constant mentor's best
+    cross-entropy is the entropy of 80/20, H(0.8) = -(0.8 ln 0.8 + 0.2 ln 0.2) = 0.500402; the loss alone separates
+    the dump, so the mentor must rank every right label above every wrong one (AUC 1) and its cross-entropy fall
+    well below chance (< 0.15, under a third of it). Before the per-dump percentile, the untrained dump set the 90th
+    percentile (~58) for both and this fit stayed at 0.50 with AUC 0.5 (a saturated, constant mentor)."""
+    assert binary_entropy(0.8) == pytest.approx(0.500402, abs=1e-6)
+    records = separable_records()
+    mentor = MentorNetwork(torch.Generator().manual_seed(0))
+    fit_mentor(mentor, records, 0.9, steps=200, lr=0.1, batch_size=32, max_grad_norm=5.0,
+               generator=torch.Generator().manual_seed(1))
+    last = records[200:]
+    diff = record_loss_differences(last[:, 0], last[:, 3], 0.9)
+    with torch.no_grad():
+        logit = mentor(last[:, 0], diff, last[:, 1].long())
+    assert F.binary_cross_entropy_with_logits(logit, last[:, 2]).item() < 0.15
+    assert separation_auc(logit, last[:, 2]) == 1.0
+
+
+DD_RUN = [*TINY, "dataset=digits_lt", "backbone=resnet32", "method=mentornet_dd", "dataset.noise.rate=0.4",
+          "dataset.max_train_samples=64", "dataset.clean_holdout.size=100", "method.mentor_steps=20",
+          "trainer.epochs=3", "trainer.eval_every=3"]
+
+
+def test_a_resume_mid_burn_in_keeps_the_dumps_and_fits_the_same_mentor(tmp_path, monkeypatch):
+    """3 epochs of 2 steps (64 images less the hold-out's share, batch 32): a dump at the start of epoch 0 (percent
+    0), the last dump and the fit at epoch 1 (floor(100 / 3) = 33 -> 18). Stopped mid-epoch 0 (after step 1) and
+    resumed, the run must not take epoch 0's dump again (its student has moved on): 2 dumps of the hold-out's H
+    records and the same mentor as an unbroken run."""
+    run_experiment(compose(DD_RUN), tmp_path / "ref")
+    interrupt_at_step(monkeypatch, 1)
+    with pytest.raises(RunInterrupted):
+        run_experiment(compose(DD_RUN), tmp_path / "run")
+    run_experiment(compose(DD_RUN), tmp_path / "run", resume=True)
+    a = torch.load(tmp_path / "ref" / "checkpoints" / "last.pt", weights_only=False)["method"]
+    b = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)["method"]
+    records = a["_extra_state"]["records"]
+    held = int((records[:, 3] == 0).sum())
+    assert held > 0 and records.shape == (2 * held, 4) and records[:, 3].unique().tolist() == [0.0, 1.0]
+    assert records[:, 1].unique().tolist() == [0.0, 18.0]
+    assert torch.equal(records, b["_extra_state"]["records"])
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("mentor."))
+    assert not any(k.startswith("model.") for k in a)  # the student is not saved twice
