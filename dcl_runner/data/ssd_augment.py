@@ -104,10 +104,6 @@ def _between(u: torch.Tensor, bounds: Sequence[float]) -> torch.Tensor:
     return float(bounds[0]) + u * (float(bounds[1]) - float(bounds[0]))
 
 
-def _where(mask: torch.Tensor, changed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return torch.where(mask.view(-1, *([1] * (x.ndim - 1))), changed, x)
-
-
 # -- photometric (step 1) ---------------------------------------------------------------------------------------
 def grey(x: torch.Tensor) -> torch.Tensor:
     """[B, 1, H, W] luma of RGB [B, 3, H, W]."""
@@ -141,6 +137,31 @@ def shift_hue(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
     return (torch.stack(channels, 1) * 255.0).clamp(0.0, 255.0)
 
 
+def _on(mask: torch.Tensor, op: Callable[..., torch.Tensor], x: torch.Tensor, *per_sample: torch.Tensor) -> torch.Tensor:
+    """``op(x[k], per_sample[k] ...)`` written into x (in place) for the samples k where ``mask`` holds (only those
+    computed)."""
+    rows = torch.nonzero(mask).flatten()
+    x[rows] = op(x[rows], *(v[rows] for v in per_sample))
+    return x
+
+
+def _contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return blend(x, grey(x).mean(dim=(1, 2, 3), keepdim=True), factor)
+
+
+def _brightness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return blend(x, torch.zeros_like(x), factor)
+
+
+def _saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return blend(x, grey(x), factor)
+
+
+def _permute(x: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """Channels in the order of ``keys`` [B, C] sorted: a uniform permutation per sample."""
+    return torch.gather(x, 1, keys.argsort(1).view(len(x), keys.shape[1], 1, 1).expand_as(x))
+
+
 def photometric_distort(x: torch.Tensor, recipe: SsdRecipe, generator: Optional[torch.Generator],
                         part: Optional[BatchPart] = None) -> torch.Tensor:
     """Step 1 on float RGB 0..255 [B, 3, H, W] (torchvision RandomPhotometricDistort, per sample)."""
@@ -149,19 +170,14 @@ def photometric_distort(x: torch.Tensor, recipe: SsdRecipe, generator: Optional[
     p = float(recipe.p)
     bright, contrast = _between(factor[:, 0], recipe.brightness), _between(factor[:, 1], recipe.contrast)
     saturation, hue = _between(factor[:, 2], recipe.saturation), _between(factor[:, 3], recipe.hue)
-
-    def adjust_contrast(t: torch.Tensor) -> torch.Tensor:
-        return blend(t, grey(t).mean(dim=(1, 2, 3), keepdim=True), contrast)
-
-    x = _where(coin[:, 0] < p, blend(x, torch.zeros_like(x), bright), x)
     before = coin[:, 1] < 0.5
-    x = _where(before & (coin[:, 2] < p), adjust_contrast(x), x)
-    x = _where(coin[:, 3] < p, blend(x, grey(x), saturation), x)
-    x = _where(coin[:, 4] < p, shift_hue(x, hue), x)
-    x = _where(~before & (coin[:, 5] < p), adjust_contrast(x), x)
-    order = keys.argsort(1)  # a uniform permutation of the channels per sample
-    permuted = torch.gather(x, 1, order.view(-1, 3, 1, 1).expand_as(x))
-    return _where(coin[:, 6] < p, permuted, x)
+    x = x.clone()  # the ops below write into it
+    x = _on(coin[:, 0] < p, _brightness, x, bright)
+    x = _on(before & (coin[:, 2] < p), _contrast, x, contrast)
+    x = _on(coin[:, 3] < p, _saturation, x, saturation)
+    x = _on(coin[:, 4] < p, shift_hue, x, hue)
+    x = _on(~before & (coin[:, 5] < p), _contrast, x, contrast)
+    return _on(coin[:, 6] < p, _permute, x, keys)
 
 
 # -- geometric (steps 2-4) --------------------------------------------------------------------------------------

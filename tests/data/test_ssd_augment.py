@@ -117,12 +117,14 @@ def test_the_crop_takes_the_first_window_meeting_the_constraints():
 
 def test_photometric_ops_by_hand_and_boxes_untouched():
     """Hue turned by 1/3: red -> green, grey stays grey; brightness 2: (10, 20, 30) -> (20, 40, 60) in some channel
-    order (the permutation is on with p = 1); and train_batch with every geometric op off leaves the rows alone."""
+    order (the permutation is on with p = 1); p = 0 changes nothing; and train_batch with every geometric op off leaves the rows alone."""
     pixels = torch.tensor([[255.0, 0.0, 0.0], [90.0, 90.0, 90.0]]).T.reshape(1, 3, 1, 2)
     assert shift_hue(pixels, torch.tensor([1 / 3]))[0, :, 0].T.numpy() == pytest.approx(np.array([[0, 255, 0], [90, 90, 90]]), abs=1e-3)
     bright = recipe(p=1.0, brightness=[2.0, 2.0], contrast=[1.0, 1.0], saturation=[1.0, 1.0], hue=[0.0, 0.0])
     out = photometric_distort(torch.tensor([10.0, 20.0, 30.0]).view(1, 3, 1, 1), bright, torch.Generator().manual_seed(0))
     assert sorted(out.flatten().tolist()) == pytest.approx([20, 40, 60], abs=1e-3)
+    still = torch.rand(2, 3, 4, 4) * 255  # p = 0: no op on any sample
+    assert torch.equal(photometric_distort(still, recipe(p=0.0), torch.Generator().manual_seed(0)), still)
     augment = ssd_augment(photometric="ssd", ssd=recipe(p=1.0, zoom_out_p=0.0, crop_min_ious=[1.0], flip_p=0.0))
     rows = rows_of([(100, 50, 300, 150)], (1242, 375))
     images = torch.randint(0, 256, (1, 3, 16, 16), dtype=torch.uint8)
