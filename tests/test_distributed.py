@@ -204,8 +204,7 @@ def test_global_batches_are_cut_into_equal_shares():
 def test_each_process_augments_its_rows_as_the_whole_batch_would():
     from dcl_runner.data.augment import Augment
 
-    augment = Augment(8, [0.5] * 3, [0.25] * 3, crop="resized", padding=0, scale=[0.08, 1.0], ratio=[0.75, 4 / 3], flip=True,
-                      geometric="none", photometric="none", ssd=None)
+    augment = Augment(8, [0.5] * 3, [0.25] * 3, crop="resized", padding=0, scale=[0.08, 1.0], ratio=[0.75, 4 / 3], flip=True)
     images = torch.randint(0, 256, (6, 3, 10, 10), dtype=torch.uint8)
     whole = augment.train(images, torch.Generator().manual_seed(3))
     parts = [BatchPart.of(torch.arange(6), fake(r, 2)) for r in range(2)]

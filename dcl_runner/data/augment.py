@@ -116,9 +116,9 @@ class Augment:
         scale: Sequence[float],
         ratio: Sequence[float],
         flip: bool,
-        geometric: str,
-        photometric: str,
-        ssd: SsdRecipe,
+        geometric: str = "none",  # optional across datasets: only the detection ones (conf/_base/ssd_augment.yaml) set it
+        photometric: str = "none",  # likewise
+        ssd: Optional[SsdRecipe] = None,  # likewise: the recipe's values, where geometric / photometric may be ssd
         color_jitter: Optional[Sequence[float]] = None,  # optional across datasets: only the ImageNet-family YAMLs have it
     ):
         self.crop = str(check_value("dataset.augment.crop", crop or "none", CROPS))
@@ -129,9 +129,13 @@ class Augment:
         self.geometric = str(check_value("dataset.augment.geometric", geometric, GEOMETRIC))
         self.photometric = str(check_value("dataset.augment.photometric", photometric, PHOTOMETRIC))
         self.ssd = ssd
+        if ssd is None and "ssd" in (self.geometric, self.photometric):
+            raise ConfigError(f"dataset.augment geometric={self.geometric} photometric={self.photometric}: SSD's "
+                              "augmentation needs its values in dataset.augment.ssd; add `- /_base/ssd_augment@augment` "
+                              "to the dataset's defaults (as conf/dataset/kitti.yaml does)")
         problems = ssd.problems() if "ssd" in (self.geometric, self.photometric) else []
         if problems:
-            raise ConfigError("dataset.augment.ssd." + problems[0] + " (conf/_base/dataset.yaml gives the recipe's values)")
+            raise ConfigError("dataset.augment.ssd." + problems[0] + " (conf/_base/ssd_augment.yaml gives the recipe's values)")
         if self.geometric == "ssd" and (self.crop != "none" or self.flip):
             raise ConfigError(f"dataset.augment.geometric=ssd crops and flips by itself (with the boxes); crop={self.crop} "
                               f"flip={self.flip} would move the pixels a second time: set crop: none, flip: false")

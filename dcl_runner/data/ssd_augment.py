@@ -4,7 +4,7 @@
 The recipe is torchvision's ``ssd`` preset (pytorch/vision references/detection/presets.py: RandomPhotometricDistort,
 RandomZoomOut(fill=mean), RandomIoUCrop, RandomHorizontalFlip(0.5); the ops in transforms.py), the recipe of the
 ``ssd300_vgg16`` training command the detection experiment follows. Per sample, in this order (values: ``SsdRecipe``,
-given in conf/_base/dataset.yaml ``augment.ssd`` with their sources):
+given in conf/_base/ssd_augment.yaml ``ssd`` with their sources):
 
 1. photometric distortion (:func:`photometric_distort`): brightness; contrast either before or after (prob 1/2)
    saturation and hue; each op with probability ``p``; then, with probability ``p``, a random channel permutation;

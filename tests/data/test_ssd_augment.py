@@ -224,7 +224,8 @@ def test_a_dropped_box_keeps_its_identity_and_its_instance_parameter():
 
 @pytest.mark.parametrize("overrides, message", [
     (["dataset=synthetic_boxes", "backbone=ssd_vgg16", "dataset.augment.geometric=mirror"], "geometric"),
-    (["dataset=synthetic_classes", "dataset.augment.geometric=ssd"], "has no boxes"),
+    (["dataset=synthetic_classes", "+dataset.augment.geometric=ssd"], "has no boxes"),
+    (["dataset=synthetic_classes", "+dataset.augment.photometric=ssd"], "needs its values in dataset.augment.ssd"),
     (["dataset=synthetic_boxes", "backbone=ssd_vgg16", "dataset.augment.ssd.flip_p=2"], "flip_p=2"),
     (["dataset=synthetic_boxes", "backbone=ssd_vgg16", "+dataset.augment.ssd.flip=0.5"], "unknown key"),
 ])
@@ -243,4 +244,4 @@ def test_detection_configs_run_the_cited_recipe():
         augment = compose(overrides).dataset.augment
         assert (augment.geometric, augment.photometric, augment.crop, augment.flip) == ("ssd", "ssd", "none", False)
         assert OmegaConf.to_container(augment.ssd) == TV
-    assert compose([]).dataset.augment.geometric == "none"
+    assert "geometric" not in compose([]).dataset.augment  # other datasets: Augment's none (their identities unchanged)
