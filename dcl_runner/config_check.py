@@ -122,8 +122,9 @@ def check_config(cfg: Any) -> None:
 
 
 def check_task_fit(cfg: Any) -> None:
-    """A detection dataset needs a detection backbone (one returning its maps, e.g. ssd_vgg16) and an augmentation
-    that moves no pixel (the boxes could not follow a crop or a flip); a classification dataset the others."""
+    """A detection dataset needs a detection backbone (one returning its maps, e.g. ssd_vgg16) and no pixel-only crop
+    or flip (the boxes follow only ``geometric: ssd``'s); a classification dataset the others, and no box-moving
+    augmentation."""
     from .data import dataset_class
     from .models.base import backbone_builder
 
@@ -134,8 +135,16 @@ def check_task_fit(cfg: Any) -> None:
                           "detection backbone (backbone=ssd_vgg16) and a classification dataset a classification one")
     augment = cfg.dataset.augment
     if detection and (augment.crop != "none" or augment.flip):
-        raise ConfigError(f"dataset.augment crop={augment.crop} flip={augment.flip}: the augmentation moves pixels "
-                          "only and the boxes of a detection dataset would not follow; set crop: none, flip: false")
+        raise ConfigError(f"dataset.augment crop={augment.crop} flip={augment.flip}: these move pixels only and the "
+                          "boxes of a detection dataset would not follow; set crop: none, flip: false (geometric: ssd "
+                          "crops and flips with the boxes)")
+    if not detection and augment.get("geometric", "none") != "none":
+        raise ConfigError(f"dataset.augment.geometric={augment.geometric}: it moves boxes with the pixels, and "
+                          f"dataset={cfg.dataset.name} has no boxes; set dataset.augment.geometric: none (crop / flip "
+                          "augment classification images)")
+    from .data.augment import build_augment
+
+    build_augment(cfg.dataset)  # its values (crop, geometric, photometric, the ssd recipe): one message each
 
 
 def _check_clean_holdout(cfg: Any) -> None:

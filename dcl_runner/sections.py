@@ -15,8 +15,8 @@ framework, never from the YAML. So, before anything is built and before any data
   (``conf/<group>/<option>.yaml``, ``conf/_base/*.yaml``). A parameter keeps a default in code only where the
   key is optional across the options it builds (tests/test_configs.py checks that), and says why beside it.
 
-A parameter annotated with an options dataclass (``triplet: Triplet``, ``kw_only``) is a nested section,
-checked and built the same way. A class whose ``__init__`` ends in ``**kwargs`` hands them to its parent: the
+A parameter annotated with an options dataclass (``triplet: Triplet``, ``kw_only``; or ``Optional`` of one, for a
+section only some options have) is a nested section, checked and built the same way. A class whose ``__init__`` ends in ``**kwargs`` hands them to its parent: the
 keys of the whole chain count (``TwoHead``'s own keys and ``LongTailLoss``'s). Where several builders read one
 section (a dataset class and ``DatasetKeys``, build_data's keys), ``also`` names the others. ``shared`` names keys
 every option of a group has and the framework reads (``name`` picks the builder; a backbone's ``pretrained``).
@@ -70,6 +70,12 @@ def init_chain(builder: Any) -> Iterable[Callable]:
             return
 
 
+def _unwrap_optional(hint: Any) -> Any:
+    """``Optional[X]`` -> X (an optional nested section is checked and built like a required one when present)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if typing.get_origin(hint) is typing.Union and len(args) == 1 else hint
+
+
 @functools.lru_cache(maxsize=None)
 def keys_of(*builders: Any) -> Keys:
     """The section keys the ``builders`` take together (see the module docstring)."""
@@ -81,7 +87,7 @@ def keys_of(*builders: Any) -> Keys:
                 if param.kind is not param.KEYWORD_ONLY or name in required or name in optional:
                     continue
                 (required if param.default is param.empty else optional).append(name)
-                hint = hints.get(name)
+                hint = _unwrap_optional(hints.get(name))
                 if inspect.isclass(hint) and dataclasses.is_dataclass(hint):
                     nested[name] = hint
     return Keys(tuple(required), tuple(optional), nested)

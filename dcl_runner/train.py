@@ -169,7 +169,10 @@ class Trainer:
         if augment and self.train_loader.crops_in_workers:
             crop = (generator.initial_seed() if generator is not None else int(torch.randint(2**62, ())), 0)
         images, y, idx = self.train_loader.take(indices, crop)
-        return (self.augment.train(images, generator) if augment else self.augment.eval(images)), y, idx
+        if not augment:
+            return self.augment.eval(images), y, idx
+        x, y = self.augment.train_batch(images, y, generator)
+        return x, y, idx
 
     def train_context(self) -> TrainContext:
         def iterate_train(batch_size: int):
@@ -262,7 +265,8 @@ class Trainer:
             step = progress.step
             lr = self.set_lr(epoch + step / max(1, steps))
             gen = make_generator(self.device, step_seed(seed, epoch, step))
-            batch = Batch(x=self.augment.train(images, gen, part), y=y, index=idx, generator=gen, part=part)
+            x, y = self.augment.train_batch(images, y, gen, part)  # detection: the boxes follow the pixels
+            batch = Batch(x=x, y=y, index=idx, generator=gen, part=part)
             self.train_step(batch, epoch, step, sums)
             progress.step += 1
             sync_point = progress.step % int(t.log_every) == 0 or progress.step == steps

@@ -77,7 +77,8 @@ class Runner:
         order = torch.randperm(len(trainer.data.train), generator=torch.Generator().manual_seed(seed))
         images, y, idx = next(iter(trainer.train_loader.batches(order, int(cfg.trainer.batch_size), True)))
         gen = make_generator(trainer.device, seed)
-        self.batch = Batch(x=trainer.augment.train(images, gen), y=y, index=idx, generator=gen)
+        x, y = trainer.augment.train_batch(images, y, gen)  # detection: the boxes follow the pixels
+        self.batch = Batch(x=x, y=y, index=idx, generator=gen)
 
     def step(self) -> tuple:
         """One training step of the trainer; returns (wall seconds, CPU seconds of this process)."""

@@ -131,6 +131,9 @@ def random_labels_vgg16():
 TV_SSD = "pytorch/vision references/detection/README.md SSD300 VGG16 command (torchvision's ssd300_vgg16 recipe)"
 TV_TRAIN = "pytorch/vision references/detection/train.py"
 SSD = "Liu et al. 2016 (SSD, DP sec. 3.3 ref. [24]) sec. 3"
+SSD_AUG = "Liu et al. 2016 sec. 2.2 'Data augmentation'"
+TV_PRESET = "pytorch/vision references/detection/presets.py DetectionPresetTrain('ssd')"
+TV_T = "pytorch/vision references/detection/transforms.py"
 NO_DETECTOR_PROTOCOL = "DP sec. 3.3 gives no detector protocol ('we have not tuned hyperparameters on this dataset')"
 
 
@@ -145,6 +148,26 @@ def ssd_kitti():
         dataset__image_size=Cite(300, "DP sec. 3.3 SSDNet [24] -> SSD300 (Liu et al. sec. 3: 300 x 300 input)"),
         dataset__ap_points=Cite(11, "CHOICE: KITTI's devkit computed 11-point AP until 8 Oct 2019; the paper was "
                                     "submitted to NeurIPS in May 2019"),
+        dataset__augment__crop=Cite("none", "geometric: ssd crops (with the boxes)"),
+        dataset__augment__flip=Cite(False, "geometric: ssd flips (with the boxes)"),
+        dataset__augment__geometric=Cite("ssd", f"{TV_SSD} --data-augmentation ssd: {TV_PRESET} RandomZoomOut, "
+                                                f"RandomIoUCrop, RandomHorizontalFlip; {SSD_AUG}"),
+        dataset__augment__photometric=Cite("ssd", f"{TV_PRESET} RandomPhotometricDistort; {SSD_AUG}"),
+        dataset__augment__ssd__p=Cite(0.5, f"{TV_T} RandomPhotometricDistort p=0.5"),
+        dataset__augment__ssd__brightness=Cite([0.875, 1.125], f"{TV_T} RandomPhotometricDistort brightness"),
+        dataset__augment__ssd__contrast=Cite([0.5, 1.5], f"{TV_T} RandomPhotometricDistort contrast"),
+        dataset__augment__ssd__saturation=Cite([0.5, 1.5], f"{TV_T} RandomPhotometricDistort saturation"),
+        dataset__augment__ssd__hue=Cite([-0.05, 0.05], f"{TV_T} RandomPhotometricDistort hue"),
+        dataset__augment__ssd__zoom_out_p=Cite(0.5, f"{TV_T} RandomZoomOut p=0.5"),
+        dataset__augment__ssd__zoom_out_side=Cite([1.0, 4.0], f"{TV_T} RandomZoomOut side_range; Liu et al. sec. 3.6 "
+                                                              "'a canvas of 16x of the original image size'"),
+        dataset__augment__ssd__crop_min_ious=Cite([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0],
+                                                  f"{TV_T} RandomIoUCrop sampler_options; {SSD_AUG}"),
+        dataset__augment__ssd__crop_scale=Cite([0.3, 1.0], f"{TV_T} RandomIoUCrop min_scale, max_scale"),
+        dataset__augment__ssd__crop_aspect=Cite([0.5, 2.0], f"{TV_T} RandomIoUCrop aspect ratios; {SSD_AUG} "
+                                                            "'between 1/2 and 2'"),
+        dataset__augment__ssd__crop_trials=Cite(40, f"{TV_T} RandomIoUCrop trials=40"),
+        dataset__augment__ssd__flip_p=Cite(0.5, f"{TV_PRESET} hflip_prob=0.5; {SSD_AUG} 'probability of 0.5'"),
         backbone__name=Cite("ssd_vgg16", f"{SSD}: VGG-16 base (Fig. 2)"),
         backbone__width=Cite(1.0, f"{SSD}: VGG-16 as it is"),
         backbone__pretrained=Cite("imagenet", f"{SSD} 'VGG16 pre-trained on the ILSVRC CLS-LOC dataset'"),

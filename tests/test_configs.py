@@ -126,7 +126,7 @@ MISSPELT = {  # the experiment file's lines -> the one message, written out by h
                 f"its keys: {SYNTHETIC_CLASSES_KEYS}"),
     "augment": ("dataset:\n  augment:\n    fliip: true",
                 "dataset.augment.fliip: unknown key for the augmentation of dataset synthetic_classes (did you mean "
-                "flip?); its keys: color_jitter, crop, flip, grayscale, padding, ratio, scale"),
+                "flip?); its keys: color_jitter, crop, flip, geometric, grayscale, padding, photometric, ratio, scale, ssd"),
     "method, among valid keys": ("method:\n  class_lr: 0.2\n  momentm: 0.9",
                f"method.momentm: unknown key for method data_params (did you mean momentum?); its keys: {DP_KEYS}"),
     "trainer": ("trainer:\n  optimizer:\n    weight_decy: 0.1",

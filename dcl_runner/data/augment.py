@@ -13,6 +13,9 @@ sliced, so every sample is augmented as in the 1-process run. Ops (``dataset.aug
   RandomGrayscale's place in SupCon's pipeline, HobbitLong/SupContrast main_supcon.py): the three channels become
   their luma 0.299 R + 0.587 G + 0.114 B (ITU-R 601-2, PIL ``convert('L')``), unrounded; a single-channel image is
   left as it is. p = 0 draws nothing, so the other draws of a batch do not move.
+- ``photometric: ssd`` SSD's photometric distortions, per sample (any dataset);
+- ``geometric: ssd``   SSD's zoom-out, IoU crop and flip with the boxes following (detection; ``train_batch``).
+  Both take their values from ``ssd`` (``ssd_augment.SsdRecipe``); ``data/ssd_augment.py`` documents them.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import torch.nn.functional as F
 from .. import sections
 from ..distributed import BatchPart, draw_for
 from ..errors import ConfigError, check_value
+from .ssd_augment import SsdRecipe, draw_geometry, move_boxes, photometric_distort, warp
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +106,16 @@ def resized_crop(
 
 
 CROPS = {"none": "", "pad": "random crop with zero padding", "resized": "random resized crop"}
+GEOMETRIC = {"none": "the boxes stay where they are", "ssd": "SSD's zoom-out, IoU crop and flip, boxes following"}
+PHOTOMETRIC = {"none": "", "ssd": "SSD's brightness, contrast, saturation, hue and channel order distortions"}
 
 
 class Augment:
     """uint8 [B, C, H, W] on the device -> normalised float [B, C, S, S] (S = ``image_size``).
 
     The keyword-only arguments are ``dataset.augment``'s keys (conf/_base/dataset.yaml): ``crop`` (none | pad |
-    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``, ``grayscale``; ``color_jitter`` only in the YAMLs of
+    resized), ``padding`` (pad), ``scale`` and ``ratio`` (resized), ``flip``, ``grayscale``, ``geometric`` and
+    ``photometric`` (none | ssd) with the values of ``ssd`` (``SsdRecipe``); ``color_jitter`` only in the YAMLs of
     the ImageNet-family datasets, whose standard pipeline (``dataset.decode: standard``, data/encoded.py) applies it
     in the DataLoader workers: on the device it is not applied, and a run that sets it says so.
     """
@@ -127,6 +134,9 @@ class Augment:
         ratio: Sequence[float],
         flip: bool,
         grayscale: float = 0.0,  # conf/_base/dataset.yaml gives it; the default keeps hand-built Augments as they were
+        geometric: str = "none",  # optional across datasets: only the detection ones (conf/_base/ssd_augment.yaml) set it
+        photometric: str = "none",  # likewise
+        ssd: Optional[SsdRecipe] = None,  # likewise: the recipe's values, where geometric / photometric may be ssd
         color_jitter: Optional[Sequence[float]] = None,  # optional across datasets: only the ImageNet-family YAMLs have it
     ):
         self.crop = str(check_value("dataset.augment.crop", crop or "none", CROPS))
@@ -138,6 +148,19 @@ class Augment:
         if not 0.0 <= self.grayscale <= 1.0:
             raise ConfigError(f"dataset.augment.grayscale={grayscale}: expected a probability in [0, 1] (0: off; "
                               "Hybrid-SC's CIFAR protocol 0.2)")
+        self.geometric = str(check_value("dataset.augment.geometric", geometric, GEOMETRIC))
+        self.photometric = str(check_value("dataset.augment.photometric", photometric, PHOTOMETRIC))
+        self.ssd = ssd
+        if ssd is None and "ssd" in (self.geometric, self.photometric):
+            raise ConfigError(f"dataset.augment geometric={self.geometric} photometric={self.photometric}: SSD's "
+                              "augmentation needs its values in dataset.augment.ssd; add `- /_base/ssd_augment@augment` "
+                              "to the dataset's defaults (as conf/dataset/kitti.yaml does)")
+        problems = ssd.problems() if "ssd" in (self.geometric, self.photometric) else []
+        if problems:
+            raise ConfigError("dataset.augment.ssd." + problems[0] + " (conf/_base/ssd_augment.yaml gives the recipe's values)")
+        if self.geometric == "ssd" and (self.crop != "none" or self.flip):
+            raise ConfigError(f"dataset.augment.geometric=ssd crops and flips by itself (with the boxes); crop={self.crop} "
+                              f"flip={self.flip} would move the pixels a second time: set crop: none, flip: false")
         self.color_jitter = color_jitter
         self.image_size = int(image_size)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
@@ -157,14 +180,36 @@ class Augment:
             return x
         return F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
 
+    def train_batch(self, images: torch.Tensor, targets: torch.Tensor, generator: Optional[torch.Generator],
+                    part: Optional[BatchPart] = None) -> tuple:
+        """(augmented images, targets): the targets are the batch's own unless ``geometric: ssd`` moved its boxes
+        with the pixels (detection box rows, ``data/boxes.py``; a new tensor)."""
+        if self.geometric == "none":
+            return self.train(images, generator, part), targets
+        if targets.ndim != 3:
+            raise ConfigError("dataset.augment.geometric=ssd moves boxes with the pixels: detection datasets only; "
+                              "set dataset.augment.geometric: none")
+        x = images.float()
+        if self.photometric == "ssd":
+            x = photometric_distort(x, self.ssd, generator, part)
+        geometry = draw_geometry(targets, self.ssd, generator, part)
+        x = warp(x, geometry, self.mean.view(-1) * 255.0, self.image_size)
+        return self._normalize(x), move_boxes(targets, geometry)
+
     def train(self, images: torch.Tensor, generator: Optional[torch.Generator], part: Optional[BatchPart] = None) -> torch.Tensor:
-        """``part``: where these images sit in their global batch (a distributed run; None: they are all of it)."""
+        """``part``: where these images sit in their global batch (a distributed run; None: they are all of it).
+        Images only: with ``geometric: ssd`` the boxes must follow, through ``train_batch``."""
+        if self.geometric != "none":
+            raise ConfigError("dataset.augment.geometric=ssd moves the boxes with the pixels: augment through "
+                              "Augment.train_batch(images, targets, ...)")
         x = images
         if self.crop == "pad":
             x = pad_crop(x, self.padding, generator, part)
         if self.flip:
             x = random_flip(x, generator, part)
         x = x.float()
+        if self.photometric == "ssd":
+            x = photometric_distort(x, self.ssd, generator, part)
         if self.crop == "resized":
             x = resized_crop(x, self.image_size, self.scale, self.ratio, generator, part)
         else:
@@ -184,7 +229,8 @@ def build_augment(dataset: Any, channels_last: bool = False, crops_in_workers: b
     augment = sections.build(Augment, dataset["augment"], "dataset.augment", owner, *args, shared=())
     if crops_in_workers:
         return Augment(*args, crop="none", padding=0, scale=augment.scale, ratio=augment.ratio, flip=False,
-                       grayscale=augment.grayscale)  # grayscale after the workers' crop / jitter, as torchvision orders it
+                       grayscale=augment.grayscale,  # after the workers' crop / jitter, as torchvision orders it
+                       geometric="none", photometric=augment.photometric, ssd=augment.ssd)
     if augment.color_jitter:
         log.warning("dataset.augment.color_jitter=%s is not applied: only dataset.decode=standard (the ImageNet "
                     "family's per-batch decoding) applies colour jitter; set it to null to silence this",

@@ -17,6 +17,10 @@ Columns (``COLUMNS``):
 - ``IMAGE_W IMAGE_H``: the original image's size (every row of the image, padding included), so boxes can be
   mapped to the network's input (normalised coordinates) and back, and KITTI's pixel-height rules applied.
 
+A training batch's rows are augmented with its pixels (``data/ssd_augment.py``): rows never move, and a box the
+step's crop leaves out is *absent* for that step (:func:`mark_absent`: TYPE PAD, LABEL IGNORE) with its BOX_ID
+kept, so every present box still owns its instance data parameter and an absent one trains nothing that step.
+
 A detection's prediction row is ``PRED_COLUMNS``: x1, y1, x2, y2 normalised to [0, 1] of the image, score, label
 (the class position; -1 pads the fixed number of detections per image).
 """
@@ -63,6 +67,16 @@ def number_boxes(table: np.ndarray) -> np.ndarray:
     target = out[:, :, LABEL] >= 0
     out[:, :, BOX_ID] = IGNORE
     out[:, :, BOX_ID][target] = np.arange(int(target.sum()), dtype=np.float32)
+    return out
+
+
+def mark_absent(rows, absent):
+    """Box rows (a torch tensor [..., M, K]) with the rows where ``absent`` [..., M] marked absent for this step:
+    TYPE PAD and LABEL IGNORE (no training target, no ignore region), BOX_ID and the coordinates kept (a new
+    tensor)."""
+    out = rows.clone()
+    out[..., TYPE] = out[..., TYPE].masked_fill(absent, PAD)
+    out[..., LABEL] = out[..., LABEL].masked_fill(absent, IGNORE)
     return out
 
 

@@ -90,7 +90,7 @@ DP_TABLES = (
     ),
     Table(
         "dp.fig2", "Car detection AP on KITTI (11-point, IoU 0.7), easy / moderate / hard (DP Figure 2)",
-        "KITTI 3DOP train / val, SSD300 VGG-16",
+        "KITTI 3DOP train / val, SSD300 VGG-16, SSD's training augmentation (torchvision's 'ssd' preset)",
         tuple(Column(s, s, (experiment("dp_kitti"),), metric=f"ap_{s}") for s in ("easy", "moderate", "hard")),
         (
             _dp_row("Baseline (SSD)", "ce", (), {"easy": 92.1, "moderate": 87.3, "hard": 78.0},
