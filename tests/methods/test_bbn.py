@@ -107,6 +107,23 @@ def test_branches_share_every_block_but_the_last():
     assert out["logits"].shape == (2, 3) and out["features"].shape == (2, 128)
 
 
+def test_classifier_initialisation_is_the_authors_nn_linear():
+    """lib/net/network.py builds the classifier as nn.Linear(128, C) outside the backbone's apply(_weights_init):
+    weight and bias U(-1/sqrt(128), 1/sqrt(128)), std 1/sqrt(3 * 128) = 0.0510 (Kaiming normal would be
+    sqrt(2 / 128) = 0.125)."""
+    def fc(init):
+        torch.manual_seed(0)
+        method = build_method(compose(["method=bbn", f"method.classifier_init={init}"]).method, _task([9] * 10))
+        return method.build_model(build_backbone(compose(["backbone=resnet32"]).backbone, 3, 16)).head.fc
+
+    default = fc("torch_default")
+    assert default.weight.abs().max().item() <= 1 / 128 ** 0.5 and default.bias.abs().max().item() <= 1 / 128 ** 0.5
+    assert default.weight.std().item() == pytest.approx(1 / (3 * 128) ** 0.5, rel=0.1)
+    assert fc("kaiming_normal").weight.std().item() == pytest.approx((2 / 128) ** 0.5, rel=0.1)
+    with pytest.raises(ConfigError, match="method.classifier_init"):
+        build_method(compose(["method=bbn", "method.classifier_init=xavier"]).method, _task([9, 3]))
+
+
 def test_resnet18_split_and_a_backbone_without_residual_blocks():
     torch.manual_seed(0)
     backbone = build_backbone(compose(["backbone=resnet18", "backbone.width=0.25"]).backbone, 3, 32)
