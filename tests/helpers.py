@@ -195,9 +195,11 @@ SLOW_SEEDS = (0, 1, 2)
 _SLOW_RUNS: dict = {}  # (overrides..., seed) -> final metrics
 
 
-def few_shot_against_ce(tmp_path: Path, method: Sequence[str], seeds: Sequence[int] = SLOW_SEEDS) -> Tuple[float, float]:
+def few_shot_against_ce(tmp_path: Path, method: Sequence[str], seeds: Sequence[int] = SLOW_SEEDS,
+                        setting: Sequence[str] = ()) -> Tuple[float, float]:
     """(few-shot recall gain of ``method`` over CE averaged over ``seeds``, the seed spread: the larger of the two
-    methods' standard deviations over the seeds); prints every number."""
+    methods' standard deviations over the seeds); prints every number. ``setting``: overrides of ``SLOW_DIGITS`` for
+    both methods (e.g. a milder ``dataset.imbalance_ratio``)."""
     import json
 
     import numpy as np
@@ -206,13 +208,14 @@ def few_shot_against_ce(tmp_path: Path, method: Sequence[str], seeds: Sequence[i
 
     results = {"ce": {"few_shot": [], "top1": []}, "method": {"few_shot": [], "top1": []}}
     for seed in seeds:
-        for label, overrides in (("ce", ["method=ce"]), ("method", list(method))):
+        for label, overrides in (("ce", [*setting, "method=ce"]), ("method", [*setting, *method])):
             key = (*overrides, seed)
             if key not in _SLOW_RUNS:  # CE's runs are shared by the slow checks of one session
                 _SLOW_RUNS[key] = run_experiment(compose([*SLOW_DIGITS, *overrides, f"seed={seed}"]), tmp_path / f"{label}-{seed}")
             results[label]["few_shot"].append(_SLOW_RUNS[key]["few_shot"])
             results[label]["top1"].append(_SLOW_RUNS[key]["top1"])
-    print(f"\ndigits_lt ratio 100, {' '.join(method)} vs ce, seeds {tuple(seeds)}:", json.dumps(results))
+    print(f"\ndigits_lt {' '.join(setting) or 'ratio 100'}, {' '.join(method)} vs ce, seeds {tuple(seeds)}:",
+          json.dumps(results))
     gain = float(np.mean(results["method"]["few_shot"]) - np.mean(results["ce"]["few_shot"]))
     spread = float(max(np.std(results["method"]["few_shot"]), np.std(results["ce"]["few_shot"])))
     print(f"few-shot gain {gain:.2f} vs seed spread {spread:.2f}; top-1 {np.mean(results['method']['top1']):.2f} "

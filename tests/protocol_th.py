@@ -97,6 +97,7 @@ def _schedule_bbn() -> Keys:
         "trainer.optimizer.name": Cite("sgd", f"{BBN_CFG} OPTIMIZER.TYPE SGD"),
         "trainer.optimizer.lr": Cite(0.1, f"{BBN_CFG} OPTIMIZER.BASE_LR 0.1"),
         "trainer.optimizer.momentum": Cite(0.9, f"{BBN_CFG} OPTIMIZER.MOMENTUM 0.9"),
+        "trainer.optimizer.nesterov": Cite(True, "BBN lib/utils/utils.py get_optimizer: torch.optim.SGD(..., nesterov=True)"),
         "trainer.optimizer.weight_decay": Cite(2e-4, f"{BBN_CFG} OPTIMIZER.WEIGHT_DECAY 2e-4"),
         "trainer.lr_schedule.name": Cite("multistep", f"{BBN_CFG} LR_SCHEDULER.TYPE warmup (WarmupMultiStepLR)"),
         "trainer.lr_schedule.milestones": Cite([119, 159], f"{BBN_CFG} LR_STEP [120, 160], bisect_right on the 1-based epoch"),
@@ -195,7 +196,7 @@ METHOD_KEYS: Dict[str, Tuple[str, ...]] = {
     "drw": ("method.reweight.type", "method.reweight.beta", "method.reweight.start_epoch", "method.reweight.start_fraction"),
     "drs": ("method.resample.type", "method.resample.beta", "method.resample.start_epoch", "method.resample.start_fraction"),
     "mixup": ("method.mixup_alpha",),
-    "bbn": ("method.alpha_epochs",),
+    "bbn": ("method.alpha_epochs", "method.classifier_init"),
     "oltr": ("method.feature_dim", "method.attention_size", "method.reachability_scale", "method.cosine_scale",
              "method.centroid_loss_weight", "method.repel_weight", "method.repel_margin", "method.centroid_lr",
              "method.centroid_momentum", "method.centroid_weight_decay", "method.classifier_lr", "method.samples_per_class"),
@@ -300,7 +301,9 @@ ROW_KEYS: Dict[str, Keys] = {  # th.t1-t5 row label -> method keys (the row's me
     "Ours": {**_method("twohead"), **TWO_HEAD},
     "OLTR": {**_method("oltr"), **OLTR_KEYS},
     "BBN": {**_method("bbn"), "method.alpha_epochs": Cite(None, "BBN lib/core/combiner.py div_epoch = MAX_EPOCH (200; "
-                                                                 "100 (MAX_EPOCH // 100 + 1) only for 90 / 180): trainer.epochs")},
+                                                                 "100 (MAX_EPOCH // 100 + 1) only for 90 / 180): trainer.epochs"),
+            "method.classifier_init": Cite("torch_default", "BBN lib/net/network.py _get_classifer: nn.Linear built outside "
+                                                            "the backbone's apply(_weights_init)")},
     "Hybrid-SC": {**_method("hybrid_sc"), **HYBRID_SC_KEYS,
                   "method.psc_temperature": Cite(0.1, "loss sc: unused; conf/method/hybrid_sc.yaml default (restated "
                                                       "CIFAR-100 value; the experiment files pin each dataset's)")},

@@ -19,7 +19,10 @@ From the authors' code where the paper is silent (conf/method/bbn.yaml; docs/lon
   plain concatenation the classifier sees in valid_model;
 - T_max: ``alpha_epochs`` (null: trainer.epochs); combiner.py uses div_epoch = 100 (epochs // 100 + 1) when
   MAX_EPOCH is 90 or 180 (its iNaturalist configs), else MAX_EPOCH;
-- the two batches go through the network separately (BatchNorm statistics per batch, as bbn_mix's two calls).
+- the two batches go through the network separately (BatchNorm statistics per batch, as bbn_mix's two calls);
+- the classifier keeps PyTorch's own initialisation (``classifier_init: torch_default``): lib/net/network.py builds
+  it as a plain ``nn.Linear`` outside the backbone, whose ``apply(_weights_init)`` (Kaiming normal) reaches the
+  convolutions of the trunk, ``cb_block`` and ``rb_block`` only.
 """
 from __future__ import annotations
 
@@ -31,9 +34,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.base import MULTICLASS, TaskInfo
-from ..errors import ConfigError
+from ..errors import ConfigError, check_value
 from ..models.base import Backbone, Classifier
 from .base import METHODS, Batch, Method, StepResult, TrainContext
+
+CLASSIFIER_INITS = {
+    "torch_default": "PyTorch's nn.Linear initialisation, as BBN lib/net/network.py _get_classifer",
+    "kaiming_normal": "Kaiming normal (fan-in) on the weight, as the CIFAR backbones' own classifiers",
+}
 
 
 def reversed_class_probabilities(counts) -> np.ndarray:
@@ -88,8 +96,10 @@ class BBN(Method):
 
     task_kinds = (MULTICLASS,)
 
-    def __init__(self, task: TaskInfo, *, alpha_epochs: Optional[int]):
+    def __init__(self, task: TaskInfo, *, alpha_epochs: Optional[int], classifier_init: str):
         super().__init__(task, branch_dim=None)
+        check_value("method.classifier_init", classifier_init, CLASSIFIER_INITS)
+        self.classifier_init = classifier_init
         if alpha_epochs is not None and int(alpha_epochs) < 1:
             raise ConfigError(f"method.alpha_epochs={alpha_epochs}: expected a positive number of epochs (T_max of "
                               "BBN eq. 5) or null for trainer.epochs")
@@ -105,7 +115,16 @@ class BBN(Method):
     # -- model ---------------------------------------------------------------------------------
     def build_model(self, backbone: Backbone) -> nn.Module:
         conventional, rebalancing = backbone.split_last_block()
-        return Classifier(backbone, BilateralHead(conventional, rebalancing, backbone.feature_dim, self.task.num_outputs))
+        model = Classifier(backbone, BilateralHead(conventional, rebalancing, backbone.feature_dim, self.task.num_outputs))
+        self.init_classifier(model.head.fc)  # after Classifier, whose backbone.init_head reaches the whole head
+        return model
+
+    def init_classifier(self, fc: nn.Linear) -> None:
+        """``method.classifier_init``: the authors' classifier is ``nn.Linear`` with PyTorch's own initialisation."""
+        if self.classifier_init == "torch_default":
+            fc.reset_parameters()
+        else:
+            nn.init.kaiming_normal_(fc.weight)  # fan-in, gain sqrt 2; the bias keeps its own
 
     # -- schedule --------------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
