@@ -42,6 +42,7 @@ def _schedule_two_head() -> Keys:
         "trainer.optimizer.name": Cite("sgd", f"{TH} 'The SGD optimizer with momentum 0.9'"),
         "trainer.optimizer.lr": Cite(0.1, f"{TH} 'the initial learning rate was 0.1'; {BBN} BASE_LR 0.1"),
         "trainer.optimizer.momentum": Cite(0.9, f"{TH} 'momentum 0.9'; {BBN} MOMENTUM 0.9"),
+        "trainer.optimizer.nesterov": Cite(True, "paper silent; BBN lib/utils/utils.py get_optimizer SGD(..., nesterov=True)"),
         "trainer.optimizer.weight_decay": Cite(2e-4, f"paper silent; {BBN} WEIGHT_DECAY 2e-4"),
         "trainer.lr_schedule.name": Cite("multistep", f"{TH} 'decayed ... at the 120th and 160th epoch'"),
         "trainer.lr_schedule.milestones": Cite([119, 159], f"{TH} 'at the 120th and 160th epoch' (1-based); {BBN} LR_STEP "
@@ -61,6 +62,7 @@ def _schedule_ldam_drw() -> Keys:
         "trainer.optimizer.name": Cite("sgd", f"{LDAM} torch.optim.SGD"),
         "trainer.optimizer.lr": Cite(0.1, f"{LDAM} --lr 0.1; cifar_main.py --learning-rate 0.1"),
         "trainer.optimizer.momentum": Cite(0.9, f"{LDAM} --momentum 0.9"),
+        "trainer.optimizer.nesterov": Cite(False, f"{LDAM}:116 torch.optim.SGD without nesterov"),
         "trainer.optimizer.weight_decay": Cite(2e-4, f"{LDAM} --wd 2e-4; cifar_main.py --weight-decay 2e-4"),
         "trainer.lr_schedule.name": Cite("multistep", f"{LDAM} adjust_learning_rate"),
         "trainer.lr_schedule.milestones": Cite([160, 180], f"{LDAM} adjust_learning_rate: epoch + 1 > 160, > 180"),
@@ -82,6 +84,7 @@ def _schedule_cui() -> Keys:
         "trainer.lr_schedule.milestones": Cite([160, 180], f"{CUI} --learning-rate-schedule 5 160 180 (lr x0.01 from epoch 160)"),
         "trainer.lr_schedule.warmup_start_factor": Cite(0.0, f"{CUI} learning_rate_schedule 'starts at 0, then increases linearly'"),
         "trainer.lr_schedule.granularity": Cite("step", f"{CUI} current_epoch = global_step * batch / examples (fractional)"),
+        "trainer.optimizer.nesterov": Cite(False, f"{CUI}:174 tf.train.MomentumOptimizer (use_nesterov default False)"),
     }
 
 
@@ -254,6 +257,7 @@ def _schedule_hybrid_sc() -> Keys:
         "trainer.optimizer.name": Cite("sgd", f"{HSC} 'They use SGD'"),
         "trainer.optimizer.lr": Cite(0.5, f"{HSC} 'The initial learning rate is 0.5'"),
         "trainer.optimizer.momentum": Cite(0.9, f"{HSC} 'momentum of 0.9'"),
+        "trainer.optimizer.nesterov": Cite(False, "not restated; choice: HobbitLong/SupContrast util.py set_optimizer plain SGD"),
         "trainer.optimizer.weight_decay": Cite(1e-4, f"{HSC} 'weight decay of 1x10-4'"),
         "trainer.lr_schedule.name": Cite("multistep", f"{HSC} 'decayed by a factor of 10 at the 120th epoch and 160th epoch'"),
         "trainer.lr_schedule.milestones": Cite([119, 159], f"{HSC} 'at the 120th epoch and 160th epoch' (1-based, read as "
@@ -427,6 +431,7 @@ def _mislas_stage1_cifar() -> Keys:
         "trainer.optimizer.name": Cite("sgd", f"{MS} train_stage1.py torch.optim.SGD"),
         "trainer.optimizer.lr": Cite(0.1, f"{MS1} lr 0.1"),
         "trainer.optimizer.momentum": Cite(0.9, f"{MS1} momentum 0.9"),
+        "trainer.optimizer.nesterov": Cite(False, "dvlab-research/MiSLAS train_stage1.py:228 torch.optim.SGD without nesterov"),
         "trainer.optimizer.weight_decay": Cite(2e-4, f"{MS1} weight_decay 2e-4"),
         "trainer.lr_schedule.name": Cite("multistep", f"{MS1} cos False: train_stage1.py adjust_learning_rate step branch"),
         "trainer.lr_schedule.milestones": Cite([160, 180], f"{MS} train_stage1.py: epoch + 1 > 160 -> x0.1, > 180 -> x0.01"),
@@ -454,6 +459,7 @@ def _mislas_stage2(src: str, head: float, tail: float, shift: bool, factor: floa
         "trainer.optimizer.name": Cite("sgd", f"{MS} train_stage2.py torch.optim.SGD"),
         "trainer.optimizer.lr": Cite(0.1, f"{cfg} lr 0.1"),
         "trainer.optimizer.momentum": Cite(0.9, f"{cfg} momentum 0.9"),
+        "trainer.optimizer.nesterov": Cite(False, "dvlab-research/MiSLAS train_stage2.py:241 torch.optim.SGD without nesterov"),
         "trainer.optimizer.weight_decay": Cite(wd, f"{cfg} weight_decay {wd}"),
         "trainer.lr_schedule.name": Cite("cosine", f"{MS} train_stage2.py adjust_learning_rate: cosine over num_epochs"),
         "trainer.lr_schedule.min_lr_factor": Cite(0.0, f"{MS} train_stage2.py lr_min 0"),
