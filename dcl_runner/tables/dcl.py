@@ -74,7 +74,8 @@ _T5 = (
     SourcedRow("Inception-v2", "ce", paper={"mA": 75.4}, protocols={"dcl_rap": "dcl_rap_inception_v2"},
                source="BN-Inception [23] (DCL cites the model, not the number); 75.4 as the RAP tables of the HP-net / "
                       "LG-Net group print their Inception-v2 baseline (their texts were not at hand: unverified)",
-               note="Inception-v2: BN-Inception [23] from ImageNet weights (experiment=dcl_rap_inception_v2: Cadene's "
+               note="PROVISIONAL (the 75.4's paper and its training could not be checked; loss and solver are choices). "
+                    "Inception-v2: BN-Inception [23] from ImageNet weights (experiment=dcl_rap_inception_v2: Cadene's "
                     "bn_inception-52deb4733.pth, the HP-net authors' main_net.prototxt input pipeline; loss and solver "
                     "are choices, no source gives them: docs/dcl.md 'dcl.t5'); at paper budget it runs only with the "
                     "weights file on disk"),
