@@ -137,12 +137,12 @@ class Processes:
 
     def check_method(self, name: str, method_class: type, task_kind: str) -> None:
         """A run of N > 1 processes takes only a method that computes on N what it computes on one
-        (``Method.multi_process``), and a classification task (detection's SSD loss divides by the positives of
-        the batch, which is not yet gathered across processes); refused before any data is read."""
-        if self.distributed and task_kind == "detection":
-            raise ConfigError(f"a detection dataset trains on one process only for now (SSD's loss is normalised by the "
-                              f"matched anchors of this process's share, not yet of the global batch): run it without "
-                              f"torchrun, not on {self.world} processes")
+        (``Method.multi_process``; on a detection task also ``Method.multi_process_detection``: SSD's loss normalised
+        by the global batch's positives); refused before any data is read."""
+        if self.distributed and task_kind == "detection" and not getattr(method_class, "multi_process_detection", False):
+            raise ConfigError(f"a detection dataset trains on one process only for method={name} (it has not been made to "
+                              f"compute on {self.world} processes what it computes on one; ce and data_params have): run "
+                              "it without torchrun")
         if self.distributed and not method_class.multi_process:
             raise ConfigError(f"method={name} has not been made to compute on {self.world} processes what it computes on "
                               "one (what spans its batch is not gathered across processes; docs/distributed.md lists the "

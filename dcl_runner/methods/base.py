@@ -171,10 +171,14 @@ class Method(nn.Module):
     #: docs/distributed.md). Each class says so itself, it is not inherited: a run of N > 1 processes refuses a
     #: method that does not, rather than train something other than the method.
     multi_process: ClassVar[bool] = True
+    #: the same for a detection task (SSD's loss: ``detection_loss``), also each class's own word; a distributed
+    #: detection run refuses a method without it
+    multi_process_detection: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.multi_process = bool(cls.__dict__.get("multi_process", False))
+        cls.multi_process_detection = bool(cls.__dict__.get("multi_process_detection", False))
     #: True: the method learns from ``dataset.clean_holdout`` (``meta["clean_holdout_mask"]``) and leaves those
     #: images out of its training order (it refuses to set up without one); the config check refuses a hold-out for
     #: any other method
@@ -248,14 +252,17 @@ class Method(nn.Module):
                        box_sigma: Optional[torch.Tensor]) -> StepResult:
         """SSD's multibox loss (``models/ssd.py``). ``box_sigma`` [K] (a temperature per training box, by BOX_ID; None:
         plain SSD): DP sec. 3.3, every anchor matched to a box divides its class logits by that box's sigma, every
-        background anchor by the mean sigma of the batch's target boxes."""
+        background anchor by the mean sigma of the batch's target boxes.
+
+        What spans the batch is the global batch's (docs/distributed.md): SSD eq. 1's N is its positives, and the
+        background sigma the mean over its boxes; hard negatives are mined per image, already local."""
         from ..models import ssd
 
         matches = ssd.match(outputs["anchors"], batch.y, self.task.image_shape[-1])
         temperature = None
         if box_sigma is not None:
-            temperature = anchor_temperature(matches, box_sigma)
-        loss, parts = ssd.multibox_loss(outputs, matches, temperature)
+            temperature = anchor_temperature(matches, box_sigma, batch_box_ids(batch))
+        loss, parts = ssd.multibox_loss(outputs, matches, temperature, normaliser=positives_share(batch, ssd.positives(matches)))
         return StepResult(loss=loss, parts=parts, logits=None)
 
     def optimizers(self) -> List[torch.optim.Optimizer]:
@@ -301,15 +308,33 @@ class CrossEntropy(Method):
     """``method=ce``: the defaults above (softmax / binary cross-entropy; SSD's multibox loss for detection)."""
 
     task_kinds = (MULTICLASS, ATTRIBUTES, DETECTION)
-    # tested on 2 processes against 1 for classification (docs/distributed.md); detection trains on one process
-    # (distributed.Processes.check_method: SSD's loss divides by this process's positives, not the global batch's)
-    multi_process = True
+    multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+    multi_process_detection = True  # SSD's N and the background sigma are the global batch's (detection_loss)
 
 
-def anchor_temperature(matches, box_sigma: torch.Tensor) -> torch.Tensor:
+def positives_share(batch: Batch, local: int) -> float:
+    """SSD eq. 1's N for this process: max(1, the global batch's positives) / N processes (one process: max(1,
+    local)). One process divides the sum over the global batch by its positives; DDP averages the N processes'
+    gradients, so each divides its own sum by 1/N of that count and the average is the one-process loss."""
+    if batch.part is None:
+        return float(max(1, local))
+    world = batch.part.procs.world
+    return max(float(batch.process_mean(torch.tensor(float(local), dtype=torch.float64, device=batch.y.device))), 1.0 / world)
+
+
+def batch_box_ids(batch: Batch) -> torch.Tensor:
+    """The BOX_IDs of the global batch's target boxes (LABEL >= 0), gathered from every process in rank order."""
+    from ..data import boxes as B
+
+    rows = batch.gather(batch.y.detach()).reshape(-1, batch.y.shape[-1])
+    return rows[:, B.BOX_ID][rows[:, B.LABEL] >= 0].long()
+
+
+def anchor_temperature(matches, box_sigma: torch.Tensor, batch_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
     """[B, A] per-anchor sigma (DP sec. 3.3): a matched anchor takes its box's sigma (``box_sigma`` by BOX_ID); a
-    background anchor the mean sigma over the batch's target boxes (1 in a batch without any)."""
-    ids = torch.cat([m[2] for m in matches])
+    background anchor the mean sigma over the batch's target boxes (``batch_ids``, the global batch's; None: these
+    images'; 1 in a batch without any)."""
+    ids = torch.cat([m[2] for m in matches]) if batch_ids is None else batch_ids
     mean = box_sigma[ids].mean() if ids.numel() else box_sigma.new_ones(())
     rows = []
     for _, _, box_ids, matched in matches:

@@ -42,7 +42,7 @@ from torch import nn
 from ..data import boxes as B
 from ..data.base import ATTRIBUTES, DETECTION, MULTICLASS, TaskInfo
 from ..errors import ConfigError, check_value
-from .base import METHODS, Batch, Method, StepResult, TrainContext
+from .base import METHODS, Batch, Method, StepResult, TrainContext, batch_box_ids
 from .sparse_sgd import SparseSGD
 
 CURRICULA = {"class": "DP eq. 1", "instance": "DP sec. 2.2", "joint": "DP sec. 2.2, eq. 5"}
@@ -91,6 +91,7 @@ class DataParameters(Method):
     """conf/method/data_params.yaml documents every key below and its source."""
 
     multi_process = True  # tested on 2 processes against 1 (docs/distributed.md)
+    multi_process_detection = True  # the global batch's boxes marked; their mean sigma for background anchors
     task_kinds = (MULTICLASS, ATTRIBUTES, DETECTION)
 
     def __init__(self, task: TaskInfo, *, branch_dim: int, curriculum: str, class_lr: float, class_weight_decay: float,
@@ -177,9 +178,9 @@ class DataParameters(Method):
 
     def box_sigma(self, batch: Batch) -> torch.Tensor:
         """Detection: sigma of every training box [K] (class part by the box's class, instance part by its BOX_ID);
-        marks the optimizers with the batch's boxes (DP sec. 3.3: one instance parameter per box)."""
-        rows = batch.y.reshape(-1, batch.y.shape[-1])
-        ids = rows[:, B.BOX_ID][rows[:, B.LABEL] >= 0].long()
+        marks the optimizers with the batch's boxes (DP sec. 3.3: one instance parameter per box; distributed: the
+        global batch's, so that every process takes the same step)."""
+        ids = batch_box_ids(batch)
         sigma = 0.0
         if self.use_class:
             self._optimizers[0].mark(self.box_labels[ids])

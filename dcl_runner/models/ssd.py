@@ -112,10 +112,18 @@ def match(anchors: torch.Tensor, targets: torch.Tensor, image_size: int, setting
     return out
 
 
+def positives(matches: List[tuple]) -> int:
+    """The matched (positive) anchors of these images: SSD eq. 1's N over them."""
+    return sum(int((m[3] >= 0).sum()) for m in matches)
+
+
 def multibox_loss(outputs: Dict[str, torch.Tensor], matches: List[tuple], temperature: Optional[torch.Tensor] = None,
-                  settings: SSDSettings = SSD300) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-    """SSD eq. 1: (L_conf + L_loc) / N over the positives and the hardest negatives (3 per positive, by their loss);
-    ``temperature`` [B, A] divides every anchor's class logits first (DP sec. 3.3), None: 1."""
+                  settings: SSDSettings = SSD300, normaliser: Optional[float] = None
+                  ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """SSD eq. 1: (L_conf + L_loc) / N over the positives and the hardest negatives (3 per positive, by their loss,
+    mined per image); ``temperature`` [B, A] divides every anchor's class logits first (DP sec. 3.3), None: 1.
+    ``normaliser``: the N to divide by (a distributed run's share of the global batch's, ``Method.detection_loss``);
+    None: max(1, positives of these images)."""
     from torchvision.models.detection._utils import BoxCoder
 
     coder = BoxCoder(weights=settings.box_weights)
@@ -138,7 +146,7 @@ def multibox_loss(outputs: Dict[str, torch.Tensor], matches: List[tuple], temper
     negative = conf.detach().masked_fill(foreground, -float("inf"))
     rank = negative.sort(1, descending=True)[1].sort(1)[1]
     background = rank < wanted
-    n = max(1, positives)
+    n = max(1, positives) if normaliser is None else normaliser
     conf_loss = (conf[foreground].sum() + conf[background].sum()) / n
     box_loss = torch.stack(box_losses).sum() / n
     return conf_loss + box_loss, {"loss_conf": conf_loss.detach(), "loss_loc": box_loss.detach(),
