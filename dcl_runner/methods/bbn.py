@@ -37,6 +37,7 @@ from ..data.base import MULTICLASS, TaskInfo
 from ..errors import ConfigError, check_value
 from ..models.base import Backbone, Classifier
 from .base import METHODS, Batch, Method, StepResult, TrainContext
+from .class_index import ClassIndex
 
 CLASSIFIER_INITS = {
     "torch_default": "PyTorch's nn.Linear initialisation, as BBN lib/net/network.py _get_classifer",
@@ -108,9 +109,7 @@ class BBN(Method):
         self.alpha = 1.0
         self.total_epochs = 1
         self.fetch = None
-        self.members: Optional[torch.Tensor] = None  # training indices sorted by class
-        self.starts: Optional[torch.Tensor] = None   # first position of each class in ``members``
-        self.sizes: Optional[torch.Tensor] = None    # images per class
+        self.by_class: Optional[ClassIndex] = None  # the training indices grouped by class (setup)
 
     # -- model ---------------------------------------------------------------------------------
     def build_model(self, backbone: Backbone) -> nn.Module:
@@ -133,9 +132,7 @@ class BBN(Method):
         self.fetch = ctx.fetch
         self.total_epochs = int(self.alpha_epochs or ctx.epochs)
         targets = ctx.train_targets.long()
-        self.members = torch.argsort(targets, stable=True)
-        self.sizes = torch.bincount(targets, minlength=self.task.num_outputs)
-        self.starts = torch.cumsum(self.sizes, 0) - self.sizes
+        self.by_class = ClassIndex(targets, self.task.num_outputs)
         self.probabilities = self.probabilities.to(targets.device)
 
     def on_epoch_start(self, epoch: int) -> None:
@@ -144,10 +141,8 @@ class BBN(Method):
     def reversed_indices(self, size: int, generator: Optional[torch.Generator]) -> torch.Tensor:
         """BBN eq. 4's sampler: ``size`` classes drawn with P_i, then one uniform training index of each
         (lib/dataset/imbalance_cifar.py: sample_class_index_by_weight, then random.choice in the class)."""
-        device = self.members.device
         classes = torch.multinomial(self.probabilities, size, replacement=True, generator=generator)
-        within = (torch.rand(size, generator=generator, device=device) * self.sizes[classes]).long()
-        return self.members[self.starts[classes] + torch.minimum(within, self.sizes[classes] - 1)]
+        return self.by_class.draw(classes, generator)
 
     # -- loss --------------------------------------------------------------------------------
     def training_step(self, model: nn.Module, batch: Batch, epoch: int) -> StepResult:

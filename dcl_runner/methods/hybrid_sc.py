@@ -34,6 +34,8 @@ from torch import nn
 from ..data.base import MULTICLASS, TaskInfo
 from ..errors import ConfigError, check_value
 from .base import METHODS, Batch, Method, StepResult, TrainContext
+from .bbn import cumulative_alpha
+from .class_index import ClassIndex
 
 LOSSES = {"sc": "supervised contrastive loss over two views (SupCon eq. 2)",
           "psc": "prototypical supervised contrastive loss (one learnable prototype per class)"}
@@ -66,19 +68,17 @@ def psc_loss(z: torch.Tensor, labels: torch.Tensor, prototypes: torch.Tensor, ta
 
 
 def parabolic_alpha(epoch: int, total_epochs: int) -> float:
-    """The restatement's alpha = 1 - (T / T_max)^2, T the 0-based epoch (1 in the first epoch: the feature branch only)."""
-    return 1.0 - (float(epoch) / float(total_epochs)) ** 2
+    """The restatement's alpha = 1 - (T / T_max)^2, T the 0-based epoch (1 in the first epoch: the feature branch
+    only): BBN's cumulative learning (BBN eq. 5), which Hybrid-SC borrows."""
+    return cumulative_alpha(epoch, total_epochs)
 
 
-def class_balanced_indices(members: torch.Tensor, starts: torch.Tensor, sizes: torch.Tensor, size: int,
-                           generator: Optional[torch.Generator]) -> torch.Tensor:
+def class_balanced_indices(by_class: ClassIndex, size: int, generator: Optional[torch.Generator]) -> torch.Tensor:
     """``size`` training indices: each a class drawn uniformly among those with images, then one of its images
-    uniformly (class-balanced sampling, Kang et al. 2020 sec. 3 with q = 0). ``members``: indices sorted by class;
-    ``starts`` / ``sizes``: each class's first position there and its image count."""
-    present = torch.nonzero(sizes > 0).flatten()
+    uniformly (class-balanced sampling, Kang et al. 2020 sec. 3 with q = 0)."""
+    present = torch.nonzero(by_class.sizes > 0).flatten()
     classes = present[torch.randint(len(present), (size,), generator=generator, device=present.device)]
-    within = (torch.rand(size, generator=generator, device=members.device) * sizes[classes]).long()
-    return members[starts[classes] + torch.minimum(within, sizes[classes] - 1)]
+    return by_class.draw(classes, generator)
 
 
 # -- the model --------------------------------------------------------------------------------------------------------
@@ -127,9 +127,7 @@ class HybridSC(Method):
         self.alpha = 1.0
         self.total_epochs = 1
         self.fetch = None
-        self.members: Optional[torch.Tensor] = None  # training indices sorted by class
-        self.starts: Optional[torch.Tensor] = None   # first position of each class in ``members``
-        self.sizes: Optional[torch.Tensor] = None    # images per class
+        self.by_class: Optional[ClassIndex] = None  # the training indices grouped by class (setup)
 
     def build_head(self, in_features: int, in_channels: int) -> nn.Module:
         hidden = int(self.projection_hidden or in_features)  # null: the feature width (SupConResNet Linear(dim_in, dim_in))
@@ -142,16 +140,13 @@ class HybridSC(Method):
                               "trainer gives none")
         self.fetch = ctx.fetch
         self.total_epochs = int(self.alpha_epochs or ctx.epochs)
-        targets = ctx.train_targets.long()
-        self.members = torch.argsort(targets, stable=True)
-        self.sizes = torch.bincount(targets, minlength=self.task.num_outputs)
-        self.starts = torch.cumsum(self.sizes, 0) - self.sizes
+        self.by_class = ClassIndex(ctx.train_targets, self.task.num_outputs)
 
     def on_epoch_start(self, epoch: int) -> None:
         self.alpha = parabolic_alpha(epoch, self.total_epochs)
 
     def ce_indices(self, size: int, generator: Optional[torch.Generator]) -> torch.Tensor:
-        return class_balanced_indices(self.members, self.starts, self.sizes, size, generator)
+        return class_balanced_indices(self.by_class, size, generator)
 
     # -- loss --------------------------------------------------------------------------------------------------------
     def training_step(self, model: nn.Module, batch: Batch, epoch: int) -> StepResult:
