@@ -32,9 +32,8 @@ known which labels are right (Jiang et al., "data-driven curriculum"; the author
 records (loss, loss difference, epoch percent) with target v* = 1[label is right], fitted by sigmoid cross-entropy
 with Adam, gradients clipped to global norm 5 (``train.py create_train_op``). Here the records come from the clean
 hold-out (``dataset.clean_holdout``) with a seeded synthetic noise (rate 0.2, the authors' mentor
-"nl_0.2_percentile_90"): at the start of every burn-in epoch the student's losses on all held-out images are
-recorded (the student never trains on them), and when the burn-in ends once more under the fixed epoch feature the
-mentor will be asked with (its epoch embedding is fixed and random: a row never seen in the fit would be noise), and
+"nl_0.2_percentile_90"): at the start of every burn-in epoch a student's losses on all held-out images are recorded,
+and when the burn-in ends once more under the fixed epoch feature the mentor will be asked with (its epoch embedding is fixed and random: a row never seen in the fit would be noise), and
 the mentor is fitted. Each epoch's records are one student dump, and a record's loss difference is to the 90th
 percentile of its own dump (``record_loss_differences``; the authors' ``generate_data_driven`` takes it over their
 one dump): a single percentile over all dumps let the untrained student's first dump (losses ~50) push every later
@@ -42,6 +41,13 @@ difference to ~-45, where the LSTM saturates and the mentor fits a constant (doc
 authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
 
     e' = min(e, 18);   v_i = sigmoid(mentor(l_i, d_i, e'))  and  v_i = 1 while e' < 17;  drop-out at e'
+
+Which student is recorded (``mentor_data``): ``trained_student`` (default; the authors' TRAINING.md dumps "the
+StudentNet feature" of a student trained on a small corrupted set) is a second student of the run's architecture,
+copied from the run's untrained one, that trains on the held-out images under their synthetic labels (SGD, the
+authors' student optimiser, as many steps an epoch as the run's student) right after each dump, so the wrong labels'
+losses it shows the mentor are memorised ones, as the run's student's are when the mentor weighs them; the run's
+student still never trains on the hold-out. ``heldout``: the run's own student, on images it never trains on.
 """
 from __future__ import annotations
 
