@@ -286,7 +286,8 @@ METHOD_KEYS = {
                      "method.example_dropout_rates", "method.mentor_noise_rate", "method.mentor_percentile",
                      "method.mentor_steps", "method.mentor_lr", "method.mentor_batch_size", "method.mentor_max_grad_norm",
                      "method.mentor_data", "method.student_lr", "method.student_momentum",
-                     "method.student_weight_decay", "method.student_batch_size", "backbone.dropout", "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
+                     "method.student_weight_decay", "method.student_batch_size", "backbone.dropout",
+                     "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
 }
 CE = keys(method__name=Cite("ce", "the baseline: the same protocol without data parameters (DP sec. 3.2; authors' README)"))
 

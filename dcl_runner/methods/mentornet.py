@@ -33,10 +33,10 @@ records (loss, loss difference, epoch percent) with target v* = 1[label is right
 with Adam, gradients clipped to global norm 5 (``train.py create_train_op``). Here the records come from the clean
 hold-out (``dataset.clean_holdout``) with a seeded synthetic noise (rate 0.2, the authors' mentor
 "nl_0.2_percentile_90"): at the start of every burn-in epoch a student's losses on all held-out images are recorded,
-and when the burn-in ends once more under the fixed epoch feature the mentor will be asked with (its epoch embedding is fixed and random: a row never seen in the fit would be noise), and
-the mentor is fitted. Each epoch's records are one student dump, and a record's loss difference is to the 90th
-percentile of its own dump (``record_loss_differences``; the authors' ``generate_data_driven`` takes it over their
-one dump): a single percentile over all dumps let the untrained student's first dump (losses ~50) push every later
+and when the burn-in ends once more under the fixed epoch feature the mentor will be asked with (its epoch
+embedding is fixed and random: a row never seen in the fit would be noise), and the mentor is fitted. Each epoch's
+records are one student dump, and a record's loss difference is to the 90th percentile of its own dump
+(``record_loss_differences``; the authors' ``generate_data_driven`` takes it over their one dump): a single percentile over all dumps let the untrained student's first dump (losses ~50) push every later
 difference to ~-45, where the LSTM saturates and the mentor fits a constant (docs/noisy_labels.md). Then, as the
 authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
 
@@ -260,7 +260,6 @@ class MentorNetDD(MentorNetPD):
         self.student_lr, self.student_momentum = float(student_lr), float(student_momentum)
         self.student_weight_decay, self.student_batch_size = float(student_weight_decay), student_batch_size
         self.aux_student: nn.Module | None = None  # mentor_data=trained_student: the dumped student (a submodule)
-        self.aux_optimizer_state = None
         if not 0.0 < float(mentor_noise_rate) < 1.0:
             raise ConfigError(f"method.mentor_noise_rate={mentor_noise_rate!r}: expected a rate in (0, 1): the mentor "
                               "learns from right and wrong labels")
