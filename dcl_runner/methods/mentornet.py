@@ -37,8 +37,9 @@ and when the burn-in ends once more under the fixed epoch feature the mentor wil
 embedding is fixed and random: a row never seen in the fit would be noise), and the mentor is fitted. Each epoch's
 records are one student dump, and a record's loss difference is to the 90th percentile of its own dump
 (``record_loss_differences``; the authors' ``generate_data_driven`` takes it over their one dump): a single
-percentile over all dumps let the untrained student's first dump (losses ~50) push every later difference to ~-45, where the LSTM saturates and the mentor fits a constant (docs/noisy_labels.md). Then, as the
-authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
+percentile over all dumps let the untrained student's first dump (losses ~50) push every later difference to ~-45,
+where the LSTM saturates and the mentor fits a constant (docs/noisy_labels.md). Then, as the authors run
+DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
 
     e' = min(e, 18);   v_i = sigmoid(mentor(l_i, d_i, e'))  and  v_i = 1 while e' < 17;  drop-out at e'
 
