@@ -254,7 +254,9 @@ def test_the_mentor_network_reads_the_lstm_cell_states():
 
 
 def test_mentornet_dd_records_the_held_out_images_then_weighs_with_the_fitted_mentor():
-    m = method("mentornet_dd", "method.mentor_steps=5", "method.mentor_noise_rate=0.5",
+    """mentor_data=heldout: the run's own student is recorded on the held-out images (trained_student's dumped
+    student: tests/methods/test_mentornet.py)."""
+    m = method("mentornet_dd", "method.mentor_steps=5", "method.mentor_noise_rate=0.5", "method.mentor_data=heldout",
                "method.example_dropout_rates=[0.0,100]", classes=2)
     x = torch.zeros(10, 2)
     y = torch.tensor([0, 1] * 5)
