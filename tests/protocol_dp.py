@@ -259,6 +259,13 @@ MENTORNET_DD = keys(
     method__mentor_lr=Cite(0.1, f"{MENTORNET} training_mentornet_command.sh --learning_rate=0.1"),
     method__mentor_batch_size=Cite(32, f"{MENTORNET} training_mentornet/train.py --mini_batch_size default 32"),
     method__mentor_max_grad_norm=Cite(5.0, f"{MENTORNET} training_mentornet/train.py create_train_op max_grad_norm=5"),
+    method__mentor_data=Cite("trained_student", f"{MENTORNET} TRAINING.md 'Dump the StudentNet feature' (sample, epoch, "
+                                                "noisy label, clean label, loss) of a student on the small corrupted "
+                                                "set (CHOICE where silent: the dumping script is not in the repo)"),
+    method__student_lr=Cite(0.1, f"{MENTORNET} cifar_train_mentornet.py --learning_rate 0.1 (first decay after 18%)"),
+    method__student_momentum=Cite(0.9, f"{MENTORNET} cifar_train_mentornet.py MomentumOptimizer(momentum=0.9)"),
+    method__student_weight_decay=Cite(0.0002, f"{MENTORNET} cifar_train_mentornet.py weight_decay_rate=0.0002"),
+    method__student_batch_size=Cite(128, f"{MENTORNET} cifar_train_mentornet.py --batch_size default 128"),
 )
 
 # -- method protocols (METHOD_KEYS: what every cell of the method must pin) ------------------------
@@ -278,7 +285,9 @@ METHOD_KEYS = {
     "mentornet_dd": ("method.loss_percentile", "method.moving_average_decay", "method.burn_in_percent",
                      "method.example_dropout_rates", "method.mentor_noise_rate", "method.mentor_percentile",
                      "method.mentor_steps", "method.mentor_lr", "method.mentor_batch_size", "method.mentor_max_grad_norm",
-                     "backbone.dropout", "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
+                     "method.mentor_data", "method.student_lr", "method.student_momentum",
+                     "method.student_weight_decay", "method.student_batch_size", "backbone.dropout",
+                     "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
 }
 CE = keys(method__name=Cite("ce", "the baseline: the same protocol without data parameters (DP sec. 3.2; authors' README)"))
 

@@ -32,19 +32,27 @@ known which labels are right (Jiang et al., "data-driven curriculum"; the author
 records (loss, loss difference, epoch percent) with target v* = 1[label is right], fitted by sigmoid cross-entropy
 with Adam, gradients clipped to global norm 5 (``train.py create_train_op``). Here the records come from the clean
 hold-out (``dataset.clean_holdout``) with a seeded synthetic noise (rate 0.2, the authors' mentor
-"nl_0.2_percentile_90"): at the start of every burn-in epoch the student's losses on all held-out images are
-recorded (the student never trains on them), and when the burn-in ends once more under the fixed epoch feature the
-mentor will be asked with (its epoch embedding is fixed and random: a row never seen in the fit would be noise), and
-the mentor is fitted. Each epoch's records are one student dump, and a record's loss difference is to the 90th
-percentile of its own dump (``record_loss_differences``; the authors' ``generate_data_driven`` takes it over their
-one dump): a single percentile over all dumps let the untrained student's first dump (losses ~50) push every later
-difference to ~-45, where the LSTM saturates and the mentor fits a constant (docs/noisy_labels.md). Then, as the
-authors run DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
+"nl_0.2_percentile_90"): at the start of every burn-in epoch a student's losses on all held-out images are recorded,
+and when the burn-in ends once more under the fixed epoch feature the mentor will be asked with (its epoch
+embedding is fixed and random: a row never seen in the fit would be noise), and the mentor is fitted. Each epoch's
+records are one student dump, and a record's loss difference is to the 90th percentile of its own dump
+(``record_loss_differences``; the authors' ``generate_data_driven`` takes it over their one dump): a single
+percentile over all dumps let the untrained student's first dump (losses ~50) push every later difference to ~-45,
+where the LSTM saturates and the mentor fits a constant (docs/noisy_labels.md). Then, as the authors run
+DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
 
     e' = min(e, 18);   v_i = sigmoid(mentor(l_i, d_i, e'))  and  v_i = 1 while e' < 17;  drop-out at e'
+
+Which student is recorded (``mentor_data``): ``trained_student`` (default; the authors' TRAINING.md dumps "the
+StudentNet feature" of a student trained on a small corrupted set) is a second student of the run's architecture,
+copied from the run's untrained one, that trains on the held-out images under their synthetic labels (SGD, the
+authors' student optimiser, as many steps an epoch as the run's student) right after each dump, so the wrong labels'
+losses it shows the mentor are memorised ones, as the run's student's are when the mentor weighs them; the run's
+student still never trains on the hold-out. ``heldout``: the run's own student, on images it never trains on.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Dict, List, Sequence
 
@@ -56,7 +64,7 @@ from torch import nn
 
 from ..data.base import MULTICLASS, TaskInfo
 from ..data.noise import uniform_noise
-from ..errors import ConfigError
+from ..errors import ConfigError, check_value
 from .base import METHODS, Batch, Method, StepResult, TrainContext
 from .clean_holdout import CleanHoldout
 
@@ -229,15 +237,30 @@ def fit_mentor(mentor: MentorNetwork, records: torch.Tensor, percentile: float, 
         return float(F.binary_cross_entropy_with_logits(mentor(loss, diff, epoch), right))
 
 
+#: where the mentor's records come from (conf/method/mentornet_dd.yaml ``mentor_data``)
+MENTOR_DATA = ("trained_student", "heldout")
+
+
 @METHODS.register("mentornet_dd")
 class MentorNetDD(MentorNetPD):
     """conf/method/mentornet_dd.yaml documents every key and its source (the PD keys' burn-in is the DD's)."""
 
     uses_clean_holdout = True
 
-    def __init__(self, task: TaskInfo, *, mentor_noise_rate: float, mentor_percentile: float, mentor_steps: int,
-                 mentor_lr: float, mentor_batch_size: int, mentor_max_grad_norm: float, **kwargs):
+    def __init__(self, task: TaskInfo, *, mentor_data: str, mentor_noise_rate: float, mentor_percentile: float,
+                 mentor_steps: int, mentor_lr: float, mentor_batch_size: int, mentor_max_grad_norm: float,
+                 student_lr: float, student_momentum: float, student_weight_decay: float, student_batch_size: int,
+                 **kwargs):
         super().__init__(task, **kwargs)
+        check_value("method.mentor_data", mentor_data, MENTOR_DATA)
+        self.mentor_data = str(mentor_data)
+        if isinstance(student_batch_size, bool) or not isinstance(student_batch_size, int) or student_batch_size < 1:
+            raise ConfigError(f"method.student_batch_size={student_batch_size!r}: expected an integer >= 1")
+        if not float(student_lr) > 0:
+            raise ConfigError(f"method.student_lr={student_lr!r}: expected a learning rate > 0 (authors: 0.1)")
+        self.student_lr, self.student_momentum = float(student_lr), float(student_momentum)
+        self.student_weight_decay, self.student_batch_size = float(student_weight_decay), student_batch_size
+        self.aux_student: nn.Module | None = None  # mentor_data=trained_student: the dumped student (a submodule)
         if not 0.0 < float(mentor_noise_rate) < 1.0:
             raise ConfigError(f"method.mentor_noise_rate={mentor_noise_rate!r}: expected a rate in (0, 1): the mentor "
                               "learns from right and wrong labels")
@@ -264,6 +287,11 @@ class MentorNetDD(MentorNetPD):
         # the student, read (not owned): a plain attribute, so that it is not a submodule in the method's checkpoint
         object.__setattr__(self, "student", ctx.model)
         self.seed = int(ctx.seed)
+        self.steps_per_epoch = int(ctx.steps_per_epoch)
+        if self.mentor_data == "trained_student":  # the run's untrained student, copied before its first step
+            self.aux_student = copy.deepcopy(ctx.model).train()
+            self.aux_optimizer = torch.optim.SGD(self.aux_student.parameters(), lr=self.student_lr,
+                                                 momentum=self.student_momentum, weight_decay=self.student_weight_decay)
         self.mentor = MentorNetwork(torch.Generator().manual_seed(self.seed)).to(ctx.device)
         true = ctx.train_targets[self.holdout.clean.to(ctx.train_targets.device)].cpu().numpy()
         noisy = uniform_noise(true, self.task.num_outputs, self.mentor_noise_rate, self.seed).targets
@@ -288,6 +316,8 @@ class MentorNetDD(MentorNetPD):
         if percent < self.burn_in - 1:  # v = 1 for everyone: record the student on the held-out images
             self.records = torch.cat([self.records.to(device), self.record(percent, epoch)])
             self.recorded_epoch.fill_(epoch)
+            if self.aux_student is not None:  # then it trains this epoch's steps on them, as the run's student does
+                self.train_aux_student(epoch)
         else:  # the student at the burn-in's end, under the epoch feature the mentor will be asked with (fixed)
             self.records = torch.cat([self.records.to(device), self.record(self.burn_in, epoch)])
             self.recorded_epoch.fill_(epoch)
@@ -297,19 +327,39 @@ class MentorNetDD(MentorNetPD):
                                               generator)
             self.fitted.fill_(True)
 
+    def train_aux_student(self, epoch: int) -> None:
+        """mentor_data=trained_student: one epoch (the run's steps per epoch) of SGD for the dumped student on the
+        held-out images under their synthetic labels, ``student_batch_size`` drawn uniformly with replacement a step
+        (seeded by the run's seed and the epoch, so a resumed run draws the same), plain mean cross-entropy."""
+        generator = torch.Generator().manual_seed(self.seed * 1000 + 2 + epoch)
+        student, device = self.aux_student, self.holdout_labels.device
+        augment = torch.Generator(device=device).manual_seed(self.seed * 1000 + 3 + epoch)
+        student.train()
+        with torch.enable_grad():
+            for _ in range(self.steps_per_epoch):
+                pick = torch.randint(len(self.holdout.clean), (self.student_batch_size,), generator=generator)
+                x, _, _ = self.holdout.fetch(self.holdout.clean[pick], generator=augment)
+                loss = F.cross_entropy(student(x)["logits"].float(), self.holdout_labels[pick.to(device)])
+                self.aux_optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.aux_optimizer.step()
+        self.aux_optimizer.zero_grad(set_to_none=True)
+
     @torch.no_grad()
     def record(self, percent: int, epoch: int) -> torch.Tensor:
-        """[H, 4]: the student's loss on each held-out image under its synthetic label, the percent, label right,
-        the epoch of this dump."""
-        was_training = self.student.training
-        self.student.eval()
+        """[H, 4]: the dumped student's loss on each held-out image under its synthetic label, the percent, label
+        right, the epoch of this dump. The dumped student: mentor_data=trained_student, the one that trains on these
+        images (``aux_student``); heldout, the run's own, which never trains on them."""
+        student = self.aux_student if self.aux_student is not None else self.student
+        was_training = student.training
+        student.eval()
         losses = []
         for start in range(0, len(self.holdout.clean), 256):
             at = self.holdout.clean[start:start + 256]
             x, _, _ = self.holdout.fetch(at, augment=False)
-            logits = self.student(x)["logits"].float()
+            logits = student(x)["logits"].float()
             losses.append(F.cross_entropy(logits, self.holdout_labels[start:start + len(at)], reduction="none"))
-        self.student.train(was_training)
+        student.train(was_training)
         loss = torch.cat(losses)
         return torch.stack([loss, torch.full_like(loss, percent), self.holdout_right, torch.full_like(loss, epoch)], 1)
 
@@ -339,8 +389,11 @@ class MentorNetDD(MentorNetPD):
                 "mentor_auc": separation_auc(scored[:, 0], scored[:, 1])}
 
     def get_extra_state(self):
-        return {"records": self.records.cpu(), "mentor_fit_loss": self.mentor_fit_loss}
+        aux = self.aux_optimizer.state_dict() if self.aux_student is not None else None
+        return {"records": self.records.cpu(), "mentor_fit_loss": self.mentor_fit_loss, "aux_optimizer": aux}
 
     def set_extra_state(self, state) -> None:
         self.records = state["records"]
         self.mentor_fit_loss = state["mentor_fit_loss"]
+        if self.aux_student is not None and state.get("aux_optimizer") is not None:
+            self.aux_optimizer.load_state_dict(state["aux_optimizer"])

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dcl_runner.data.base import MULTICLASS, TaskInfo
+from dcl_runner.errors import ConfigError
 from dcl_runner.methods import TrainContext, build_method
 from dcl_runner.methods.mentornet import MentorNetwork, fit_mentor, record_loss_differences, separation_auc
 from dcl_runner.train import RunInterrupted, run_experiment
@@ -43,17 +44,81 @@ class FixedStudent(nn.Module):
         return {"logits": probs.log().expand(len(inputs), 10)}
 
 
-def holdout_method(n: int, rate: float):
-    """mentornet_dd over n training images of 10 classes (all of class 0), every one of them held out but the last."""
-    m = build_method(compose(["method=mentornet_dd", "method.mentor_steps=5", f"method.mentor_noise_rate={rate}"]).method,
+class LinearStudent(nn.Module):
+    """logits = W x + b from W = 0, b = 0; on the all-zero images the logits are b."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 10)
+        with torch.no_grad():
+            self.fc.weight.zero_()
+            self.fc.bias.zero_()
+
+    def forward(self, inputs):
+        return {"logits": self.fc(inputs)}
+
+
+def holdout_method(n: int, rate: float, *overrides, student=None, fetched=None):
+    """mentornet_dd over n training images of 10 classes (all of class 0), every one of them held out but the last;
+    its student FixedStudent under mentor_data=heldout (the default's dumped student trains: a LinearStudent). Every
+    position fetched is appended to ``fetched``."""
+    m = build_method(compose(["method=mentornet_dd", "method.mentor_steps=5", f"method.mentor_noise_rate={rate}",
+                              *(overrides or ["method.mentor_data=heldout"])]).method,
                      TaskInfo(MULTICLASS, [f"c{i}" for i in range(10)], np.full(10, n // 10), n, (1, 2, 2)))
     x, y = torch.zeros(n, 2), torch.zeros(n, dtype=torch.long)
     held = np.ones(n, dtype=bool)
     held[-1] = False
+    fetched = [] if fetched is None else fetched
+
+    def fetch(at, generator=None, augment=True):
+        fetched.extend(torch.as_tensor(at).tolist())
+        return x[at], y[at], at
+
     m.setup(TrainContext(task=m.task, train_targets=y, device=torch.device("cpu"), epochs=100, steps_per_epoch=1,
-                         seed=0, meta={"clean_holdout_mask": held}, model=FixedStudent(), iterate_train=None,
-                         fetch=lambda at, generator=None, augment=True: (x[at], y[at], at)))
+                         seed=0, meta={"clean_holdout_mask": held}, model=student or FixedStudent(), iterate_train=None,
+                         fetch=fetch))
     return m
+
+
+STUDENT_SGD = ["method.student_lr=1.0", "method.student_momentum=0.0", "method.student_weight_decay=0.0",
+               "method.student_batch_size=64"]
+
+
+def test_the_dumped_student_trains_on_the_corrupted_hold_out_only():
+    """mentor_data=trained_student (the authors' dumped StudentNet trains on the corrupted subset). 200 images of class
+    0, 199 held out at noise 0.5; one step (steps_per_epoch 1) of SGD, lr 1, no momentum or decay, 64 images drawn
+    from the hold-out. From b = 0 the cross-entropy's gradient in b is softmax(0) - (share of each label in the
+    batch), so the step leaves b_k = share_k - 1/10: a distribution less 0.1 on the batch's NOISY labels (trained on
+    the true ones it would be (0.9, -0.1, ...)); about 0.55 of the labels are still 0 (0.5 + 0.5 / 10), and a batch of
+    64 from 199 is all right with probability ~0.55^64. Only held-out positions (0..198) are fetched, never 199; the
+    run's student is not touched. The next dump is the trained student's loss, logsumexp(b) - b_label."""
+    student, fetched = LinearStudent(), []
+    m = holdout_method(200, 0.5, *STUDENT_SGD, student=student, fetched=fetched)
+    m.on_epoch_start(0)
+    assert fetched and max(fetched) <= 198                                   # only the hold-out, dump and training
+    assert student.fc.bias.abs().sum().item() == 0.0                         # the run's student never moved
+    share = m.aux_student.fc.bias.detach() + 0.1
+    assert share.sum().item() == pytest.approx(1.0, abs=1e-5) and share.min().item() >= -1e-6
+    noisy = set(m.holdout_labels.tolist())
+    assert all(share[k].item() == pytest.approx(0.0, abs=1e-6) for k in range(10) if k not in noisy)
+    assert 0.2 < share[0].item() < 0.8                                        # not the true labels' one-hot
+    b = m.aux_student.fc.bias.detach().clone()
+    m.on_epoch_start(1)  # epoch 1's dump is taken before its training step
+    dump = m.records[m.records[:, 3] == 1]
+    assert dump[:, 0].tolist() == pytest.approx((torch.logsumexp(b, 0) - b[m.holdout_labels]).tolist(), abs=1e-5)
+    assert dump[:, 2].tolist() == (m.holdout_labels == 0).float().tolist()  # v* = noisy label == true label (0)
+
+
+def test_mentor_data_switches_the_dumped_student_and_refuses_an_unknown_one():
+    """heldout: the run's own student is dumped (FixedStudent: 0.223144 under label 0) and nothing else is built;
+    an unknown mentor_data is refused, naming the key and the values it takes."""
+    m = holdout_method(20, 0.2)
+    assert m.aux_student is None
+    m.on_epoch_start(0)
+    right = m.records[:, 2] == 1
+    assert m.records[right, 0].tolist() == pytest.approx([0.223144] * int(right.sum()), abs=1e-5)
+    with pytest.raises(ConfigError, match="mentor_data.*trained_student"):
+        holdout_method(20, 0.2, "method.mentor_data=teacher")
 
 
 def test_the_mentor_data_has_both_targets_in_the_proportion_of_the_corruption():
