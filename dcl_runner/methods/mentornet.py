@@ -202,16 +202,14 @@ def record_loss_differences(loss: torch.Tensor, dump: torch.Tensor, percentile: 
 
 
 def separation_auc(score: torch.Tensor, positive: torch.Tensor) -> float:
-    """P(score of a random positive > score of a random negative), ties counting 1/2: the Mann-Whitney U over
-    n+ n-, from the positives' average ranks, U = sum of their ranks - n+ (n+ + 1) / 2. nan without both classes."""
-    score, positive = score.detach().double().cpu(), positive.detach().bool().cpu()
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
+    """P(score of a random positive > score of a random negative), ties counting 1/2: scikit-learn's ROC AUC (the
+    Mann-Whitney U / (n+ n-), from ranks). nan without both classes."""
+    from sklearn.metrics import roc_auc_score
+
+    score, positive = score.detach().double().cpu().numpy(), positive.detach().bool().cpu().numpy()
+    if positive.all() or not positive.any():
         return float("nan")
-    _, group, counts = torch.unique(score, return_inverse=True, return_counts=True)
-    last = counts.cumsum(0).double()                   # 1-based rank of each distinct score's last copy
-    rank = ((last - counts + 1 + last) / 2)[group]     # tied scores share their average rank
-    return float((rank[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(positive, score))
 
 
 def fit_mentor(mentor: MentorNetwork, records: torch.Tensor, percentile: float, steps: int, lr: float,
