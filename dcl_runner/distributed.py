@@ -401,3 +401,9 @@ def draw_for(part: Optional[BatchPart], n: int) -> Tuple[int, Optional[slice]]:
         return n, None
     return part.total, slice(part.start, part.stop)
 
+
+def per_sample(draw: Callable[[int], torch.Tensor], n: int, part: Optional[BatchPart]) -> torch.Tensor:
+    """``draw(k)`` gives k per-sample random values; the n of a local batch, drawn for its global batch."""
+    total, rows = draw_for(part, n)
+    values = draw(total)
+    return values if rows is None else values[rows]

@@ -27,18 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import sections
-from ..distributed import BatchPart, draw_for
+from ..distributed import BatchPart, per_sample
 from ..errors import ConfigError, check_value
+from .colour import PIL_LUMA, luma
 from .ssd_augment import SsdRecipe, draw_geometry, move_boxes, photometric_distort, warp
 
 log = logging.getLogger(__name__)
-
-
-def per_sample(draw: Callable[[int], torch.Tensor], n: int, part: Optional[BatchPart]) -> torch.Tensor:
-    """``draw(k)`` gives k per-sample random values; the n of a local batch, drawn for its global batch."""
-    total, rows = draw_for(part, n)
-    values = draw(total)
-    return values if rows is None else values[rows]
 
 
 def pad_crop(x: torch.Tensor, padding: int, generator: Optional[torch.Generator], part: Optional[BatchPart] = None) -> torch.Tensor:
@@ -71,11 +65,7 @@ def random_grayscale(x: torch.Tensor, p: float, generator: Optional[torch.Genera
     if p <= 0 or x.shape[1] != 3:
         return x
     gray = per_sample(lambda k: torch.rand(k, device=x.device, generator=generator), x.shape[0], part) < p
-    luma = (x * LUMA.to(x.device, x.dtype).view(1, 3, 1, 1)).sum(dim=1, keepdim=True).expand_as(x)
-    return torch.where(gray[:, None, None, None], luma, x)
-
-
-LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601-2 luma weights (PIL Image.convert('L'))
+    return torch.where(gray[:, None, None, None], luma(x, PIL_LUMA).expand_as(x), x)
 
 
 def resized_crop(

@@ -32,7 +32,7 @@ without target boxes is never cropped there either); the crop is taken from the 
 ``image_size`` once at load), and resampling is bilinear without antialiasing.
 
 Random draws are made per sample for the global batch from the step's generator and sliced to this process's rows
-(``augment.per_sample``), as the other augmentation ops do: a sample is augmented alike whatever the process count,
+(``distributed.per_sample``), as the other augmentation ops do: a sample is augmented alike whatever the process count,
 and a resumed run alike an uninterrupted one.
 """
 from __future__ import annotations
@@ -43,11 +43,9 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..distributed import BatchPart, draw_for
+from ..distributed import BatchPart, per_sample
 from . import boxes as B
-
-GREY = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, torchvision's rgb_to_grayscale
-
+from .colour import TORCHVISION_LUMA, luma
 
 @dataclass(frozen=True, kw_only=True)
 class SsdRecipe:
@@ -91,11 +89,8 @@ class SsdRecipe:
 def _draws(part: Optional[BatchPart], n: int, generator: Optional[torch.Generator], device: torch.device
            ) -> Callable[..., torch.Tensor]:
     """``rand(*shape)``: uniform [n, *shape] for the n samples of a local batch, drawn for its global batch."""
-    total, rows = draw_for(part, n)
-
     def rand(*shape: int) -> torch.Tensor:
-        values = torch.rand(total, *shape, device=device, generator=generator)
-        return values if rows is None else values[rows]
+        return per_sample(lambda k: torch.rand(k, *shape, device=device, generator=generator), n, part)
 
     return rand
 
@@ -106,9 +101,8 @@ def _between(u: torch.Tensor, bounds: Sequence[float]) -> torch.Tensor:
 
 # -- photometric (step 1) ---------------------------------------------------------------------------------------
 def grey(x: torch.Tensor) -> torch.Tensor:
-    """[B, 1, H, W] luma of RGB [B, 3, H, W]."""
-    w = torch.tensor(GREY, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
+    """[B, 1, H, W] luma of RGB [B, 3, H, W], torchvision's weights (its photometric ops use rgb_to_grayscale)."""
+    return luma(x, TORCHVISION_LUMA)
 
 
 def blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
