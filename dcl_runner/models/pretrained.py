@@ -91,11 +91,16 @@ def weights_module(arch: str):
     return importlib.import_module(f"{__package__}.{FILE_WEIGHTS[arch]}")
 
 
-def weights_file(arch: str) -> Path:
-    """Where ``arch``'s ImageNet weights file (a FILE_WEIGHTS backbone) is read from: torch hub's checkpoint dir."""
+def hub_checkpoint(file_name: str) -> Path:
+    """``file_name`` in torch hub's checkpoint dir (``$TORCH_HOME/hub/checkpoints``), where weights files live."""
     import torch.hub
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / weights_module(arch).FILE
+    return Path(torch.hub.get_dir()) / "checkpoints" / file_name
+
+
+def weights_file(arch: str) -> Path:
+    """Where ``arch``'s ImageNet weights file (a FILE_WEIGHTS backbone) is read from: torch hub's checkpoint dir."""
+    return hub_checkpoint(weights_module(arch).FILE)
 
 
 def missing_file(backbone: Any) -> str:
@@ -128,9 +133,7 @@ def weights_enum(arch: str):
 
 def checkpoint_path(arch: str) -> Path:
     """Where torch hub keeps (and torchvision looks for) the ImageNet weights file of ``arch``."""
-    import torch.hub
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights_enum(arch).url).path)
+    return hub_checkpoint(os.path.basename(urlparse(weights_enum(arch).url).path))
 
 
 def imagenet_state_dict(arch: str) -> Dict[str, Any]:
