@@ -262,6 +262,9 @@ MENTORNET_DD = keys(
     method__mentor_data=Cite("trained_student", f"{MENTORNET} TRAINING.md 'Dump the StudentNet feature' (sample, epoch, "
                                                 "noisy label, clean label, loss) of a student on the small corrupted "
                                                 "set (CHOICE where silent: the dumping script is not in the repo)"),
+    method__student_data=Cite("training_set", f"{MENTORNET} TRAINING.md's dump: sample ids up to 47108 (CIFAR-10's "
+                                              "training images), 'nl_0.2' / '0.75' = train_studentnet_resnet.sh's PD "
+                                              "student --data_dir=data/cifar10/0.2 --loss_p_precentile=0.75 (CHOICE)"),
     method__student_lr=Cite(0.1, f"{MENTORNET} cifar_train_mentornet.py --learning_rate 0.1 (first decay after 18%)"),
     method__student_momentum=Cite(0.9, f"{MENTORNET} cifar_train_mentornet.py MomentumOptimizer(momentum=0.9)"),
     method__student_weight_decay=Cite(0.0002, f"{MENTORNET} cifar_train_mentornet.py weight_decay_rate=0.0002"),
@@ -285,7 +288,7 @@ METHOD_KEYS = {
     "mentornet_dd": ("method.loss_percentile", "method.moving_average_decay", "method.burn_in_percent",
                      "method.example_dropout_rates", "method.mentor_noise_rate", "method.mentor_percentile",
                      "method.mentor_steps", "method.mentor_lr", "method.mentor_batch_size", "method.mentor_max_grad_norm",
-                     "method.mentor_data", "method.student_lr", "method.student_momentum",
+                     "method.mentor_data", "method.student_data", "method.student_lr", "method.student_momentum",
                      "method.student_weight_decay", "method.student_batch_size", "backbone.dropout",
                      "dataset.clean_holdout.size", "dataset.clean_holdout.seed"),
 }

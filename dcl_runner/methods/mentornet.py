@@ -44,11 +44,12 @@ DD (--fixed_epoch_after_burn_in --burn_in_epoch=18):
     e' = min(e, 18);   v_i = sigmoid(mentor(l_i, d_i, e'))  and  v_i = 1 while e' < 17;  drop-out at e'
 
 Which student is recorded (``mentor_data``): ``trained_student`` (default; the authors' TRAINING.md dumps "the
-StudentNet feature" of a student trained on a small corrupted set) is a second student of the run's architecture,
-copied from the run's untrained one, that trains on the held-out images under their synthetic labels (SGD, the
-authors' student optimiser, as many steps an epoch as the run's student) right after each dump, so the wrong labels'
-losses it shows the mentor are memorised ones, as the run's student's are when the mentor weighs them; the run's
-student still never trains on the hold-out. ``heldout``: the run's own student, on images it never trains on.
+StudentNet feature" of a student whose clean labels are known for the dumped images) is a second student of the
+run's architecture, copied from the run's untrained one, trained right after each dump with the authors' student
+optimiser on what ``student_data`` says: ``training_set`` (default; their dump's ids and name point to a student on
+the whole 20%-noise CIFAR-10 training set) one pass over the run's training images and the held-out ones under
+their synthetic labels, ``holdout`` only the held-out images (a small hold-out is memorised in the burn-in). The run's
+student never trains on the hold-out. ``heldout``: the run's own student, on images it never trains on.
 """
 from __future__ import annotations
 
@@ -237,6 +238,8 @@ def fit_mentor(mentor: MentorNetwork, records: torch.Tensor, percentile: float, 
 
 #: where the mentor's records come from (conf/method/mentornet_dd.yaml ``mentor_data``)
 MENTOR_DATA = ("trained_student", "heldout")
+#: what the dumped student (mentor_data=trained_student) trains on (``student_data``)
+STUDENT_DATA = ("training_set", "holdout")
 
 
 @METHODS.register("mentornet_dd")
@@ -247,11 +250,12 @@ class MentorNetDD(MentorNetPD):
 
     def __init__(self, task: TaskInfo, *, mentor_data: str, mentor_noise_rate: float, mentor_percentile: float,
                  mentor_steps: int, mentor_lr: float, mentor_batch_size: int, mentor_max_grad_norm: float,
-                 student_lr: float, student_momentum: float, student_weight_decay: float, student_batch_size: int,
-                 **kwargs):
+                 student_data: str, student_lr: float, student_momentum: float, student_weight_decay: float,
+                 student_batch_size: int, **kwargs):
         super().__init__(task, **kwargs)
         check_value("method.mentor_data", mentor_data, MENTOR_DATA)
-        self.mentor_data = str(mentor_data)
+        check_value("method.student_data", student_data, STUDENT_DATA)
+        self.mentor_data, self.student_data = str(mentor_data), str(student_data)
         if isinstance(student_batch_size, bool) or not isinstance(student_batch_size, int) or student_batch_size < 1:
             raise ConfigError(f"method.student_batch_size={student_batch_size!r}: expected an integer >= 1")
         if not float(student_lr) > 0:
@@ -295,6 +299,9 @@ class MentorNetDD(MentorNetPD):
         noisy = uniform_noise(true, self.task.num_outputs, self.mentor_noise_rate, self.seed).targets
         self.holdout_labels = torch.as_tensor(noisy, device=ctx.device)
         self.holdout_right = torch.as_tensor(noisy == true, dtype=torch.float32, device=ctx.device)
+        # student_data=training_set: the dumped student's labels, the run's (noisy) ones and the hold-out's synthetic ones
+        self.aux_labels = ctx.train_targets.clone()
+        self.aux_labels[self.holdout.clean.to(ctx.train_targets.device)] = self.holdout_labels.to(ctx.train_targets.device)
         mask = ctx.meta.get("noisy_mask")  # which training labels the noise changed: only for the mentor_auc report
         self.noisy_mask = None if mask is None else torch.as_tensor(np.asarray(mask), dtype=torch.bool)
 
@@ -326,18 +333,33 @@ class MentorNetDD(MentorNetPD):
             self.fitted.fill_(True)
 
     def train_aux_student(self, epoch: int) -> None:
-        """mentor_data=trained_student: one epoch (the run's steps per epoch) of SGD for the dumped student on the
-        held-out images under their synthetic labels, ``student_batch_size`` drawn uniformly with replacement a step
-        (seeded by the run's seed and the epoch, so a resumed run draws the same), plain mean cross-entropy."""
+        """mentor_data=trained_student: one epoch of SGD for the dumped student (seeded by the run's seed and the
+        epoch, so a resumed run draws the same). student_data=training_set: one pass over the whole training split in
+        ``student_batch_size`` batches, the run's noisy labels and the hold-out's synthetic ones, each batch's loss the
+        mean of v * CE with v = 1 under the burn-in's example drop-out (the authors' dumped student: a MentorNet PD
+        run on the 20%-noise training set, v = 1 through its burn-in). holdout: the run's steps per epoch of
+        ``student_batch_size`` held-out images drawn with replacement, plain mean cross-entropy."""
         generator = torch.Generator().manual_seed(self.seed * 1000 + 2 + epoch)
-        student, device = self.aux_student, self.holdout_labels.device
+        device = self.holdout_labels.device
         augment = torch.Generator(device=device).manual_seed(self.seed * 1000 + 3 + epoch)
+        if self.student_data == "training_set":
+            positions = torch.cat([self.holdout.noisy, self.holdout.clean])
+            order = positions[torch.randperm(len(positions), generator=generator)]
+            batches = list(order.split(self.student_batch_size))
+            rate = self.dropout_rates[percent_of_training(epoch, self.epochs)]
+        else:
+            batches = [self.holdout.clean[torch.randint(len(self.holdout.clean), (self.student_batch_size,),
+                                                        generator=generator)] for _ in range(self.steps_per_epoch)]
+            rate = 0.0
+        student = self.aux_student
         student.train()
         with torch.enable_grad():
-            for _ in range(self.steps_per_epoch):
-                pick = torch.randint(len(self.holdout.clean), (self.student_batch_size,), generator=generator)
-                x, _, _ = self.holdout.fetch(self.holdout.clean[pick], generator=augment)
-                loss = F.cross_entropy(student(x)["logits"].float(), self.holdout_labels[pick.to(device)])
+            for at in batches:
+                x, _, _ = self.holdout.fetch(at, generator=augment)
+                losses = F.cross_entropy(student(x)["logits"].float(), self.aux_labels[at.to(self.aux_labels.device)],
+                                         reduction="none")
+                v = torch.ones(len(at)) if rate == 0.0 else example_dropout(torch.ones(len(at)), rate, generator)
+                loss = (v.to(losses.device) * losses).mean()
                 self.aux_optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.aux_optimizer.step()

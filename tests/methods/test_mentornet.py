@@ -84,8 +84,8 @@ STUDENT_SGD = ["method.student_lr=1.0", "method.student_momentum=0.0", "method.s
                "method.student_batch_size=64"]
 
 
-def test_the_dumped_student_trains_on_the_corrupted_hold_out_only():
-    """mentor_data=trained_student (the authors' dumped StudentNet trains on the corrupted subset). 200 images of class
+def test_the_hold_out_dumped_student_trains_on_the_corrupted_hold_out_only():
+    """student_data=holdout (the dumped StudentNet trains on the corrupted subset only). 200 images of class
     0, 199 held out at noise 0.5; one step (steps_per_epoch 1) of SGD, lr 1, no momentum or decay, 64 images drawn
     from the hold-out. From b = 0 the cross-entropy's gradient in b is softmax(0) - (share of each label in the
     batch), so the step leaves b_k = share_k - 1/10: a distribution less 0.1 on the batch's NOISY labels (trained on
@@ -93,7 +93,7 @@ def test_the_dumped_student_trains_on_the_corrupted_hold_out_only():
     64 from 199 is all right with probability ~0.55^64. Only held-out positions (0..198) are fetched, never 199; the
     run's student is not touched. The next dump is the trained student's loss, logsumexp(b) - b_label."""
     student, fetched = LinearStudent(), []
-    m = holdout_method(200, 0.5, *STUDENT_SGD, student=student, fetched=fetched)
+    m = holdout_method(200, 0.5, *STUDENT_SGD, "method.student_data=holdout", student=student, fetched=fetched)
     m.on_epoch_start(0)
     assert fetched and max(fetched) <= 198                                   # only the hold-out, dump and training
     assert student.fc.bias.abs().sum().item() == 0.0                         # the run's student never moved
@@ -107,6 +107,30 @@ def test_the_dumped_student_trains_on_the_corrupted_hold_out_only():
     dump = m.records[m.records[:, 3] == 1]
     assert dump[:, 0].tolist() == pytest.approx((torch.logsumexp(b, 0) - b[m.holdout_labels]).tolist(), abs=1e-5)
     assert dump[:, 2].tolist() == (m.holdout_labels == 0).float().tolist()  # v* = noisy label == true label (0)
+
+
+def test_the_dumped_student_trains_one_pass_over_the_training_set_with_the_hold_outs_synthetic_labels():
+    """student_data=training_set (default: the authors' dump is of a student on the whole 20%-noise training set).
+    200 images of class 0, 199 held out at noise 0.5, image 199 trained on under the run's label 9; one batch of all
+    200 (student_batch_size 200), lr 1, no momentum or decay; epoch 0 is in the burn-in, whose example drop-out keeps
+    floor(200 * 0.5) = 100 images at v = 1. The batch loss is sum(v * CE) / 200, so from b = 0 the step leaves
+    b_k = n_k / 200 - (100 / 200) / 10, n_k the kept images under label k: (b_k + 0.05) sums to 100 / 200 = 0.5, each a
+    multiple of 1 / 200, and it is 0 for a label neither the hold-out's synthetic ones nor 9. The pass fetches every
+    position 0..199 once, after the dump's 0..198; the run's student is not touched."""
+    student, fetched = LinearStudent(), []
+    m = holdout_method(200, 0.5, "method.mentor_data=trained_student", *STUDENT_SGD[:3], "method.student_batch_size=200",
+                       student=student, fetched=fetched)
+    m.aux_labels[199] = 9
+    m.on_epoch_start(0)
+    assert fetched[:199] == list(range(199)) and sorted(fetched[199:]) == list(range(200))
+    assert student.fc.bias.abs().sum().item() == 0.0
+    share = m.aux_student.fc.bias.detach() + 0.05
+    assert share.sum().item() == pytest.approx(0.5, abs=1e-5)
+    assert (share * 200).tolist() == pytest.approx((share * 200).round().tolist(), abs=1e-3)
+    seen = set(m.holdout_labels.tolist()) | {9}
+    assert all(share[k].item() == pytest.approx(0.0, abs=1e-6) for k in range(10) if k not in seen)
+    with pytest.raises(ConfigError, match="student_data.*training_set"):
+        holdout_method(20, 0.2, "method.mentor_data=trained_student", "method.student_data=everything")
 
 
 def test_mentor_data_switches_the_dumped_student_and_refuses_an_unknown_one():
