@@ -5,6 +5,7 @@ would, and a run's identity (its resolved config without the keys that do not ch
   (pyproject.toml maps one onto the other);
 - ``GROUPS``: the config groups a run chooses from (``dataset=...``, ``method=...``, ...);
 - ``compose`` / ``compose_many``: the config ``python -m dcl_runner <overrides>`` runs, in-process;
+- ``by_budget``: the ``${by_budget:PAPER,SMOKE}`` resolver, a value that depends on the budget group;
 - ``run_identity`` / ``cell_key`` / ``identity_differences``: the same experiment run on another machine,
   into another folder or with other run-time switches has the same identity (resume, the tables script and
   the sweep summary rely on it); ``VOLATILE_KEYS`` lists the keys it ignores.
@@ -50,6 +51,14 @@ def _register_resolvers() -> None:
         OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True)
     if not OmegaConf.has_resolver("stamp"):
         OmegaConf.register_new_resolver("stamp", stamp, use_cache=True)
+    if not OmegaConf.has_resolver("by_budget"):
+        OmegaConf.register_new_resolver("by_budget", by_budget)
+
+
+def by_budget(paper: Any, smoke: Any, *, _root_: DictConfig) -> Any:
+    """``${by_budget:PAPER,SMOKE}``: a value a budget cannot shrink through epochs or images (e.g. MentorNet DD's
+    30,000 mentor steps), PAPER unless the run's ``budget_name`` (set by conf/budget/*.yaml) is ``smoke``."""
+    return smoke if _root_.get("budget_name") == "smoke" else paper
 
 
 _register_resolvers()
@@ -78,7 +87,7 @@ def compose_many(override_lists: Sequence[Sequence[str]], return_hydra_config: b
 # ---------------------------------------------------------------------------------------------
 # keys that name where things are or how fast they run, not what is computed
 VOLATILE_KEYS = (
-    "resume", "hydra", "logger", "output_root", "data_root", "cache_root",
+    "resume", "hydra", "logger", "output_root", "data_root", "cache_root", "budget_name",
     "dataset.root", "dataset.download", "dataset.resident", "dataset.resident_max_gb",
     "trainer.device", "trainer.num_threads", "trainer.num_workers", "trainer.progress", "trainer.log_every",
     "trainer.checkpoint_every", "trainer.compile", "trainer.channels_last", "trainer.eval_batch_size",

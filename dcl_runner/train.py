@@ -31,6 +31,7 @@ from .divergence import DivergenceWatch, check_predictions, check_tensors
 from .errors import ConfigError, RunnerError
 from .methods.base import Batch, Method, TrainContext, build_method, method_class
 from .models import build_backbone
+from .models.pretrained import require_weights_file
 from .optim import LrScheduleKeys, OptimizerKeys, build_optimizer, lr_factor
 from .run_folder import Progress, RunFolder, describe
 from .runtime import Runtime, StopRequest, make_generator, rng_state, set_rng_state, step_seed
@@ -88,6 +89,7 @@ class Trainer:
         self.procs: Processes = init_from_env()
         self.folder = RunFolder(run_dir, cfg, choices, overrides, writes=self.procs.is_main)
         check_config(cfg)
+        require_weights_file(cfg.backbone)  # a weights file that is never downloaded: refused before data is read
         self.procs.check(t)
         self.procs.check_method(str(cfg.method.name), method_class(cfg.method), dataset_class(cfg.dataset).kind)
         self.runtime = Runtime(t, int(cfg.seed), self.procs.device(t.device))

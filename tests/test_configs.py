@@ -52,6 +52,21 @@ def test_smoke_budget_shrinks_the_run():
     assert cfg.trainer.epochs == 2 and cfg.dataset.max_train_samples == 512 and cfg.backbone.width == 0.25
 
 
+def test_a_by_budget_value_is_the_papers_unless_the_budget_is_smoke():
+    """MentorNet DD's mentor fit, ${by_budget:30000,300}: the authors' 30,000 steps (--max_step_train=3e4) as composed
+    and with experiment=, 300 under budget=smoke. The budget's name is not part of a run's identity (the values it
+    sets are), and a config without it (an older run folder's) reads the paper value."""
+    from omegaconf import OmegaConf
+
+    from dcl_runner.config import canonical
+
+    paper, smoke = compose(["method=mentornet_dd"]), compose(["method=mentornet_dd", "budget=smoke"])
+    ren = compose(["experiment=ren_noisy_cifar10_wrn", "method=mentornet_dd", "dataset.clean_holdout.size=1000"])
+    assert (paper.method.mentor_steps, ren.method.mentor_steps, smoke.method.mentor_steps) == (30000, 30000, 300)
+    assert "budget_name" not in canonical(smoke)
+    assert OmegaConf.create({"steps": "${by_budget:30000,300}"}).steps == 30000
+
+
 @pytest.mark.parametrize("name", options("backbone"))
 def test_every_backbone_builds_and_runs(name):
     cfg = compose([f"backbone={name}", "backbone.width=0.25"]).backbone

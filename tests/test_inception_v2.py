@@ -194,3 +194,16 @@ def test_the_weights_need_their_input_normalisation_and_full_width():
     check_config(cfg)
     with pytest.raises(ConfigError, match="backbone.width=1.0"):
         check_config(compose(["experiment=dcl_rap_inception_v2", "backbone.width=0.5"]))
+
+
+def test_a_run_without_the_weights_file_is_refused_before_any_data_is_read(torch_home, tmp_path, monkeypatch):
+    """experiment=dcl_rap_inception_v2 with no bn_inception-52deb4733.pth on disk: the Trainer stops with the missing
+    file's message before it reads RAP (which is not on disk here either: its message would be another)."""
+    import dcl_runner.train as train_module
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the weights file was checked")
+
+    monkeypatch.setattr(train_module, "build_data", no_data)
+    with pytest.raises(ConfigError, match=f"{FILE}.*are not in"):
+        train_module.Trainer(compose(["experiment=dcl_rap_inception_v2", "trainer.device=cpu"]), tmp_path / "run")

@@ -116,11 +116,16 @@ def missing_file(backbone: Any) -> str:
             "moves it), or set backbone.pretrained=null to train from random weights.")
 
 
-def load_weights_file(arch: str, model: Any, *args: Any) -> None:
-    """Load ``arch``'s ImageNet weights file into ``model`` (one ConfigError when it is missing or not the file)."""
-    message = missing_file({"name": arch, "pretrained": "imagenet"})
+def require_weights_file(backbone: Any) -> None:
+    """One ConfigError when ``backbone`` needs an ImageNet weights file that is not on disk (``missing_file``)."""
+    message = missing_file(backbone)
     if message:
         raise ConfigError(message)
+
+
+def load_weights_file(arch: str, model: Any, *args: Any) -> None:
+    """Load ``arch``'s ImageNet weights file into ``model`` (one ConfigError when it is missing or not the file)."""
+    require_weights_file({"name": arch, "pretrained": "imagenet"})
     weights_module(arch).load(model, *args, weights_file(arch))
 
 
