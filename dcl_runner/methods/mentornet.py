@@ -335,7 +335,7 @@ class MentorNetDD(MentorNetPD):
     def train_aux_student(self, epoch: int) -> None:
         """mentor_data=trained_student: one epoch of SGD for the dumped student (seeded by the run's seed and the
         epoch, so a resumed run draws the same). student_data=training_set: one pass over the whole training split in
-        ``student_batch_size`` batches, the run's noisy labels and the hold-out's synthetic ones, each batch's loss the
+        ``student_batch_size`` batches (a last batch of one image left out), the run's noisy labels and the hold-out's synthetic ones, each batch's loss the
         mean of v * CE with v = 1 under the burn-in's example drop-out (the authors' dumped student: a MentorNet PD
         run on the 20%-noise training set, v = 1 through its burn-in). holdout: the run's steps per epoch of
         ``student_batch_size`` held-out images drawn with replacement, plain mean cross-entropy."""
@@ -345,7 +345,9 @@ class MentorNetDD(MentorNetPD):
         if self.student_data == "training_set":
             positions = torch.cat([self.holdout.noisy, self.holdout.clean])
             order = positions[torch.randperm(len(positions), generator=generator)]
-            batches = list(order.split(self.student_batch_size))
+            batches = list(order.split(self.student_batch_size))  # every image once an epoch, as the dumped student
+            if len(batches) > 1 and len(batches[-1]) == 1:         # a last batch of one image would stop BatchNorm
+                batches = batches[:-1]
             rate = self.dropout_rates[percent_of_training(epoch, self.epochs)]
         else:
             batches = [self.holdout.clean[torch.randint(len(self.holdout.clean), (self.student_batch_size,),

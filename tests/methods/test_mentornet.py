@@ -129,6 +129,13 @@ def test_the_dumped_student_trains_one_pass_over_the_training_set_with_the_hold_
     assert (share * 200).tolist() == pytest.approx((share * 200).round().tolist(), abs=1e-3)
     seen = set(m.holdout_labels.tolist()) | {9}
     assert all(share[k].item() == pytest.approx(0.0, abs=1e-6) for k in range(10) if k not in seen)
+    # batches of 64: 64, 64, 64 and the last 8, every image once; with 193 images (batches 64, 64, 64, 1) the batch of
+    # one image (BatchNorm cannot train on it) is left out: 192 of them
+    for n, trained in ((200, 200), (193, 192)):
+        fetched = []
+        holdout_method(n, 0.5, "method.mentor_data=trained_student", *STUDENT_SGD, student=LinearStudent(),
+                       fetched=fetched).on_epoch_start(0)
+        assert len(fetched[n - 1:]) == trained and len(set(fetched[n - 1:])) == trained
     with pytest.raises(ConfigError, match="student_data.*training_set"):
         holdout_method(20, 0.2, "method.mentor_data=trained_student", "method.student_data=everything")
 
