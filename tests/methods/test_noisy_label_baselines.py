@@ -300,7 +300,7 @@ def test_mentornet_dd_records_the_held_out_images_then_weighs_with_the_fitted_me
 # the real-data check: bundled digits (1,497 training images, balanced), 40% uniform label noise, no augmentation (plain
 # CE memorises the noisy labels), the same ResNet-32 / 40 epochs as test_data_params' check; 3 seeds per method. Each
 # method's worst seed must beat CE's best. The methods' epoch-based keys scale to 40 epochs; the clean hold-out is 100
-# images (~7%, 10 a class). Slow: about 12 runs of a minute each on 2 free cores (L2RW about 4x).
+# images (~7%, 10 a class). Slow: 21 runs, 18 min on one free core (L2RW about 4x a CE run).
 # --------------------------------------------------------------------------------------------------
 NOISY_DIGITS = [
     "dataset=digits_lt", "dataset.imbalance_ratio=null", "dataset.noise.rate=0.4", "dataset.noise.mode=uniform",
