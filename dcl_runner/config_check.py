@@ -142,9 +142,9 @@ def check_task_fit(cfg: Any) -> None:
         raise ConfigError(f"dataset.augment.geometric={augment.geometric}: it moves boxes with the pixels, and "
                           f"dataset={cfg.dataset.name} has no boxes; set dataset.augment.geometric: none (crop / flip "
                           "augment classification images)")
-    from .data.augment import build_augment
+    from .data.augment import section_augment
 
-    build_augment(cfg.dataset)  # its values (crop, geometric, photometric, the ssd recipe): one message each
+    section_augment(cfg.dataset)  # its values (crop, geometric, photometric, the ssd recipe): one message each
 
 
 def _check_clean_holdout(cfg: Any) -> None:

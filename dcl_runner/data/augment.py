@@ -210,13 +210,25 @@ class Augment:
         return self._normalize(self._resize(images.float()))
 
 
-def build_augment(dataset: Any, channels_last: bool = False, crops_in_workers: bool = False) -> Augment:
-    """The ``dataset`` section's augmentation: ``Augment(image_size, mean, std, channels_last, **dataset.augment)``.
-    ``crops_in_workers`` (the standard pipeline, data/encoded.py): crop, flip and colour jitter were done when the
-    images were decoded, and the device only normalises them."""
+def _positional(dataset: Any, channels_last: bool) -> tuple:
+    """Augment's positional arguments from the ``dataset`` section: image_size, mean, std, channels_last."""
+    return int(dataset["image_size"]), list(dataset["mean"]), list(dataset["std"]), channels_last
+
+
+def section_augment(dataset: Any, channels_last: bool = False) -> Augment:
+    """``Augment(image_size, mean, std, channels_last, **dataset.augment)``, every key and value checked (one
+    ConfigError each): what the config check builds, and what ``build_augment`` starts from."""
     owner = f"the augmentation of dataset {dataset['name']}"
-    args = (int(dataset["image_size"]), list(dataset["mean"]), list(dataset["std"]), channels_last)
-    augment = sections.build(Augment, dataset["augment"], "dataset.augment", owner, *args, shared=())
+    return sections.build(Augment, dataset["augment"], "dataset.augment", owner, *_positional(dataset, channels_last),
+                          shared=())
+
+
+def build_augment(dataset: Any, channels_last: bool = False, crops_in_workers: bool = False) -> Augment:
+    """The ``dataset`` section's augmentation as the run applies it (``section_augment``). ``crops_in_workers`` (the
+    standard pipeline, data/encoded.py): crop, flip and colour jitter were done when the images were decoded, and
+    the device only normalises them."""
+    augment = section_augment(dataset, channels_last)
+    args = _positional(dataset, channels_last)
     if crops_in_workers:
         return Augment(*args, crop="none", padding=0, scale=augment.scale, ratio=augment.ratio, flip=False,
                        grayscale=augment.grayscale,  # after the workers' crop / jitter, as torchvision orders it

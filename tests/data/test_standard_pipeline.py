@@ -189,3 +189,15 @@ def test_colour_jitter_on_the_cache_path_is_said_not_to_apply(caplog):
     with caplog.at_level(logging.WARNING, logger="dcl_runner.data.augment"):
         in_workers = build_augment(d, crops_in_workers=True)
     assert in_workers.crop == "none" and not in_workers.flip and caplog.text == ""
+
+
+def test_the_config_check_does_not_claim_the_standard_pipelines_jitter_is_dropped(caplog):
+    """experiment=th_imagenet_lt (decode standard, colour jitter 0.4 in the workers): checking its config says nothing
+    about colour jitter; the same jitter with decode=cache is still warned about when the run builds its augmentation."""
+    import logging
+
+    from dcl_runner.config_check import check_config
+
+    with caplog.at_level(logging.WARNING, logger="dcl_runner.data.augment"):
+        check_config(compose(["experiment=th_imagenet_lt"]))
+    assert "color_jitter" not in caplog.text
