@@ -49,7 +49,7 @@ from .colour import TORCHVISION_LUMA, luma
 
 @dataclass(frozen=True, kw_only=True)
 class SsdRecipe:
-    """``dataset.augment.ssd``: the values of SSD's augmentation (conf/_base/dataset.yaml cites each)."""
+    """``dataset.augment.ssd``: the values of SSD's augmentation (conf/_base/ssd_augment.yaml cites each)."""
 
     p: float                       # probability of each photometric op and of the channel permutation
     brightness: List[float]        # factor range
@@ -188,12 +188,6 @@ class Geometry:
     cropped: torch.Tensor
     flip: torch.Tensor
 
-    @staticmethod
-    def identity(n: int, device: torch.device) -> "Geometry":
-        return Geometry(torch.ones(n, device=device), torch.zeros(n, 2, device=device),
-                        torch.tensor([0.0, 0.0, 1.0, 1.0], device=device).repeat(n, 1),
-                        torch.zeros(n, dtype=torch.bool, device=device), torch.zeros(n, dtype=torch.bool, device=device))
-
 
 def normalised_boxes(rows: torch.Tensor) -> torch.Tensor:
     """[B, M, 4] x1 y1 x2 y2 of box rows as fractions of their image's width / height."""
@@ -270,9 +264,8 @@ def move_boxes(rows: torch.Tensor, geometry: Geometry) -> torch.Tensor:
     canvas = _on_canvas(normalised_boxes(rows), geometry.side, geometry.offset)
     window = geometry.window[:, None, :]
     kept = ~geometry.cropped[:, None] | _centres_inside(canvas, geometry.window)
-    low, size = window[..., 0:2].repeat(1, 1, 2), (window[..., 2:4] - window[..., 0:2]).repeat(1, 1, 2)
-    clipped = torch.minimum(torch.maximum(canvas, window[..., 0:2].repeat(1, 1, 2)), window[..., 2:4].repeat(1, 1, 2))
-    moved = (clipped - low) / size
+    low, high = window[..., 0:2].repeat(1, 1, 2), window[..., 2:4].repeat(1, 1, 2)  # x1 y1 x1 y1, x2 y2 x2 y2
+    moved = (torch.minimum(torch.maximum(canvas, low), high) - low) / (high - low)
     flipped = torch.stack([1 - moved[..., 2], moved[..., 1], 1 - moved[..., 0], moved[..., 3]], dim=-1)
     moved = torch.where(geometry.flip[:, None, None], flipped, moved)
     pixels = moved * rows[:, :, [B.IMAGE_W, B.IMAGE_H, B.IMAGE_W, B.IMAGE_H]]
