@@ -248,11 +248,12 @@ class Method(nn.Module):
             loss = F.binary_cross_entropy_with_logits(logits.float(), batch.y, reduction="sum") / len(batch.y)
         return StepResult(loss=loss, parts={}, logits=logits)
 
-    def detection_loss(self, outputs: Dict[str, torch.Tensor], batch: Batch,
-                       box_sigma: Optional[torch.Tensor]) -> StepResult:
+    def detection_loss(self, outputs: Dict[str, torch.Tensor], batch: Batch, box_sigma: Optional[torch.Tensor],
+                       box_ids: Optional[torch.Tensor] = None) -> StepResult:
         """SSD's multibox loss (``models/ssd.py``). ``box_sigma`` [K] (a temperature per training box, by BOX_ID; None:
         plain SSD): DP sec. 3.3, every anchor matched to a box divides its class logits by that box's sigma, every
-        background anchor by the mean sigma of the batch's target boxes.
+        background anchor by the mean sigma of the batch's target boxes (``box_ids``: ``batch_box_ids(batch)`` where
+        the caller has it already, so that a distributed step gathers them once).
 
         What spans the batch is the global batch's (docs/distributed.md): SSD eq. 1's N is its positives, and the
         background sigma the mean over its boxes; hard negatives are mined per image, already local."""
@@ -261,7 +262,7 @@ class Method(nn.Module):
         matches = ssd.match(outputs["anchors"], batch.y, self.task.image_shape[-1])
         temperature = None
         if box_sigma is not None:
-            temperature = anchor_temperature(matches, box_sigma, batch_box_ids(batch))
+            temperature = anchor_temperature(matches, box_sigma, batch_box_ids(batch) if box_ids is None else box_ids)
         loss, parts = ssd.multibox_loss(outputs, matches, temperature, normaliser=positives_share(batch, ssd.positives(matches)))
         return StepResult(loss=loss, parts=parts, logits=None)
 

@@ -176,11 +176,11 @@ class DataParameters(Method):
             sigma = sigma + (inst if self.task.is_multiclass else inst[:, None])
         return sigma
 
-    def box_sigma(self, batch: Batch) -> torch.Tensor:
+    def box_sigma(self, batch: Batch, ids: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Detection: sigma of every training box [K] (class part by the box's class, instance part by its BOX_ID);
-        marks the optimizers with the batch's boxes (DP sec. 3.3: one instance parameter per box; distributed: the
-        global batch's, so that every process takes the same step)."""
-        ids = batch_box_ids(batch)
+        marks the optimizers with the batch's boxes ``ids`` (``batch_box_ids``; DP sec. 3.3: one instance parameter
+        per box; distributed: the global batch's, so that every process takes the same step)."""
+        ids = batch_box_ids(batch) if ids is None else ids
         sigma = 0.0
         if self.use_class:
             self._optimizers[0].mark(self.box_labels[ids])
@@ -192,7 +192,8 @@ class DataParameters(Method):
 
     def loss(self, outputs: Dict[str, torch.Tensor], batch: Batch, epoch: int) -> StepResult:
         if self.task.is_detection:
-            result = self.detection_loss(outputs, batch, self.box_sigma(batch))
+            ids = batch_box_ids(batch)  # gathered once a step (a collective on N processes)
+            result = self.detection_loss(outputs, batch, self.box_sigma(batch, ids), ids)
             result.parts["sigma_mean"] = self.inst_log_sigma.exp().mean().detach() if self.use_inst else \
                 self.class_log_sigma.exp().mean().detach()
             return result
