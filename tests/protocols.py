@@ -126,7 +126,7 @@ def table_mismatches(table):
 
     spec = PROTOCOLS.get(table.id)
     # a row whose weights file is not on disk (BN-Inception's) is held to its protocol all the same
-    with mock.patch("dcl_runner.tables.runs.missing_weights", lambda backbone: ""):
+    with mock.patch("dcl_runner.models.pretrained.missing_file", lambda backbone: ""):
         cells = [c for c in plan_cells([table], "paper", [0], composer=composer()) if c.runnable]
     out = []
     for cell in cells:

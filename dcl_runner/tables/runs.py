@@ -294,6 +294,7 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
     ``extra``: the user's overrides; those of the dataset go into each cell's launch overrides, except
     for a cell whose dataset a stand-in replaces (``Cell.dropped``); the rest into every command.
     """
+    from ..models.pretrained import missing_file  # lazy: --list imports no model code
     dirs = search_dirs_of(extra)
     composer = composer or Composer(search_dirs=dirs)
     for_every_run, for_the_dataset = split_extra(extra)
@@ -323,7 +324,7 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                     what = "the smoke stand-in does not compose" if cell.substituted else "overrides do not compose"
                     cell.reason = f"ref only: {what} ({entry['error']})"
                     continue
-                weights = missing_weights(entry.get("backbone") or {})  # checked on every plan: never cached
+                weights = missing_file(entry.get("backbone") or {})  # a weights file not on disk; checked on every plan
                 if weights:
                     cell.reason = f"ref only: {weights}"
                     continue
@@ -341,13 +342,6 @@ def plan_cells(tables: Iterable[Table], budget: str, seeds: Sequence[int], extra
                     cell.identities = {int(s): entry["identities"][str(s)] for s in seeds}
     composer.save()
     return cells
-
-
-def missing_weights(backbone: Dict) -> str:
-    """Why a cell's backbone cannot start: its ImageNet weights file (one never downloaded) is not on disk; or ""."""
-    from ..models.pretrained import missing_file
-
-    return missing_file(backbone)
 
 
 def not_runnable(row: Row, column: Column, search_dirs: Sequence[Path]) -> str:
