@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from dcl_runner.io import atomic_write_text  # noqa: E402
+
 CONTROL = "ce-control"  # benchmark_methods.CONTROL: the second CE trainer, the noise floor
 BEGIN, END = "<!-- benchmark_gpu: begin -->", "<!-- benchmark_gpu: end -->"
 CELEBA_TRAIN, CELEBA_TEST, CELEBA_EPOCHS = 162_770, 19_962, 300   # CelebA's official partition; DCL sec. 4.3.1
@@ -208,7 +210,7 @@ def write_doc(doc: Path, section: str) -> None:
         text = head + section + rest.split(END, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n## GPU speed\n\n" + section + "\n"
-    doc.write_text(text)
+    atomic_write_text(doc, text)  # a crash mid-write leaves the old docs/performance.md
 
 
 def main(argv=None) -> Dict:
@@ -233,7 +235,7 @@ def main(argv=None) -> Dict:
     write_doc(args.doc, section)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, default=str))
+        atomic_write_text(args.json, json.dumps(results, indent=2, default=str))
     print(section)
     return results
 

@@ -2,7 +2,7 @@
 augmentation it replaced (normalisation only): 32 KITTI-shaped images (300 x 300 uint8 on a 1242 x 375 frame, 1 to
 10 boxes each), the experiment's dataset section, median of 20 batches after 3 warm-ups.
 
-    PYTHONPATH=$PWD:$PWD/tests OMP_NUM_THREADS=1 python scripts/benchmark_ssd_augment.py [--device cuda]
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 python scripts/benchmark_ssd_augment.py [--device cuda]
 """
 import argparse
 import statistics
@@ -13,7 +13,7 @@ import torch
 
 from dcl_runner.data import boxes as B
 from dcl_runner.data.augment import build_augment
-from helpers import compose
+from dcl_runner.config import compose
 
 
 def batch(n: int, device: torch.device):
