@@ -67,12 +67,6 @@ def psc_loss(z: torch.Tensor, labels: torch.Tensor, prototypes: torch.Tensor, ta
     return (torch.logsumexp(others, dim=1) - own).mean()
 
 
-def parabolic_alpha(epoch: int, total_epochs: int) -> float:
-    """The restatement's alpha = 1 - (T / T_max)^2, T the 0-based epoch (1 in the first epoch: the feature branch
-    only): BBN's cumulative learning (BBN eq. 5), which Hybrid-SC borrows."""
-    return cumulative_alpha(epoch, total_epochs)
-
-
 def class_balanced_indices(by_class: ClassIndex, size: int, generator: Optional[torch.Generator]) -> torch.Tensor:
     """``size`` training indices: each a class drawn uniformly among those with images, then one of its images
     uniformly (class-balanced sampling, Kang et al. 2020 sec. 3 with q = 0)."""
@@ -143,7 +137,8 @@ class HybridSC(Method):
         self.by_class = ClassIndex(ctx.train_targets, self.task.num_outputs)
 
     def on_epoch_start(self, epoch: int) -> None:
-        self.alpha = parabolic_alpha(epoch, self.total_epochs)
+        # the restatement's alpha = 1 - (T / T_max)^2, T the 0-based epoch: BBN eq. 5, which Hybrid-SC borrows
+        self.alpha = cumulative_alpha(epoch, self.total_epochs)
 
     def ce_indices(self, size: int, generator: Optional[torch.Generator]) -> torch.Tensor:
         return class_balanced_indices(self.by_class, size, generator)

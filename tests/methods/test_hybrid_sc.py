@@ -10,7 +10,8 @@ import torch
 from dcl_runner.data.base import MULTICLASS, TaskInfo
 from dcl_runner.errors import ConfigError
 from dcl_runner.methods.base import Batch, TrainContext, build_method
-from dcl_runner.methods.hybrid_sc import parabolic_alpha, psc_loss, supcon_loss
+from dcl_runner.methods.bbn import cumulative_alpha
+from dcl_runner.methods.hybrid_sc import psc_loss, supcon_loss
 from dcl_runner.models import build_backbone
 from dcl_runner.train import run_experiment
 from helpers import TINY, compose, few_shot_against_ce
@@ -59,10 +60,11 @@ def test_psc_loss_by_hand():
 
 # -- alpha = 1 - (T / T_max)^2 -----------------------------------------------------------------------------------------
 def test_parabolic_alpha_by_hand():
-    assert parabolic_alpha(0, 200) == 1.0                     # first epoch: feature branch only
-    assert parabolic_alpha(50, 200) == pytest.approx(0.9375)  # 1 - (1/4)^2
-    assert parabolic_alpha(120, 200) == pytest.approx(0.64)   # 1 - 0.6^2
-    assert parabolic_alpha(199, 200) == pytest.approx(1 - 0.995 ** 2)
+    """Hybrid-SC's alpha = 1 - (T / T_max)^2 (as restated), BBN eq. 5's function (methods/bbn.py), T 0-based."""
+    assert cumulative_alpha(0, 200) == 1.0                     # first epoch: feature branch only
+    assert cumulative_alpha(50, 200) == pytest.approx(0.9375)  # 1 - (1/4)^2
+    assert cumulative_alpha(120, 200) == pytest.approx(0.64)   # 1 - 0.6^2
+    assert cumulative_alpha(199, 200) == pytest.approx(1 - 0.995 ** 2)
 
 
 # -- the classifier branch's batch ---------------------------------------------------------------------------------------
